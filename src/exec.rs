@@ -1,0 +1,98 @@
+//! Execution modes: one entry point that runs a transaction the way a mode says.
+//!
+//! The state-test runner, the benchmark harness and the `run` command all execute
+//! transactions through an [`Executor`], so a new mode is added in one place and every
+//! tool gains it at once.
+
+use revm::{
+    context::{
+        TxEnv,
+        result::{EVMError, ExecutionResult, ResultAndState},
+    },
+    handler::MainnetContext,
+    Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
+};
+
+/// How transactions are executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Mode {
+    /// Plain revm: the baseline every other mode is compared with.
+    Interp,
+}
+
+impl Mode {
+    /// The name used on the command line and as the key in JSON reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Interp => "interp",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How many frames ran as native code and how many ran in revm's interpreter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Frames whose code started executing as native code.
+    pub native: u64,
+    /// Frames with code that ran in revm's interpreter.
+    pub interpreted: u64,
+}
+
+/// Runs transactions in one [`Mode`], keeping whatever the mode needs between
+/// transactions (compiled code, counters).
+#[derive(Debug)]
+pub struct Executor {
+    mode: Mode,
+    frames: FrameCounts,
+    compile_ns: u64,
+}
+
+impl Executor {
+    /// Creates an executor for `mode`.
+    pub fn new(mode: Mode) -> Self {
+        Self { mode, frames: FrameCounts::default(), compile_ns: 0 }
+    }
+
+    /// The mode this executor runs.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Frames run so far, by how they ran.
+    pub fn frame_counts(&self) -> FrameCounts {
+        self.frames
+    }
+
+    /// Total wall-clock time spent compiling, in nanoseconds (0 for `interp`).
+    pub fn compile_ns(&self) -> u64 {
+        self.compile_ns
+    }
+
+    /// Executes `tx` on `ctx` and commits the resulting state to the context's database.
+    pub fn transact_commit<DB: Database + DatabaseCommit>(
+        &mut self,
+        ctx: MainnetContext<DB>,
+        tx: TxEnv,
+    ) -> Result<ExecutionResult, EVMError<DB::Error>> {
+        match self.mode {
+            Mode::Interp => ctx.build_mainnet().transact_commit(tx),
+        }
+    }
+
+    /// Executes `tx` on `ctx` without committing; returns the result and the changed state.
+    pub fn transact<DB: Database>(
+        &mut self,
+        ctx: MainnetContext<DB>,
+        tx: TxEnv,
+    ) -> Result<ResultAndState, EVMError<DB::Error>> {
+        match self.mode {
+            Mode::Interp => ctx.build_mainnet().transact(tx),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! revm-jit: runs revm's EVM bytecode as native code compiled through LLVM.
+//!
+//! See the README for the pipeline; each stage is one module.
+
+pub mod exec;
