@@ -4,6 +4,7 @@
 //! transactions through an [`Executor`], so a new mode is added in one place and every
 //! tool gains it at once.
 
+use crate::{JitConfig, JitEvm, JitRuntime};
 use revm::{
     context::{
         TxEnv,
@@ -18,6 +19,9 @@ use revm::{
 pub enum Mode {
     /// Plain revm: the baseline every other mode is compared with.
     Interp,
+    /// Every contract compiled on first sight, before it runs; every frame with code runs
+    /// native code.
+    Jit,
 }
 
 impl Mode {
@@ -25,6 +29,7 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Interp => "interp",
+            Mode::Jit => "jit",
         }
     }
 }
@@ -50,13 +55,18 @@ pub struct FrameCounts {
 pub struct Executor {
     mode: Mode,
     frames: FrameCounts,
-    compile_ns: u64,
+    /// The runtime compiled code comes from (`jit`: eager, shared by every transaction).
+    runtime: Option<JitRuntime>,
 }
 
 impl Executor {
     /// Creates an executor for `mode`.
     pub fn new(mode: Mode) -> Self {
-        Self { mode, frames: FrameCounts::default(), compile_ns: 0 }
+        let runtime = match mode {
+            Mode::Interp => None,
+            Mode::Jit => Some(JitRuntime::new(JitConfig::eager())),
+        };
+        Self { mode, frames: FrameCounts::default(), runtime }
     }
 
     /// The mode this executor runs.
@@ -71,7 +81,30 @@ impl Executor {
 
     /// Total wall-clock time spent compiling, in nanoseconds (0 for `interp`).
     pub fn compile_ns(&self) -> u64 {
-        self.compile_ns
+        self.runtime.as_ref().map_or(0, |r| r.handle().stats().compile_ns)
+    }
+
+    /// The runtime behind native modes (`None` for `interp`).
+    pub fn runtime(&self) -> Option<&JitRuntime> {
+        self.runtime.as_ref()
+    }
+
+    fn jit_evm<DB: Database>(
+        &self,
+        ctx: MainnetContext<DB>,
+    ) -> JitEvm<
+        MainnetContext<DB>,
+        (),
+        revm::handler::instructions::EthInstructions<revm::interpreter::interpreter::EthInterpreter, MainnetContext<DB>>,
+        revm::handler::EthPrecompiles,
+    > {
+        let runtime = self.runtime.as_ref().expect("native modes have a runtime");
+        JitEvm::new(ctx.build_mainnet(), runtime.handle())
+    }
+
+    fn add_frames(&mut self, counts: FrameCounts) {
+        self.frames.native += counts.native;
+        self.frames.interpreted += counts.interpreted;
     }
 
     /// Executes `tx` on `ctx` and commits the resulting state to the context's database.
@@ -81,7 +114,17 @@ impl Executor {
         tx: TxEnv,
     ) -> Result<ExecutionResult, EVMError<DB::Error>> {
         match self.mode {
-            Mode::Interp => ctx.build_mainnet().transact_commit(tx),
+            Mode::Interp => {
+                let mut evm = ctx.build_mainnet();
+                let result = evm.transact_commit(tx);
+                result
+            }
+            Mode::Jit => {
+                let mut evm = self.jit_evm(ctx);
+                let result = evm.transact_commit(tx);
+                self.add_frames(evm.frame_counts());
+                result
+            }
         }
     }
 
@@ -93,6 +136,12 @@ impl Executor {
     ) -> Result<ResultAndState, EVMError<DB::Error>> {
         match self.mode {
             Mode::Interp => ctx.build_mainnet().transact(tx),
+            Mode::Jit => {
+                let mut evm = self.jit_evm(ctx);
+                let result = evm.transact(tx);
+                self.add_frames(evm.frame_counts());
+                result
+            }
         }
     }
 }

@@ -1,5 +1,19 @@
 //! revm-jit: runs revm's EVM bytecode as native code compiled through LLVM.
 //!
-//! See the README for the pipeline; each stage is one module.
+//! The pipeline, one module per stage:
+//! [`analysis`] (decode, blocks, sections) → [`codegen`] (LLVM IR) → [`compiler`] (machine
+//! code owned by a [`CompiledFn`]) → [`runtime`] (cache, compilation) → [`handler`]
+//! ([`JitEvm`], which runs frames natively through the [`abi`] and the [`builtins`]).
 
+pub mod abi;
+pub mod analysis;
+pub mod builtins;
+pub mod codegen;
+pub mod compiler;
 pub mod exec;
+pub mod handler;
+pub mod runtime;
+
+pub use compiler::{CompileError, CompiledFn, Compiler, CompilerConfig, OptLevel};
+pub use handler::JitEvm;
+pub use runtime::{JitConfig, JitHandle, JitRuntime};

@@ -1,0 +1,160 @@
+//! The ABI between generated code and the Rust runtime.
+//!
+//! A compiled contract is one `extern "C" fn(*mut EvmContext) -> u32`. It works on the frame's
+//! own interpreter state, which it reaches through an [`EvmContext`] that the runtime fills in
+//! from revm's public API before every entry:
+//!
+//! | offset | field               | meaning                                                        |
+//! |-------:|---------------------|----------------------------------------------------------------|
+//! |      0 | `stack`             | base of the interpreter's stack buffer (`Stack::data_mut()`)   |
+//! |      8 | `stack_len`         | number of live stack items                                     |
+//! |     16 | `gas`               | gas remaining                                                  |
+//! |     24 | `pc`                | on entry: where to start; on an `INTERPRET` exit: where to go on |
+//! |     32 | `builtins`          | [`Builtins`] table for the host type of this frame               |
+//! |     40 | `interpreter`       | the frame's `Interpreter<EthInterpreter>` (opaque to native code) |
+//! |     48 | `host`              | the host (the EVM context), opaque to native code              |
+//! |     56 | `instruction_table` | revm's instruction table for that host, opaque to native code  |
+//!
+//! Invariants that native code relies on and the runtime guarantees:
+//! - the stack buffer has room for 1024 items (revm allocates it with `STACK_LIMIT` capacity and
+//!   never grows it), so native code writes above `stack_len` without reallocating;
+//! - items are `U256` (four little-endian u64 limbs), which is LLVM's little-endian `i256`;
+//! - between entry and exit nothing else touches the interpreter; builtins receive the context
+//!   and synchronise `stack_len` and `gas` into the interpreter before they act on it;
+//! - a frame is entered at pc 0 or at a *resume point* (the pc right after a call or create);
+//!   any other pc makes native code hand the frame straight back to the interpreter.
+//!
+//! The builtins travel through the context rather than as linked symbols, so a compiled
+//! artifact needs nothing exported from the host binary.
+
+use revm::primitives::U256;
+use std::ffi::c_void;
+
+/// The frame state native code works on; see the module documentation for the layout.
+#[repr(C)]
+#[derive(Debug)]
+pub struct EvmContext {
+    /// Base of the interpreter's stack buffer.
+    pub stack: *mut U256,
+    /// Live stack items.
+    pub stack_len: u64,
+    /// Gas remaining.
+    pub gas: u64,
+    /// Entry pc, and the pc to continue at after an [`ExitStatus::Interpret`] exit.
+    pub pc: u64,
+    /// Builtins for this frame's host type.
+    pub builtins: *const Builtins,
+    /// `*mut Interpreter<EthInterpreter>`; only builtins dereference it.
+    pub interpreter: *mut c_void,
+    /// `*mut H` where `H` is the host; only builtins dereference it.
+    pub host: *mut c_void,
+    /// `*const InstructionTable<EthInterpreter, H>`; only builtins dereference it.
+    pub instruction_table: *const c_void,
+}
+
+/// Index of each [`EvmContext`] field, counted in 8-byte words (codegen addresses fields so).
+pub mod field {
+    /// [`super::EvmContext::stack`].
+    pub const STACK: u64 = 0;
+    /// [`super::EvmContext::stack_len`].
+    pub const STACK_LEN: u64 = 1;
+    /// [`super::EvmContext::gas`].
+    pub const GAS: u64 = 2;
+    /// [`super::EvmContext::pc`].
+    pub const PC: u64 = 3;
+    /// [`super::EvmContext::builtins`].
+    pub const BUILTINS: u64 = 4;
+}
+
+/// Executes one opcode with revm's implementation on the frame's interpreter.
+///
+/// Returns 0 when execution continues at the next instruction (gas is written back to
+/// `ctx.gas`), 1 when the frame must stop: revm set an action (return, revert, halt, or a new
+/// frame for a call or create) that the runtime hands to revm.
+pub type RevmInstructionFn = unsafe extern "C" fn(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32;
+
+/// A pure arithmetic builtin working in place on consecutive stack slots (see [`Builtins`]).
+pub type ArithFn = unsafe extern "C" fn(slots: *mut U256);
+
+/// Function table passed to native code in [`EvmContext::builtins`].
+///
+/// Arithmetic builtins receive a pointer to the lowest of their operand slots and leave the
+/// result there: for binary ops `slots[1]` is the top of the stack (the first operand) and
+/// `slots[0]` the second; for ADDMOD/MULMOD `slots[2]`, `slots[1]`, `slots[0]` are a, b, N.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Builtins {
+    /// Runs an opcode through revm; see [`RevmInstructionFn`].
+    pub revm_instruction: RevmInstructionFn,
+    /// DIV
+    pub div: ArithFn,
+    /// SDIV
+    pub sdiv: ArithFn,
+    /// MOD
+    pub rem: ArithFn,
+    /// SMOD
+    pub smod: ArithFn,
+    /// ADDMOD
+    pub addmod: ArithFn,
+    /// MULMOD
+    pub mulmod: ArithFn,
+}
+
+/// Index of each [`Builtins`] entry, counted in pointers.
+pub mod builtin {
+    /// [`super::Builtins::revm_instruction`].
+    pub const REVM_INSTRUCTION: u64 = 0;
+    /// [`super::Builtins::div`].
+    pub const DIV: u64 = 1;
+    /// [`super::Builtins::sdiv`].
+    pub const SDIV: u64 = 2;
+    /// [`super::Builtins::rem`].
+    pub const MOD: u64 = 3;
+    /// [`super::Builtins::smod`].
+    pub const SMOD: u64 = 4;
+    /// [`super::Builtins::addmod`].
+    pub const ADDMOD: u64 = 5;
+    /// [`super::Builtins::mulmod`].
+    pub const MULMOD: u64 = 6;
+}
+
+/// What a compiled function's return value means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ExitStatus {
+    /// The frame executed STOP.
+    Stop = 0,
+    /// A JUMP/JUMPI went to an invalid destination.
+    InvalidJump = 1,
+    /// A builtin already handed revm the frame's next action; the interpreter state is final.
+    ActionSet = 2,
+    /// Continue in revm's interpreter at `ctx.pc` (a section's gas or stack check failed, or
+    /// the entry pc was not one native code can start at).
+    Interpret = 3,
+}
+
+impl ExitStatus {
+    /// Decodes a compiled function's return value; `None` for values codegen never emits.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Self::Stop,
+            1 => Self::InvalidJump,
+            2 => Self::ActionSet,
+            3 => Self::Interpret,
+            _ => return None,
+        })
+    }
+}
+
+/// The signature of a compiled contract's entry point.
+pub type EntryFn = unsafe extern "C" fn(ctx: *mut EvmContext) -> u32;
+
+const _: () = {
+    assert!(std::mem::size_of::<EvmContext>() == 64);
+    assert!(std::mem::offset_of!(EvmContext, stack_len) == 8 * field::STACK_LEN as usize);
+    assert!(std::mem::offset_of!(EvmContext, gas) == 8 * field::GAS as usize);
+    assert!(std::mem::offset_of!(EvmContext, pc) == 8 * field::PC as usize);
+    assert!(std::mem::offset_of!(EvmContext, builtins) == 8 * field::BUILTINS as usize);
+    assert!(std::mem::offset_of!(Builtins, mulmod) == 8 * builtin::MULMOD as usize);
+    assert!(std::mem::size_of::<U256>() == 32);
+};

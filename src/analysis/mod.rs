@@ -1,0 +1,65 @@
+//! Bytecode analysis: from raw EVM bytes to the plain data structure that codegen consumes.
+//!
+//! The analysis decodes instructions (a PUSH truncated by the end of code reads zeros for the
+//! missing bytes, as revm's padded bytecode does), finds the valid jump destinations (a 0x5B
+//! byte inside PUSH data is not one), splits the code into basic blocks, resolves jump targets
+//! that are known statically, and groups instructions into *sections*.
+//!
+//! A section is the unit of checking: native code checks gas and stack bounds once at the start
+//! of a section instead of once per instruction. A section ends after every instruction that
+//! hands control to revm (an instruction executed by revm's own implementation must see the
+//! exact gas the interpreter would have at that point) and after `GAS`, so gas is exact whenever
+//! it is observable. When a section's check fails at run time, native code hands the frame to
+//! revm's interpreter at the section's first instruction; the interpreter then fails at exactly
+//! the instruction where it would have failed anyway, with the same status and gas. Checks are
+//! therefore allowed to be conservative: a check that fails too eagerly only costs speed.
+
+mod decode;
+mod sections;
+
+pub use decode::{Instruction, Operation, decode};
+pub use sections::Section;
+
+use revm::primitives::hardfork::SpecId;
+
+/// The result of analysing one contract for one [`SpecId`].
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// Length of the original (unpadded) code.
+    pub code_len: usize,
+    /// Decoded instructions in program order; the last one is always a terminator
+    /// (an implicit `STOP` is appended when the code does not end in one).
+    pub instructions: Vec<Instruction>,
+    /// Per byte offset: whether a jump to it is valid (a JUMPDEST opcode, not PUSH data).
+    pub jumpdests: Vec<bool>,
+    /// Sections in program order; every reachable instruction belongs to exactly one.
+    pub sections: Vec<Section>,
+    /// The fork the analysis was made for (gas and opcode availability depend on it).
+    pub spec: SpecId,
+}
+
+impl Analysis {
+    /// Analyses `code` for `spec`.
+    pub fn new(code: &[u8], spec: SpecId) -> Self {
+        let (instructions, jumpdests) = decode(code, spec);
+        let sections = sections::build(&instructions, spec);
+        Self { code_len: code.len(), instructions, jumpdests, sections, spec }
+    }
+
+    /// Whether `target` is a valid jump destination.
+    pub fn is_jumpdest(&self, target: usize) -> bool {
+        self.jumpdests.get(target).copied().unwrap_or(false)
+    }
+
+    /// Program counters at which execution resumes after a call or create returns.
+    pub fn resume_points(&self) -> impl Iterator<Item = u32> + '_ {
+        self.instructions
+            .iter()
+            .filter(|i| i.suspends())
+            .map(|i| i.pc + 1)
+            .filter(|&pc| (pc as usize) <= self.code_len)
+    }
+}
+
+#[cfg(test)]
+mod tests;

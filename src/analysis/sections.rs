@@ -1,0 +1,74 @@
+//! Sections: runs of instructions whose static gas and stack bounds are checked at once.
+
+use super::decode::Instruction;
+use revm::bytecode::opcode as op;
+use revm::interpreter::instructions::gas_table_spec;
+use revm::primitives::hardfork::SpecId;
+
+/// A run of instructions checked once, at its start, for static gas and stack bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// Index of the first instruction in [`super::Analysis::instructions`].
+    pub first: usize,
+    /// Index one past the last instruction.
+    pub end: usize,
+    /// Whether the section starts a basic block (a jump destination, the code start, the
+    /// instruction after a JUMPI, or a resume point after a call).
+    pub starts_block: bool,
+    /// Sum of the static gas of the section's instructions.
+    pub gas: u64,
+    /// Stack length the section needs at entry so that no instruction underflows.
+    pub min_len: u32,
+    /// Largest growth of the stack above its entry length inside the section.
+    pub max_growth: u32,
+}
+
+/// Splits the reachable instructions into sections.
+pub(super) fn build(instructions: &[Instruction], spec: SpecId) -> Vec<Section> {
+    let gas_table = gas_table_spec(spec);
+    let mut sections = Vec::new();
+    let mut current: Option<Section> = None;
+    let mut delta: i64 = 0;
+    let mut reachable = true;
+    let mut prev_ends_block = true;
+
+    for (index, ins) in instructions.iter().enumerate() {
+        let leader = index == 0 || ins.opcode == op::JUMPDEST || prev_ends_block;
+        if ins.opcode == op::JUMPDEST {
+            reachable = true;
+        }
+        if leader {
+            sections.extend(current.take());
+        }
+        prev_ends_block = ins.ends_block();
+        if !reachable {
+            continue;
+        }
+        let section = current.get_or_insert_with(|| {
+            delta = 0;
+            Section {
+                first: index,
+                end: index,
+                starts_block: leader,
+                gas: 0,
+                min_len: 0,
+                max_growth: 0,
+            }
+        });
+        section.end = index + 1;
+        section.gas += gas_table[ins.opcode as usize] as u64;
+        let inputs = ins.inputs() as i64;
+        section.min_len = section.min_len.max((inputs - delta).max(0) as u32);
+        delta += ins.outputs() as i64 - inputs;
+        section.max_growth = section.max_growth.max(delta.max(0) as u32);
+
+        if ins.is_terminator() {
+            reachable = false;
+        }
+        if ins.op.is_revm() || ins.opcode == op::GAS || ins.ends_block() {
+            sections.extend(current.take());
+        }
+    }
+    sections.extend(current);
+    sections
+}

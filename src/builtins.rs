@@ -1,0 +1,144 @@
+//! Rust functions that native code calls through the [`Builtins`] table.
+//!
+//! Two kinds: pure arithmetic on stack slots (LLVM's generic i256 division is slow and large,
+//! these use ruint's), and [`revm_instruction`], which runs revm's own implementation of an
+//! opcode on the frame's interpreter. The second is what keeps native code exactly equal to
+//! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
+//! gas: it *is* the interpreter's code, run on the same state.
+
+use crate::abi::{ArithFn, Builtins, EvmContext};
+use revm::interpreter::{
+    Host, InstructionContext, InstructionTable, Interpreter,
+    instructions::i256::{i256_div, i256_mod},
+    interpreter::EthInterpreter,
+    interpreter_types::{Jumps, LoopControl},
+};
+use revm::primitives::U256;
+
+/// The builtin table for frames whose host is `H`.
+///
+/// The table is a promoted constant, so the pointer is valid for the whole program.
+pub fn table<H: Host>() -> &'static Builtins {
+    trait HasTable {
+        const TABLE: Builtins;
+    }
+    impl<H: Host> HasTable for H {
+        const TABLE: Builtins = Builtins {
+            revm_instruction: revm_instruction::<H>,
+            div: div as ArithFn,
+            sdiv: sdiv as ArithFn,
+            rem: rem as ArithFn,
+            smod: smod as ArithFn,
+            addmod: addmod as ArithFn,
+            mulmod: mulmod as ArithFn,
+        };
+    }
+    &<H as HasTable>::TABLE
+}
+
+/// Runs `opcode` (at `pc`) with revm's implementation; see [`crate::abi::RevmInstructionFn`].
+///
+/// # Safety
+/// `ctx` must be the context the runtime built for the current native call: its interpreter,
+/// host and instruction table pointers point to live values of the types this function is
+/// instantiated for, and no other reference to them is in use.
+pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32 {
+    // SAFETY: the caller guarantees the context is the runtime's, whose pointers are live and
+    // unaliased for the duration of the native call (see `crate::handler::run_native`).
+    let ctx = unsafe { &mut *ctx };
+    let interpreter = unsafe { &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>() };
+    let host = unsafe { &mut *ctx.host.cast::<H>() };
+    let table = unsafe { &*ctx.instruction_table.cast::<InstructionTable<EthInterpreter, H>>() };
+
+    sync_into_interpreter(ctx, interpreter);
+    // The interpreter advances the pc past the opcode before executing it.
+    interpreter.bytecode.absolute_jump(pc as usize + 1);
+    let result = table[opcode as usize].execute(InstructionContext { interpreter: &mut *interpreter, host });
+    match result {
+        Ok(()) => {
+            ctx.gas = interpreter.gas.remaining();
+            0
+        }
+        Err(reason) => {
+            if interpreter.bytecode.action().is_none() {
+                interpreter.halt(reason);
+            }
+            1
+        }
+    }
+}
+
+/// Writes native code's stack length and gas into the interpreter.
+pub(crate) fn sync_into_interpreter(ctx: &EvmContext, interpreter: &mut Interpreter<EthInterpreter>) {
+    let stack = interpreter.stack.data_mut();
+    debug_assert!(ctx.stack_len as usize <= stack.capacity());
+    // SAFETY: native code keeps `stack_len` within the buffer's capacity (1024, checked by the
+    // runtime at entry) and has initialised every slot below it; `U256` has no drop glue.
+    unsafe { stack.set_len(ctx.stack_len as usize) };
+    interpreter.gas.tracker_mut().set_remaining(ctx.gas);
+}
+
+/// Reads two operands as laid out for binary builtins: (top, second).
+///
+/// # Safety
+/// `slots` points to two initialised, writable stack slots.
+unsafe fn binary(slots: *mut U256, f: impl FnOnce(U256, U256) -> U256) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let top = *slots.add(1);
+        let second = *slots;
+        *slots = f(top, second);
+    }
+}
+
+/// Reads three operands as laid out for ternary builtins: (top, second, third).
+///
+/// # Safety
+/// `slots` points to three initialised, writable stack slots.
+unsafe fn ternary(slots: *mut U256, f: impl FnOnce(U256, U256, U256) -> U256) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let a = *slots.add(2);
+        let b = *slots.add(1);
+        let n = *slots;
+        *slots = f(a, b, n);
+    }
+}
+
+macro_rules! arith_builtin {
+    ($(#[$doc:meta])* $name:ident, $kind:ident, $f:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `slots` points to the operand slots on the interpreter stack (see [`Builtins`]).
+        pub unsafe extern "C" fn $name(slots: *mut U256) {
+            // SAFETY: native code passes a pointer to its live operand slots.
+            unsafe { $kind(slots, $f) }
+        }
+    };
+}
+
+arith_builtin!(
+    /// DIV: `a / b`, 0 when `b` is 0.
+    div, binary, |a, b| if b.is_zero() { U256::ZERO } else { a.wrapping_div(b) }
+);
+arith_builtin!(
+    /// SDIV: signed division, 0 when `b` is 0.
+    sdiv, binary, i256_div
+);
+arith_builtin!(
+    /// MOD: `a % b`, 0 when `b` is 0.
+    rem, binary, |a, b| if b.is_zero() { U256::ZERO } else { a.wrapping_rem(b) }
+);
+arith_builtin!(
+    /// SMOD: signed remainder (sign of `a`), 0 when `b` is 0.
+    smod, binary, i256_mod
+);
+arith_builtin!(
+    /// ADDMOD: `(a + b) % n` without overflow, 0 when `n` is 0.
+    addmod, ternary, |a: U256, b, n| a.add_mod(b, n)
+);
+arith_builtin!(
+    /// MULMOD: `(a * b) % n` without overflow, 0 when `n` is 0.
+    mulmod, ternary, |a: U256, b, n| a.mul_mod(b, n)
+);

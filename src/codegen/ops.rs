@@ -1,0 +1,264 @@
+//! Opcode-specific code generation.
+
+use super::{CodegenError, Emitter};
+use crate::abi::{ExitStatus, builtin};
+use crate::analysis::Instruction;
+use inkwell::{IntPredicate, intrinsics::Intrinsic, values::IntValue};
+use revm::bytecode::opcode as op;
+use revm::primitives::U256;
+
+impl<'ctx> Emitter<'_, 'ctx> {
+    /// Opcodes computed inline.
+    pub(super) fn emit_inline(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        match ins.opcode {
+            op::STOP => {
+                self.flush_len()?;
+                self.exit_with(ExitStatus::Stop, self.i64.const_int(ins.pc as u64, false))
+            }
+            op::JUMPDEST => Ok(()),
+            op::POP => {
+                self.offset -= 1;
+                Ok(())
+            }
+            op::PC => self.push(self.word.const_int(ins.pc as u64, false)),
+            op::GAS => {
+                let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+                let gas = self.builder.build_int_z_extend(gas, self.word, "gas_word")?;
+                self.push(gas)
+            }
+            op::DUP1..=op::DUP16 => {
+                let n = (ins.opcode - op::DUP1) as i64;
+                let v = self.load(n)?;
+                self.push(v)
+            }
+            op::SWAP1..=op::SWAP16 => {
+                let n = (ins.opcode - op::SWAP1) as i64 + 1;
+                let top = self.load(0)?;
+                let other = self.load(n)?;
+                self.store(0, other)?;
+                self.store(n, top)
+            }
+            op::ISZERO | op::NOT | op::CLZ => {
+                let x = self.load(0)?;
+                let r = self.unary(ins.opcode, x)?;
+                self.store(0, r)
+            }
+            op::JUMP => self.emit_jump(ins),
+            op::JUMPI => self.emit_jumpi(ins),
+            _ => {
+                let a = self.load(0)?;
+                let b = self.load(1)?;
+                let r = self.binary(ins.opcode, a, b)?;
+                self.offset -= 1;
+                self.store(0, r)
+            }
+        }
+    }
+
+    fn push(&mut self, value: IntValue<'ctx>) -> Result<(), CodegenError> {
+        self.offset += 1;
+        self.store(0, value)
+    }
+
+    fn unary(&self, opcode: u8, x: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        let b = &self.builder;
+        Ok(match opcode {
+            op::ISZERO => {
+                let z = b.build_int_compare(IntPredicate::EQ, x, self.word.const_zero(), "iszero")?;
+                b.build_int_z_extend(z, self.word, "iszero_word")?
+            }
+            op::NOT => b.build_not(x, "not")?,
+            op::CLZ => {
+                let ctlz = Intrinsic::find("llvm.ctlz").expect("llvm.ctlz exists");
+                let f = ctlz.get_declaration(self.module, &[self.word.into()]).expect("ctlz.i256");
+                let is_poison = self.context.bool_type().const_zero();
+                b.build_call(f, &[x.into(), is_poison.into()], "clz")?
+                    .try_as_basic_value()
+                    .basic()
+                    .expect("ctlz returns a value")
+                    .into_int_value()
+            }
+            _ => unreachable!("not a unary opcode: {opcode:#x}"),
+        })
+    }
+
+    /// Binary opcodes; `a` is the top of the stack, `b` the item below.
+    fn binary(&self, opcode: u8, a: IntValue<'ctx>, b: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        let bd = &self.builder;
+        let w = self.word;
+        let cmp = |pred, name| -> Result<IntValue<'ctx>, CodegenError> {
+            let c = bd.build_int_compare(pred, a, b, name)?;
+            Ok(bd.build_int_z_extend(c, w, name)?)
+        };
+        let c256 = w.const_int(256, false);
+        Ok(match opcode {
+            op::ADD => bd.build_int_add(a, b, "add")?,
+            op::SUB => bd.build_int_sub(a, b, "sub")?,
+            op::MUL => bd.build_int_mul(a, b, "mul")?,
+            op::LT => cmp(IntPredicate::ULT, "lt")?,
+            op::GT => cmp(IntPredicate::UGT, "gt")?,
+            op::SLT => cmp(IntPredicate::SLT, "slt")?,
+            op::SGT => cmp(IntPredicate::SGT, "sgt")?,
+            op::EQ => cmp(IntPredicate::EQ, "eq")?,
+            op::AND => bd.build_and(a, b, "and")?,
+            op::OR => bd.build_or(a, b, "or")?,
+            op::XOR => bd.build_xor(a, b, "xor")?,
+            op::BYTE => {
+                // Byte `a` of `b`, counting from the most significant; 0 when a >= 32.
+                let in_range = bd.build_int_compare(IntPredicate::ULT, a, w.const_int(32, false), "byte_in_range")?;
+                let index = bd.build_select(in_range, a, w.const_zero(), "byte_index")?.into_int_value();
+                let shift = bd.build_int_mul(bd.build_int_sub(w.const_int(31, false), index, "rev")?, w.const_int(8, false), "shift")?;
+                let shifted = bd.build_right_shift(b, shift, false, "shifted")?;
+                let byte = bd.build_and(shifted, w.const_int(0xff, false), "byte")?;
+                bd.build_select(in_range, byte, w.const_zero(), "byte")?.into_int_value()
+            }
+            op::SHL | op::SHR => {
+                // `a` is the shift, `b` the value; a shift of 256 or more gives 0.
+                let in_range = bd.build_int_compare(IntPredicate::ULT, a, c256, "shift_in_range")?;
+                let shift = bd.build_select(in_range, a, w.const_zero(), "shift")?.into_int_value();
+                let shifted = if opcode == op::SHL {
+                    bd.build_left_shift(b, shift, "shl")?
+                } else {
+                    bd.build_right_shift(b, shift, false, "shr")?
+                };
+                bd.build_select(in_range, shifted, w.const_zero(), "shift_result")?.into_int_value()
+            }
+            op::SAR => {
+                // An arithmetic shift by 255 already fills every bit with the sign.
+                let in_range = bd.build_int_compare(IntPredicate::ULT, a, c256, "shift_in_range")?;
+                let shift = bd.build_select(in_range, a, w.const_int(255, false), "shift")?.into_int_value();
+                bd.build_right_shift(b, shift, true, "sar")?
+            }
+            op::SIGNEXTEND => {
+                // Extend the sign of byte `a` (from the least significant) of `b`; `a` >= 31
+                // leaves `b` unchanged.
+                let extend = bd.build_int_compare(IntPredicate::ULT, a, w.const_int(31, false), "extend")?;
+                let index = bd.build_select(extend, a, w.const_zero(), "index")?.into_int_value();
+                let bits = bd.build_int_mul(bd.build_int_add(index, w.const_int(1, false), "bytes")?, w.const_int(8, false), "bits")?;
+                let shift = bd.build_int_sub(c256, bits, "shift")?;
+                let up = bd.build_left_shift(b, shift, "up")?;
+                let down = bd.build_right_shift(up, shift, true, "down")?;
+                bd.build_select(extend, down, b, "signextend")?.into_int_value()
+            }
+            _ => unreachable!("not an inline binary opcode: {opcode:#x}"),
+        })
+    }
+
+    /// DIV/SDIV/MOD/SMOD/ADDMOD/MULMOD through a Rust builtin working in place.
+    pub(super) fn emit_arith(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        let (index, operands) = match ins.opcode {
+            op::DIV => (builtin::DIV, 2),
+            op::SDIV => (builtin::SDIV, 2),
+            op::MOD => (builtin::MOD, 2),
+            op::SMOD => (builtin::SMOD, 2),
+            op::ADDMOD => (builtin::ADDMOD, 3),
+            op::MULMOD => (builtin::MULMOD, 3),
+            other => unreachable!("not an arithmetic builtin: {other:#x}"),
+        };
+        let slots = self.slot(operands - 1)?;
+        let f = self.builtin_ptr(index)?;
+        let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
+        self.builder.build_indirect_call(ty, f, &[slots.into()], "")?;
+        self.offset -= operands - 1;
+        Ok(())
+    }
+
+    /// Everything else: revm's implementation through the `revm_instruction` builtin.
+    pub(super) fn emit_revm(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        self.flush_len()?;
+        self.store_ctx(crate::abi::field::STACK_LEN, self.block_len)?;
+        let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+        self.store_ctx(crate::abi::field::GAS, gas)?;
+
+        let f = self.builtin_ptr(builtin::REVM_INSTRUCTION)?;
+        let ptr = self.context.ptr_type(Default::default());
+        let ty = self.i32.fn_type(&[ptr.into(), self.i32.into(), self.i32.into()], false);
+        let args = [
+            self.ctx_ptr.into(),
+            self.i32.const_int(ins.opcode as u64, false).into(),
+            self.i32.const_int(ins.pc as u64, false).into(),
+        ];
+        let stop = self
+            .builder
+            .build_indirect_call(ty, f, &args, "revm")?
+            .try_as_basic_value()
+            .basic()
+            .expect("returns i32")
+            .into_int_value();
+
+        let stopped = self.context.append_basic_block(self.function, &format!("pc{}_stopped", ins.pc));
+        let next = self.context.append_basic_block(self.function, &format!("pc{}_continue", ins.pc));
+        let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
+        self.builder.build_conditional_branch(is_stop, stopped, next)?;
+        self.builder.position_at_end(stopped);
+        self.exit_with(ExitStatus::ActionSet, self.i64.const_int(ins.pc as u64, false))?;
+
+        self.builder.position_at_end(next);
+        let gas = self.load_ctx_i64(crate::abi::field::GAS, "gas")?;
+        self.builder.build_store(self.gas_slot, gas)?;
+        self.offset += ins.outputs() as i64 - ins.inputs() as i64;
+        if ins.is_terminator() {
+            // revm always stops the frame on these; should it ever continue, the interpreter
+            // takes over at the next pc rather than native code guessing.
+            self.flush_len()?;
+            self.exit_with(ExitStatus::Interpret, self.i64.const_int(ins.pc as u64 + 1, false))?;
+        } else if ins.suspends() {
+            // The child frame's result was produced without suspending (e.g. a failed depth
+            // or balance check): continue at the resume point.
+            self.flush_len()?;
+            let resume = self.blocks[&(ins.pc + 1)];
+            self.builder.build_unconditional_branch(resume)?;
+        }
+        Ok(())
+    }
+
+    fn emit_jump(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        let target = self.load(0)?;
+        self.offset -= 1;
+        self.flush_len()?;
+        match ins.static_target {
+            Some(t) => self.branch_static(t),
+            None => self.branch_dynamic(target),
+        }
+    }
+
+    fn emit_jumpi(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        let target = self.load(0)?;
+        let cond = self.load(1)?;
+        self.offset -= 2;
+        self.flush_len()?;
+        let taken = self.builder.build_int_compare(IntPredicate::NE, cond, self.word.const_zero(), "taken")?;
+        let fallthrough = self.blocks[&(ins.pc + 1)];
+        let jump = self.context.append_basic_block(self.function, &format!("pc{}_taken", ins.pc));
+        self.builder.build_conditional_branch(taken, jump, fallthrough)?;
+        self.builder.position_at_end(jump);
+        match ins.static_target {
+            Some(t) => self.branch_static(t),
+            None => self.branch_dynamic(target),
+        }
+    }
+
+    /// Jumps to a constant target: a direct branch, or an invalid-jump exit.
+    fn branch_static(&mut self, target: U256) -> Result<(), CodegenError> {
+        let block = usize::try_from(target)
+            .ok()
+            .filter(|&t| self.analysis.is_jumpdest(t))
+            .and_then(|t| self.blocks.get(&(t as u32)).copied());
+        match block {
+            Some(block) => {
+                self.builder.build_unconditional_branch(block)?;
+                Ok(())
+            }
+            None => self.exit_with(ExitStatus::InvalidJump, self.i64.const_zero()),
+        }
+    }
+
+    /// Jumps to a computed target through the shared dispatch block.
+    fn branch_dynamic(&mut self, target: IntValue<'ctx>) -> Result<(), CodegenError> {
+        let here = self.builder.get_insert_block().expect("positioned");
+        self.dispatch.target.add_incoming(&[(&target, here)]);
+        self.dispatch.used = true;
+        self.builder.build_unconditional_branch(self.dispatch.block)?;
+        Ok(())
+    }
+}

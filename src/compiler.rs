@@ -1,0 +1,259 @@
+//! The compiler: bytecode and a [`SpecId`] in, a callable [`CompiledFn`] out.
+//!
+//! Each contract gets its own LLVM context, module and MCJIT engine, owned together by a
+//! [`JitCode`] that frees all of them (machine code included) when the last [`CompiledFn`]
+//! referring to it is dropped. Nothing LLVM allocates outlives a compilation's result, so a
+//! [`Compiler`] can be reused for any number of contracts without growing.
+
+use crate::abi::EntryFn;
+use crate::analysis::Analysis;
+use crate::codegen::{self, CodegenError};
+use inkwell::{
+    OptimizationLevel,
+    attributes::AttributeLoc,
+    context::Context,
+    execution_engine::ExecutionEngine,
+    passes::PassBuilderOptions,
+    targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine},
+};
+use revm::primitives::{B256, hardfork::SpecId, keccak256};
+use std::{
+    mem::ManuallyDrop,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The newest fork compiled code supports; later forks run interpreted.
+pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
+
+/// How hard LLVM optimises the generated IR.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum OptLevel {
+    /// No IR optimisation, fastest compile (codegen still removes the allocas).
+    None,
+    /// `O1`: cheap cleanups.
+    Less,
+    /// `O2`: the usual trade-off.
+    #[default]
+    Default,
+    /// `O3`.
+    Aggressive,
+}
+
+impl OptLevel {
+    fn pipeline(self) -> &'static str {
+        match self {
+            OptLevel::None => "function(mem2reg)",
+            OptLevel::Less => "default<O1>",
+            OptLevel::Default => "default<O2>",
+            OptLevel::Aggressive => "default<O3>",
+        }
+    }
+
+    fn codegen(self) -> OptimizationLevel {
+        match self {
+            OptLevel::None => OptimizationLevel::Less,
+            OptLevel::Less => OptimizationLevel::Less,
+            OptLevel::Default => OptimizationLevel::Default,
+            OptLevel::Aggressive => OptimizationLevel::Aggressive,
+        }
+    }
+}
+
+/// Why a contract was not compiled; the contract then runs in revm's interpreter.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The fork is newer than the compiler knows.
+    #[error("fork {0:?} is not supported by the compiler (latest supported: {LATEST_SUPPORTED_SPEC:?})")]
+    UnsupportedSpec(SpecId),
+    /// The code is empty: there is nothing to compile (an empty frame stops at once).
+    #[error("empty bytecode")]
+    EmptyCode,
+    /// Emitting IR failed.
+    #[error(transparent)]
+    Codegen(#[from] CodegenError),
+    /// LLVM failed to optimise or to produce machine code.
+    #[error("LLVM failed: {0}")]
+    Llvm(String),
+    /// The compiler panicked; the panic was contained.
+    #[error("compiler panicked: {0}")]
+    Panic(String),
+}
+
+/// Compiler settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompilerConfig {
+    /// Optimisation level.
+    pub opt_level: OptLevel,
+}
+
+/// Compiles contracts to in-process machine code. Reusable; not `Send` (LLVM target state is
+/// per thread), so each compiling thread owns one.
+pub struct Compiler {
+    config: CompilerConfig,
+    target_machine: TargetMachine,
+    cpu: String,
+    features: String,
+}
+
+impl std::fmt::Debug for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiler").field("config", &self.config).field("cpu", &self.cpu).finish()
+    }
+}
+
+/// A compiled contract: its entry point and the owner of its machine code.
+///
+/// Cloning is cheap; the machine code lives until the last clone is dropped, so a running
+/// frame that holds a clone can never see its code freed.
+#[derive(Clone)]
+pub struct CompiledFn {
+    entry: EntryFn,
+    code: Arc<JitCode>,
+    /// Keccak-256 of the bytecode.
+    pub code_hash: B256,
+    /// The fork the code was compiled for.
+    pub spec: SpecId,
+    /// Length of the bytecode that was compiled.
+    pub bytecode_len: usize,
+    /// Wall-clock compile time.
+    pub compile_time: Duration,
+}
+
+impl std::fmt::Debug for CompiledFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledFn")
+            .field("code_hash", &self.code_hash)
+            .field("spec", &self.spec)
+            .field("bytecode_len", &self.bytecode_len)
+            .field("compile_time", &self.compile_time)
+            .finish()
+    }
+}
+
+impl CompiledFn {
+    /// The native entry point.
+    pub fn entry(&self) -> EntryFn {
+        self.entry
+    }
+
+    /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
+    pub fn code_refs(&self) -> usize {
+        Arc::strong_count(&self.code)
+    }
+}
+
+/// Owns an LLVM context and the MCJIT engine (with its module and machine code) built in it.
+pub struct JitCode {
+    // Dropped by hand: the engine first, then the context it was created in.
+    engine: ManuallyDrop<ExecutionEngine<'static>>,
+    context: ManuallyDrop<Box<Context>>,
+}
+
+// SAFETY: after construction the engine and context are never used again except to be dropped
+// (the entry point is a plain function pointer into code they own). The engine's `Rc` is not
+// shared: the module that held the only other clone was dropped in `Compiler::compile_inner`,
+// so dropping it from any thread cannot race on the count.
+unsafe impl Send for JitCode {}
+// SAFETY: `JitCode` exposes no methods that read or write through `&self`.
+unsafe impl Sync for JitCode {}
+
+impl Drop for JitCode {
+    fn drop(&mut self) {
+        // SAFETY: each field is dropped exactly once, engine before the context it lives in.
+        unsafe {
+            ManuallyDrop::drop(&mut self.engine);
+            ManuallyDrop::drop(&mut self.context);
+        }
+    }
+}
+
+impl Compiler {
+    /// Creates a compiler for the host machine.
+    pub fn new(config: CompilerConfig) -> Result<Self, CompileError> {
+        Target::initialize_native(&InitializationConfig::default()).map_err(CompileError::Llvm)?;
+        let triple = TargetMachine::get_default_triple();
+        let target = Target::from_triple(&triple).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        let cpu = TargetMachine::get_host_cpu_name().to_string();
+        let features = TargetMachine::get_host_cpu_features().to_string();
+        let target_machine = target
+            .create_target_machine(&triple, &cpu, &features, config.opt_level.codegen(), RelocMode::Default, CodeModel::JITDefault)
+            .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
+        Ok(Self { config, target_machine, cpu, features })
+    }
+
+    /// The compiler's settings.
+    pub fn config(&self) -> CompilerConfig {
+        self.config
+    }
+
+    /// Compiles `code` for `spec`. Any byte string either compiles or is refused with an error;
+    /// a panic inside the compiler is caught and returned as [`CompileError::Panic`].
+    pub fn compile(&mut self, code: &[u8], spec: SpecId) -> Result<CompiledFn, CompileError> {
+        let span = tracing::debug_span!("compile", len = code.len(), ?spec);
+        let _guard = span.enter();
+        if !LATEST_SUPPORTED_SPEC.is_enabled_in(spec) {
+            return Err(CompileError::UnsupportedSpec(spec));
+        }
+        if code.is_empty() {
+            return Err(CompileError::EmptyCode);
+        }
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| self.compile_inner(code, spec)))
+            .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))));
+        let compile_time = start.elapsed();
+        let (entry, jit) = result.inspect_err(|e| tracing::debug!(error = %e, "compile failed"))?;
+        tracing::debug!(?compile_time, "compiled");
+        Ok(CompiledFn {
+            entry,
+            code: Arc::new(jit),
+            code_hash: keccak256(code),
+            spec,
+            bytecode_len: code.len(),
+            compile_time,
+        })
+    }
+
+    fn compile_inner(&self, code: &[u8], spec: SpecId) -> Result<(EntryFn, JitCode), CompileError> {
+        let analysis = Analysis::new(code, spec);
+        let context = Box::new(Context::create());
+        // SAFETY: the context is boxed (its address never changes) and is dropped only after
+        // everything created in it (see `JitCode::drop`); the `'static` lifetime never escapes
+        // this function except inside `JitCode`, which upholds that order.
+        let ctx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
+        let module = ctx.create_module("evm");
+        let name = "evm_main";
+        let function = codegen::emit_function(ctx, &module, &analysis, name)?;
+        for (key, value) in [("target-cpu", &self.cpu), ("target-features", &self.features)] {
+            function.add_attribute(AttributeLoc::Function, ctx.create_string_attribute(key, value));
+        }
+        if cfg!(debug_assertions) {
+            module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;
+        }
+        module
+            .run_passes(self.config.opt_level.pipeline(), &self.target_machine, PassBuilderOptions::create())
+            .map_err(|e| CompileError::Llvm(e.to_string()))?;
+        let engine = module
+            .create_jit_execution_engine(self.config.opt_level.codegen())
+            .map_err(|e| CompileError::Llvm(e.to_string()))?;
+        let address = engine.get_function_address(name).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        // The module holds a clone of the engine; drop it so the engine is the only owner.
+        drop(module);
+        // SAFETY: `address` is the machine code of `evm_main`, whose signature is `EntryFn`
+        // (see `codegen::entry_type`); it stays valid while `engine` lives, which `JitCode` owns.
+        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
+        Ok((entry, JitCode { engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) }))
+    }
+}
+
+/// The text of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

@@ -1,0 +1,246 @@
+//! `JitEvm`: a revm `Evm` whose frames run as native code when compiled code is available.
+//!
+//! `JitEvm` delegates everything to the wrapped `Evm` except one step, `frame_run`: for each
+//! frame it looks up (code hash, SpecId) through its [`JitHandle`] and runs native code on the
+//! frame's own interpreter state, or revm's interpreter when there is none. Because native
+//! code resumes from the interpreter's pc after a call, native and interpreted execution can
+//! hand a frame back and forth at any resume point.
+
+use crate::abi::{EvmContext, ExitStatus};
+use crate::builtins;
+use crate::compiler::CompiledFn;
+use crate::exec::FrameCounts;
+use crate::runtime::JitHandle;
+use revm::{
+    context::{ContextSetters, ContextTr, Database, Evm, JournalTr, result::*},
+    handler::{
+        EthFrame, EvmTr, FrameInitOrResult, FrameTr, Handler, MainnetHandler,
+        PrecompileProvider, evm::ContextDbError, instructions::InstructionProvider,
+    },
+    interpreter::{
+        GasTable, Host, InstructionResult, InstructionTable, Interpreter, InterpreterAction, InterpreterResult,
+        interpreter::EthInterpreter,
+        interpreter_types::{Jumps, LegacyBytecode, RuntimeFlag},
+    },
+    state::EvmState,
+    DatabaseCommit, ExecuteCommitEvm, ExecuteEvm,
+};
+
+/// A revm `Evm` that runs compiled code where it has some; see the module documentation.
+#[derive(Debug)]
+pub struct JitEvm<CTX, INSP, INST, P> {
+    inner: Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>,
+    handle: JitHandle,
+    enabled: bool,
+    frames: FrameCounts,
+}
+
+impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
+    /// Wraps `evm`; compiled code comes from `handle`.
+    pub fn new(evm: Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>, handle: JitHandle) -> Self {
+        Self { inner: evm, handle, enabled: true, frames: FrameCounts::default() }
+    }
+
+    /// Turns native execution on or off, effective from the next frame. Off means revm's
+    /// interpreter only, with no cache lookups.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
+    }
+
+    /// Whether native execution is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Frames started so far, by how they started.
+    pub fn frame_counts(&self) -> FrameCounts {
+        self.frames
+    }
+
+    /// The wrapped `Evm`.
+    pub fn inner(&self) -> &Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>> {
+        &self.inner
+    }
+
+    /// The wrapped `Evm`, mutably.
+    pub fn inner_mut(&mut self) -> &mut Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>> {
+        &mut self.inner
+    }
+
+    /// Unwraps the `Evm`.
+    pub fn into_inner(self) -> Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>> {
+        self.inner
+    }
+
+    /// The handle compiled code is looked up through.
+    pub fn handle(&self) -> &JitHandle {
+        &self.handle
+    }
+}
+
+impl<CTX, INSP, INST, P> EvmTr for JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextTr,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
+    P: PrecompileProvider<CTX, Output = InterpreterResult>,
+{
+    type Context = CTX;
+    type Instructions = INST;
+    type Precompiles = P;
+    type Frame = EthFrame<EthInterpreter>;
+
+    fn all(&self) -> (&CTX, &INST, &P, &revm::context_interface::local::FrameStack<Self::Frame>) {
+        self.inner.all()
+    }
+
+    fn all_mut(&mut self) -> (&mut CTX, &mut INST, &mut P, &mut revm::context_interface::local::FrameStack<Self::Frame>) {
+        self.inner.all_mut()
+    }
+
+    fn frame_init(
+        &mut self,
+        frame_input: <Self::Frame as FrameTr>::FrameInit,
+    ) -> Result<revm::handler::evm::FrameInitResult<'_, Self::Frame>, ContextDbError<CTX>> {
+        self.inner.frame_init(frame_input)
+    }
+
+    fn frame_run(&mut self) -> Result<FrameInitOrResult<Self::Frame>, ContextDbError<CTX>> {
+        let enabled = self.enabled;
+        let (ctx, instructions, _, frame_stack) = self.inner.all_mut();
+        let frame = frame_stack.get();
+        let interpreter = &mut frame.interpreter;
+        let compiled = if enabled { lookup(&self.handle, interpreter) } else { None };
+        if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
+            match compiled {
+                Some(_) => self.frames.native += 1,
+                None => self.frames.interpreted += 1,
+            }
+        }
+        let table = instructions.instruction_table();
+        let gas_table = instructions.gas_table();
+        let action = match compiled {
+            Some(f) => run_native(&f, interpreter, ctx, table, gas_table),
+            None => interpreter.run_plain(table, gas_table, ctx),
+        };
+        frame.process_next_action(ctx, action).inspect(|i| {
+            if i.is_result() {
+                frame.set_finished(true);
+            }
+        })
+    }
+
+    fn frame_return_result(
+        &mut self,
+        result: <Self::Frame as FrameTr>::FrameResult,
+    ) -> Result<Option<<Self::Frame as FrameTr>::FrameResult>, ContextDbError<CTX>> {
+        self.inner.frame_return_result(result)
+    }
+}
+
+/// Looks up compiled code for the frame's bytecode and fork.
+fn lookup(handle: &JitHandle, interpreter: &mut Interpreter<EthInterpreter>) -> Option<CompiledFn> {
+    let spec = interpreter.runtime_flag.spec_id();
+    let hash = interpreter.bytecode.get_or_calculate_hash();
+    handle.lookup(hash, spec, interpreter.bytecode.bytecode_slice())
+}
+
+/// Runs the frame in `interpreter` as native code until it returns, halts or calls out, and
+/// returns the action for revm, exactly as `Interpreter::run_plain` would.
+pub fn run_native<H: Host>(
+    compiled: &CompiledFn,
+    interpreter: &mut Interpreter<EthInterpreter>,
+    host: &mut H,
+    table: &InstructionTable<EthInterpreter, H>,
+    gas_table: &GasTable,
+) -> InterpreterAction {
+    let stack = interpreter.stack.data_mut();
+    if stack.capacity() < revm::interpreter::interpreter::STACK_LIMIT {
+        // Not a stack revm built for execution; native code needs the full buffer.
+        return interpreter.run_plain(table, gas_table, host);
+    }
+    let mut ctx = EvmContext {
+        stack: stack.as_mut_ptr(),
+        stack_len: stack.len() as u64,
+        gas: interpreter.gas.remaining(),
+        pc: interpreter.bytecode.pc() as u64,
+        builtins: builtins::table::<H>(),
+        interpreter: std::ptr::from_mut(interpreter).cast(),
+        host: std::ptr::from_mut(host).cast(),
+        instruction_table: std::ptr::from_ref(table).cast(),
+    };
+    // SAFETY: `compiled` holds the machine code alive for this call. The context points to the
+    // frame's interpreter, the host and the instruction table for `H`, all live and not used
+    // by anything else until the call returns; the stack buffer has STACK_LIMIT capacity
+    // (checked above). These are the invariants documented in `crate::abi`.
+    let raw = unsafe { (compiled.entry())(&mut ctx) };
+    match ExitStatus::from_raw(raw) {
+        Some(ExitStatus::ActionSet) => {}
+        Some(ExitStatus::Stop) => {
+            builtins::sync_into_interpreter(&ctx, interpreter);
+            interpreter.halt(InstructionResult::Stop);
+        }
+        Some(ExitStatus::InvalidJump) => {
+            builtins::sync_into_interpreter(&ctx, interpreter);
+            interpreter.halt(InstructionResult::InvalidJump);
+        }
+        Some(ExitStatus::Interpret) => {
+            builtins::sync_into_interpreter(&ctx, interpreter);
+            interpreter.bytecode.absolute_jump(ctx.pc as usize);
+            return interpreter.run_plain(table, gas_table, host);
+        }
+        None => {
+            tracing::error!(raw, "compiled code returned an unknown status");
+            interpreter.halt_fatal();
+        }
+    }
+    interpreter.take_next_action()
+}
+
+impl<CTX, INSP, INST, P> ExecuteEvm for JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextTr<Journal: JournalTr<State = EvmState>> + ContextSetters,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
+    P: PrecompileProvider<CTX, Output = InterpreterResult>,
+{
+    type ExecutionResult = ExecutionResult<HaltReason>;
+    type State = EvmState;
+    type Error = EVMError<<CTX::Db as Database>::Error, InvalidTransaction>;
+    type Tx = <CTX as ContextTr>::Tx;
+    type Block = <CTX as ContextTr>::Block;
+
+    fn set_block(&mut self, block: Self::Block) {
+        self.inner.ctx.set_block(block);
+    }
+
+    fn transact_one(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
+        self.inner.ctx.set_tx(tx);
+        MainnetHandler::default().run(self)
+    }
+
+    fn finalize(&mut self) -> Self::State {
+        self.inner.ctx.journal_mut().finalize()
+    }
+
+    fn replay(&mut self) -> Result<ResultAndState<HaltReason>, Self::Error> {
+        MainnetHandler::default()
+            .run(self)
+            .inspect_err(|_| {
+                let _ = self.finalize();
+            })
+            .map(|result| {
+                let state = self.finalize();
+                ResultAndState::new(result, state)
+            })
+    }
+}
+
+impl<CTX, INSP, INST, P> ExecuteCommitEvm for JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextTr<Journal: JournalTr<State = EvmState>, Db: DatabaseCommit> + ContextSetters,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
+    P: PrecompileProvider<CTX, Output = InterpreterResult>,
+{
+    fn commit(&mut self, state: Self::State) {
+        self.inner.ctx.db_mut().commit(state);
+    }
+}

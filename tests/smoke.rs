@@ -1,0 +1,25 @@
+mod common;
+use common::Scenario;
+use revm::primitives::hex;
+
+#[test]
+fn add_and_return() {
+    // PUSH1 2 PUSH1 3 ADD PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+    let code = hex::decode("600260030160005260206000f3").unwrap();
+    let out = Scenario::new(code).assert_same();
+    assert!(out.result.result.is_success());
+    assert_eq!(out.result.result.output().unwrap()[31], 5);
+}
+
+#[test]
+fn loop_with_jumps() {
+    // counter loop: i = 10; while i != 0 { i -= 1 } ; return i
+    // 0: PUSH1 10
+    // 2: JUMPDEST        (loop)
+    // 3: DUP1 ISZERO PUSH1 0x0f JUMPI
+    // 8: PUSH1 1 SWAP1 SUB PUSH1 2 JUMP (ends at 0x0e)
+    // f: JUMPDEST PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+    let code = hex::decode("600a5b8015600f57600190036002565b60005260206000f3").unwrap();
+    let out = Scenario::new(code).assert_same();
+    assert!(out.result.result.is_success(), "{:?}", out.result.result);
+}
