@@ -3,8 +3,8 @@
 //! The generated function has the [`crate::abi::EntryFn`] signature. The EVM stack lives in
 //! the interpreter's own buffer; within a basic block, stack positions are addressed at
 //! constant offsets from the block's entry length, so LLVM forwards values between
-//! instructions without touching memory. Stack length and gas are kept in allocas (promoted to
-//! registers by LLVM) and written to the context only when control leaves native code.
+//! instructions without touching memory. Stack length and gas live in the context itself:
+//! keeping them in SSA across the whole function made LLVM build huge phi webs.
 //!
 //! Per section (see [`crate::analysis`]) one check covers static gas and stack bounds; its
 //! failure exits with [`ExitStatus::Interpret`] at the section's first pc.
@@ -64,16 +64,13 @@ struct Emitter<'a, 'ctx> {
     i64: IntType<'ctx>,
     i32: IntType<'ctx>,
     ctx_ptr: PointerValue<'ctx>,
+    /// Stack base, reloaded at each block start.
     stack_base: PointerValue<'ctx>,
-    builtins: PointerValue<'ctx>,
-    /// Stack length, promoted to a register by LLVM.
-    len_slot: PointerValue<'ctx>,
-    /// Gas remaining, promoted to a register by LLVM.
-    gas_slot: PointerValue<'ctx>,
     /// Basic block of each block-starting section, by pc.
     blocks: HashMap<u32, BasicBlock<'ctx>>,
-    exit: Exit<'ctx>,
     dispatch: Dispatch<'ctx>,
+    /// Shared `ret` blocks, one per [`ExitStatus`], created on first use.
+    exits: [Option<BasicBlock<'ctx>>; 4],
     /// Stack length at the current block's entry, and the stack pointer there.
     block_len: IntValue<'ctx>,
     block_sp: PointerValue<'ctx>,
@@ -81,14 +78,9 @@ struct Emitter<'a, 'ctx> {
     offset: i64,
 }
 
-/// The single exit block: stores length, gas and pc into the context and returns a status.
-struct Exit<'ctx> {
-    block: BasicBlock<'ctx>,
-    status: PhiValue<'ctx>,
-    pc: PhiValue<'ctx>,
-}
-
-/// The shared block for dynamic jumps: a switch over all valid jump destinations.
+/// The shared block for dynamic jumps: a switch over all valid jump destinations. Each jump
+/// site narrows its 256-bit target to an i64 first (out-of-range targets become `u64::MAX`),
+/// so the phi here is one register wide.
 struct Dispatch<'ctx> {
     block: BasicBlock<'ctx>,
     target: PhiValue<'ctx>,
@@ -111,19 +103,13 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let ctx_ptr = function.get_nth_param(0).expect("one parameter").into_pointer_value();
 
         let entry = context.append_basic_block(function, "entry");
-        let exit_block = context.append_basic_block(function, "exit");
         let dispatch_block = context.append_basic_block(function, "dispatch");
 
-        builder.position_at_end(exit_block);
-        let status = builder.build_phi(i32, "status")?;
-        let pc = builder.build_phi(i64, "exit_pc")?;
         builder.position_at_end(dispatch_block);
-        let target = builder.build_phi(word, "jump_target")?;
+        let target = builder.build_phi(i64, "jump_target")?;
 
         builder.position_at_end(entry);
-        let len_slot = builder.build_alloca(i64, "len")?;
-        let gas_slot = builder.build_alloca(i64, "gas")?;
-        let mut emitter = Self {
+        let emitter = Self {
             context,
             module,
             builder,
@@ -134,22 +120,13 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             i32,
             ctx_ptr,
             stack_base: ptr.const_null(),
-            builtins: ptr.const_null(),
-            len_slot,
-            gas_slot,
             blocks: HashMap::new(),
-            exit: Exit { block: exit_block, status, pc },
             dispatch: Dispatch { block: dispatch_block, target, used: false },
+            exits: [None; 4],
             block_len: i64.const_zero(),
             block_sp: ptr.const_null(),
             offset: 0,
         };
-        emitter.stack_base = emitter.load_ctx_ptr(field::STACK, "stack")?;
-        emitter.builtins = emitter.load_ctx_ptr(field::BUILTINS, "builtins")?;
-        let len = emitter.load_ctx_i64(field::STACK_LEN, "len0")?;
-        emitter.builder.build_store(len_slot, len)?;
-        let gas = emitter.load_ctx_i64(field::GAS, "gas0")?;
-        emitter.builder.build_store(gas_slot, gas)?;
         Ok(emitter)
     }
 
@@ -178,7 +155,6 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
                 }
             }
         }
-        self.emit_exit()?;
         self.emit_dispatch()?;
         Ok(())
     }
@@ -195,7 +171,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         }
         self.builder.build_switch(pc, fallback, &cases)?;
         self.builder.position_at_end(fallback);
-        self.exit_with(ExitStatus::Interpret, pc)?;
+        self.exit_at(ExitStatus::Interpret, pc)?;
         Ok(())
     }
 
@@ -206,7 +182,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     }
 
     fn reload_len(&mut self) -> Result<(), CodegenError> {
-        self.block_len = self.builder.build_load(self.i64, self.len_slot, "len")?.into_int_value();
+        // Reloading the stack base per block keeps its live range short: values live across
+        // thousands of blocks make LLVM's register allocator superlinearly slow.
+        self.stack_base = self.load_ctx_ptr(field::STACK, "stack")?;
+        self.block_len = self.load_ctx_i64(field::STACK_LEN, "len")?;
         // SAFETY (LLVM IR, not Rust): the index stays within the 1024-slot stack buffer because
         // every section checks its stack bounds before touching slots.
         self.block_sp = unsafe { self.builder.build_gep(self.word, self.stack_base, &[self.block_len], "sp")? };
@@ -218,7 +197,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     fn flush_len(&mut self) -> Result<(), CodegenError> {
         if self.offset != 0 {
             let len = self.current_len()?;
-            self.builder.build_store(self.len_slot, len)?;
+            self.store_ctx(field::STACK_LEN, len)?;
             self.block_sp = unsafe {
                 self.builder.build_gep(self.word, self.block_sp, &[self.i64.const_int(self.offset as u64, true)], "sp")?
             };
@@ -245,16 +224,25 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(())
     }
 
+    /// Emits the section's check. The stack length and the section's pc are written to the
+    /// context *before* the check, so that every failing check branches to the same shared
+    /// exit with nothing left to store: per-site exit code makes LLVM merge thousands of exits
+    /// through huge phis, which made large contracts compile superlinearly slowly.
     fn emit_section_check(&mut self, section: &Section) -> Result<(), CodegenError> {
+        if section.gas == 0 && section.min_len == 0 && section.max_growth == 0 {
+            return Ok(());
+        }
         let pc = self.analysis.instructions[section.first].pc;
+        self.flush_len()?;
+        self.store_ctx(field::PC, self.i64.const_int(pc as u64, false))?;
         let b = &self.builder;
-        let gas = b.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+        let gas = self.load_ctx_i64(field::GAS, "gas")?;
         let mut ok = self.context.bool_type().const_all_ones();
         if section.gas > 0 {
             let enough = b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
             ok = b.build_and(ok, enough, "ok")?;
         }
-        let len = self.current_len()?;
+        let len = self.block_len;
         if section.min_len > 0 {
             let no_underflow =
                 b.build_int_compare(IntPredicate::UGE, len, self.i64.const_int(section.min_len as u64, false), "no_underflow")?;
@@ -265,43 +253,44 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             let no_overflow = b.build_int_compare(IntPredicate::ULE, len, self.i64.const_int(limit, false), "no_overflow")?;
             ok = b.build_and(ok, no_overflow, "ok")?;
         }
-        if section.gas == 0 && section.min_len == 0 && section.max_growth == 0 {
-            return Ok(());
-        }
-        let pass = self.context.append_basic_block(self.function, &format!("pc{pc}_checked"));
-        let fail = self.context.append_basic_block(self.function, &format!("pc{pc}_check_failed"));
-        b.build_conditional_branch(ok, pass, fail)?;
-
-        b.position_at_end(fail);
-        b.build_store(self.len_slot, len)?;
-        self.exit_with(ExitStatus::Interpret, self.i64.const_int(pc as u64, false))?;
-
+        let pass = self.context.append_basic_block(self.function, &format!("pc{pc}"));
+        let fail = self.exit_block(ExitStatus::Interpret)?;
+        self.builder.build_conditional_branch(ok, pass, fail)?;
         self.builder.position_at_end(pass);
         if section.gas > 0 {
             let rest = self.builder.build_int_sub(gas, self.i64.const_int(section.gas, false), "gas")?;
-            self.builder.build_store(self.gas_slot, rest)?;
+            self.store_ctx(field::GAS, rest)?;
         }
         Ok(())
     }
 
-    /// Branches to the exit block; the length slot must be current.
-    fn exit_with(&mut self, status: ExitStatus, pc: IntValue<'ctx>) -> Result<(), CodegenError> {
-        let here = self.builder.get_insert_block().expect("positioned");
-        self.exit.status.add_incoming(&[(&self.i32.const_int(status as u64, false), here)]);
-        self.exit.pc.add_incoming(&[(&pc, here)]);
-        self.builder.build_unconditional_branch(self.exit.block)?;
+    /// The shared block returning `status` (created on first use).
+    fn exit_block(&mut self, status: ExitStatus) -> Result<BasicBlock<'ctx>, CodegenError> {
+        if let Some(block) = self.exits[status as usize] {
+            return Ok(block);
+        }
+        let here = self.builder.get_insert_block();
+        let block = self.context.append_basic_block(self.function, &format!("exit_{status:?}"));
+        self.builder.position_at_end(block);
+        self.builder.build_return(Some(&self.i32.const_int(status as u64, false)))?;
+        if let Some(here) = here {
+            self.builder.position_at_end(here);
+        }
+        self.exits[status as usize] = Some(block);
+        Ok(block)
+    }
+
+    /// Leaves native code with `status`; the stack length must be flushed.
+    fn exit_with(&mut self, status: ExitStatus) -> Result<(), CodegenError> {
+        let block = self.exit_block(status)?;
+        self.builder.build_unconditional_branch(block)?;
         Ok(())
     }
 
-    fn emit_exit(&mut self) -> Result<(), CodegenError> {
-        self.builder.position_at_end(self.exit.block);
-        let len = self.builder.build_load(self.i64, self.len_slot, "len")?;
-        self.store_ctx(field::STACK_LEN, len.into_int_value())?;
-        let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?;
-        self.store_ctx(field::GAS, gas.into_int_value())?;
-        self.store_ctx(field::PC, self.exit.pc.as_basic_value().into_int_value())?;
-        self.builder.build_return(Some(&self.exit.status.as_basic_value()))?;
-        Ok(())
+    /// Leaves native code with `status` and `pc` (where the interpreter continues).
+    fn exit_at(&mut self, status: ExitStatus, pc: IntValue<'ctx>) -> Result<(), CodegenError> {
+        self.store_ctx(field::PC, pc)?;
+        self.exit_with(status)
     }
 
     fn emit_dispatch(&mut self) -> Result<(), CodegenError> {
@@ -312,16 +301,6 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         }
         let target = self.dispatch.target.as_basic_value().into_int_value();
         let invalid = self.context.append_basic_block(self.function, "invalid_jump");
-        let in_range = self.context.append_basic_block(self.function, "jump_in_range");
-        let fits = self.builder.build_int_compare(
-            IntPredicate::ULT,
-            target,
-            self.word.const_int(self.analysis.code_len as u64, false),
-            "jump_fits",
-        )?;
-        self.builder.build_conditional_branch(fits, in_range, invalid)?;
-        self.builder.position_at_end(in_range);
-        let small = self.builder.build_int_truncate(target, self.i64, "target")?;
         let cases: Vec<_> = self
             .analysis
             .jumpdests
@@ -330,9 +309,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             .filter(|&(_, &valid)| valid)
             .filter_map(|(pc, _)| self.blocks.get(&(pc as u32)).map(|&b| (self.i64.const_int(pc as u64, false), b)))
             .collect();
-        self.builder.build_switch(small, invalid, &cases)?;
+        self.builder.build_switch(target, invalid, &cases)?;
         self.builder.position_at_end(invalid);
-        self.exit_with(ExitStatus::InvalidJump, self.i64.const_zero())?;
+        self.exit_with(ExitStatus::InvalidJump)?;
         Ok(())
     }
 
@@ -384,8 +363,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// Loads a builtin's function pointer from the table.
     fn builtin_ptr(&self, index: u64) -> Result<PointerValue<'ctx>, CodegenError> {
         let ptr = self.context.ptr_type(AddressSpace::default());
+        let builtins = self.load_ctx_ptr(field::BUILTINS, "builtins")?;
         // SAFETY (LLVM IR): `index` is an entry of the `Builtins` table (see `abi::builtin`).
-        let p = unsafe { self.builder.build_gep(ptr, self.builtins, &[self.i64.const_int(index, false)], "builtin")? };
+        let p = unsafe { self.builder.build_gep(ptr, builtins, &[self.i64.const_int(index, false)], "builtin")? };
         Ok(self.builder.build_load(ptr, p, "builtin_fn")?.into_pointer_value())
     }
 

@@ -13,7 +13,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         match ins.opcode {
             op::STOP => {
                 self.flush_len()?;
-                self.exit_with(ExitStatus::Stop, self.i64.const_int(ins.pc as u64, false))
+                self.exit_with(ExitStatus::Stop)
             }
             op::JUMPDEST => Ok(()),
             op::POP => {
@@ -22,7 +22,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             }
             op::PC => self.push(self.word.const_int(ins.pc as u64, false)),
             op::GAS => {
-                let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+                let gas = self.load_ctx_i64(crate::abi::field::GAS, "gas")?;
                 let gas = self.builder.build_int_z_extend(gas, self.word, "gas_word")?;
                 self.push(gas)
             }
@@ -165,10 +165,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
 
     /// Everything else: revm's implementation through the `revm_instruction` builtin.
     pub(super) fn emit_revm(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        // Length and gas already live in the context, where the builtin reads them.
         self.flush_len()?;
-        self.store_ctx(crate::abi::field::STACK_LEN, self.block_len)?;
-        let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
-        self.store_ctx(crate::abi::field::GAS, gas)?;
 
         let f = self.builtin_ptr(builtin::REVM_INSTRUCTION)?;
         let ptr = self.context.ptr_type(Default::default());
@@ -186,22 +184,17 @@ impl<'ctx> Emitter<'_, 'ctx> {
             .expect("returns i32")
             .into_int_value();
 
-        let stopped = self.context.append_basic_block(self.function, &format!("pc{}_stopped", ins.pc));
+        let stopped = self.exit_block(ExitStatus::ActionSet)?;
         let next = self.context.append_basic_block(self.function, &format!("pc{}_continue", ins.pc));
         let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
         self.builder.build_conditional_branch(is_stop, stopped, next)?;
-        self.builder.position_at_end(stopped);
-        self.exit_with(ExitStatus::ActionSet, self.i64.const_int(ins.pc as u64, false))?;
-
         self.builder.position_at_end(next);
-        let gas = self.load_ctx_i64(crate::abi::field::GAS, "gas")?;
-        self.builder.build_store(self.gas_slot, gas)?;
         self.offset += ins.outputs() as i64 - ins.inputs() as i64;
         if ins.is_terminator() {
             // revm always stops the frame on these; should it ever continue, the interpreter
             // takes over at the next pc rather than native code guessing.
             self.flush_len()?;
-            self.exit_with(ExitStatus::Interpret, self.i64.const_int(ins.pc as u64 + 1, false))?;
+            self.exit_at(ExitStatus::Interpret, self.i64.const_int(ins.pc as u64 + 1, false))?;
         } else if ins.suspends() {
             // The child frame's result was produced without suspending (e.g. a failed depth
             // or balance check): continue at the resume point.
@@ -249,14 +242,22 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 self.builder.build_unconditional_branch(block)?;
                 Ok(())
             }
-            None => self.exit_with(ExitStatus::InvalidJump, self.i64.const_zero()),
+            None => self.exit_with(ExitStatus::InvalidJump),
         }
     }
 
     /// Jumps to a computed target through the shared dispatch block.
     fn branch_dynamic(&mut self, target: IntValue<'ctx>) -> Result<(), CodegenError> {
+        let in_range = self.builder.build_int_compare(
+            IntPredicate::ULT,
+            target,
+            self.word.const_int(self.analysis.code_len as u64, false),
+            "jump_in_range",
+        )?;
+        let narrow = self.builder.build_int_truncate(target, self.i64, "jump_target")?;
+        let index = self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
         let here = self.builder.get_insert_block().expect("positioned");
-        self.dispatch.target.add_incoming(&[(&target, here)]);
+        self.dispatch.target.add_incoming(&[(&index, here)]);
         self.dispatch.used = true;
         self.builder.build_unconditional_branch(self.dispatch.block)?;
         Ok(())
