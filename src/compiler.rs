@@ -178,7 +178,14 @@ impl Compiler {
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
         let target_machine = target
-            .create_target_machine(&triple, &cpu, &features, config.opt_level.codegen(), RelocMode::Default, CodeModel::JITDefault)
+            .create_target_machine(
+                &triple,
+                &cpu,
+                &features,
+                config.opt_level.codegen(),
+                RelocMode::Default,
+                CodeModel::JITDefault,
+            )
             .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
         Ok(Self { config, target_machine, cpu, features })
     }

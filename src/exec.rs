@@ -6,12 +6,12 @@
 
 use crate::{JitConfig, JitEvm, JitRuntime};
 use revm::{
+    Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
     context::{
         TxEnv,
         result::{EVMError, ExecutionResult, ResultAndState},
     },
     handler::MainnetContext,
-    Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
 };
 
 /// How transactions are executed.
@@ -95,7 +95,10 @@ impl Executor {
     ) -> JitEvm<
         MainnetContext<DB>,
         (),
-        revm::handler::instructions::EthInstructions<revm::interpreter::interpreter::EthInterpreter, MainnetContext<DB>>,
+        revm::handler::instructions::EthInstructions<
+            revm::interpreter::interpreter::EthInterpreter,
+            MainnetContext<DB>,
+        >,
         revm::handler::EthPrecompiles,
     > {
         let runtime = self.runtime.as_ref().expect("native modes have a runtime");
@@ -114,11 +117,7 @@ impl Executor {
         tx: TxEnv,
     ) -> Result<ExecutionResult, EVMError<DB::Error>> {
         match self.mode {
-            Mode::Interp => {
-                let mut evm = ctx.build_mainnet();
-                let result = evm.transact_commit(tx);
-                result
-            }
+            Mode::Interp => ctx.build_mainnet().transact_commit(tx),
             Mode::Jit => {
                 let mut evm = self.jit_evm(ctx);
                 let result = evm.transact_commit(tx);

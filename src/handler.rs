@@ -12,10 +12,11 @@ use crate::compiler::CompiledFn;
 use crate::exec::FrameCounts;
 use crate::runtime::JitHandle;
 use revm::{
+    DatabaseCommit, ExecuteCommitEvm, ExecuteEvm,
     context::{ContextSetters, ContextTr, Database, Evm, JournalTr, result::*},
     handler::{
-        EthFrame, EvmTr, FrameInitOrResult, FrameTr, Handler, MainnetHandler,
-        PrecompileProvider, evm::ContextDbError, instructions::InstructionProvider,
+        EthFrame, EvmTr, FrameInitOrResult, FrameTr, Handler, MainnetHandler, PrecompileProvider, evm::ContextDbError,
+        instructions::InstructionProvider,
     },
     interpreter::{
         GasTable, Host, InstructionResult, InstructionTable, Interpreter, InterpreterAction, InterpreterResult,
@@ -23,7 +24,6 @@ use revm::{
         interpreter_types::{Jumps, LegacyBytecode, RuntimeFlag},
     },
     state::EvmState,
-    DatabaseCommit, ExecuteCommitEvm, ExecuteEvm,
 };
 
 /// A revm `Evm` that runs compiled code where it has some; see the module documentation.
@@ -93,7 +93,9 @@ where
         self.inner.all()
     }
 
-    fn all_mut(&mut self) -> (&mut CTX, &mut INST, &mut P, &mut revm::context_interface::local::FrameStack<Self::Frame>) {
+    fn all_mut(
+        &mut self,
+    ) -> (&mut CTX, &mut INST, &mut P, &mut revm::context_interface::local::FrameStack<Self::Frame>) {
         self.inner.all_mut()
     }
 

@@ -111,20 +111,67 @@ impl Program {
 }
 
 const BINARY: &[u8] = &[
-    op::ADD, op::MUL, op::SUB, op::DIV, op::SDIV, op::MOD, op::SMOD, op::EXP, op::SIGNEXTEND, op::LT, op::GT,
-    op::SLT, op::SGT, op::EQ, op::AND, op::OR, op::XOR, op::BYTE, op::SHL, op::SHR, op::SAR,
+    op::ADD,
+    op::MUL,
+    op::SUB,
+    op::DIV,
+    op::SDIV,
+    op::MOD,
+    op::SMOD,
+    op::EXP,
+    op::SIGNEXTEND,
+    op::LT,
+    op::GT,
+    op::SLT,
+    op::SGT,
+    op::EQ,
+    op::AND,
+    op::OR,
+    op::XOR,
+    op::BYTE,
+    op::SHL,
+    op::SHR,
+    op::SAR,
 ];
 const UNARY: &[u8] = &[op::ISZERO, op::NOT, op::CLZ];
 const TERNARY: &[u8] = &[op::ADDMOD, op::MULMOD];
 const ENV: &[u8] = &[
-    op::ADDRESS, op::ORIGIN, op::CALLER, op::CALLVALUE, op::CALLDATASIZE, op::CODESIZE, op::GASPRICE,
-    op::RETURNDATASIZE, op::COINBASE, op::TIMESTAMP, op::NUMBER, op::DIFFICULTY, op::GASLIMIT, op::CHAINID,
-    op::SELFBALANCE, op::BASEFEE, op::BLOBBASEFEE, op::MSIZE, op::GAS, op::PC,
+    op::ADDRESS,
+    op::ORIGIN,
+    op::CALLER,
+    op::CALLVALUE,
+    op::CALLDATASIZE,
+    op::CODESIZE,
+    op::GASPRICE,
+    op::RETURNDATASIZE,
+    op::COINBASE,
+    op::TIMESTAMP,
+    op::NUMBER,
+    op::DIFFICULTY,
+    op::GASLIMIT,
+    op::CHAINID,
+    op::SELFBALANCE,
+    op::BASEFEE,
+    op::BLOBBASEFEE,
+    op::MSIZE,
+    op::GAS,
+    op::PC,
 ];
 const SPECS: &[SpecId] = &[
-    SpecId::FRONTIER, SpecId::HOMESTEAD, SpecId::TANGERINE, SpecId::SPURIOUS_DRAGON, SpecId::BYZANTIUM,
-    SpecId::PETERSBURG, SpecId::ISTANBUL, SpecId::BERLIN, SpecId::LONDON, SpecId::MERGE, SpecId::SHANGHAI,
-    SpecId::CANCUN, SpecId::PRAGUE, SpecId::OSAKA,
+    SpecId::FRONTIER,
+    SpecId::HOMESTEAD,
+    SpecId::TANGERINE,
+    SpecId::SPURIOUS_DRAGON,
+    SpecId::BYZANTIUM,
+    SpecId::PETERSBURG,
+    SpecId::ISTANBUL,
+    SpecId::BERLIN,
+    SpecId::LONDON,
+    SpecId::MERGE,
+    SpecId::SHANGHAI,
+    SpecId::CANCUN,
+    SpecId::PRAGUE,
+    SpecId::OSAKA,
 ];
 
 /// Emits one random instruction group.
@@ -184,7 +231,8 @@ fn emit_piece(rng: &mut Rng, p: &mut Program, depth: u32) {
         67..=69 => {
             p.push_u64(rng.below(64));
             p.push_u64(rng.below(64));
-            p.op(op::LOG0 + rng.below(3) as u8, 2 + 0, 0);
+            let topics = rng.below(3) as usize;
+            p.op(op::LOG0 + topics as u8, 2 + topics, 0);
         }
         70..=72 => {
             // Copies from calldata, code or return data.

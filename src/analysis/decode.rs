@@ -82,10 +82,7 @@ impl Instruction {
 /// Whether `opcode` starts a child frame (CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE,
 /// CREATE2).
 pub fn is_call_or_create(opcode: u8) -> bool {
-    matches!(
-        opcode,
-        op::CALL | op::CALLCODE | op::DELEGATECALL | op::STATICCALL | op::CREATE | op::CREATE2
-    )
+    matches!(opcode, op::CALL | op::CALLCODE | op::DELEGATECALL | op::STATICCALL | op::CREATE | op::CREATE2)
 }
 
 /// Decodes `code` for `spec` into instructions and the table of valid jump destinations.
@@ -163,8 +160,7 @@ fn classify(opcode: u8, spec: SpecId) -> Operation {
 /// a small abstract stack (known constant or unknown) over each block.
 fn resolve_static_jumps(instructions: &mut [Instruction]) {
     let mut stack: Vec<Option<U256>> = Vec::new();
-    for i in 0..instructions.len() {
-        let ins = instructions[i];
+    for ins in instructions.iter_mut() {
         if ins.opcode == op::JUMPDEST {
             stack.clear();
         }
@@ -186,7 +182,7 @@ fn resolve_static_jumps(instructions: &mut [Instruction]) {
                 }
             }
             (_, op::JUMP | op::JUMPI) => {
-                instructions[i].static_target = stack.last().copied().flatten();
+                ins.static_target = stack.last().copied().flatten();
                 stack.clear();
             }
             _ => {

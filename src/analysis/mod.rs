@@ -53,11 +53,7 @@ impl Analysis {
 
     /// Program counters at which execution resumes after a call or create returns.
     pub fn resume_points(&self) -> impl Iterator<Item = u32> + '_ {
-        self.instructions
-            .iter()
-            .filter(|i| i.suspends())
-            .map(|i| i.pc + 1)
-            .filter(|&pc| (pc as usize) <= self.code_len)
+        self.instructions.iter().filter(|i| i.suspends()).map(|i| i.pc + 1).filter(|&pc| (pc as usize) <= self.code_len)
     }
 }
 

@@ -46,14 +46,7 @@ pub(super) fn build(instructions: &[Instruction], spec: SpecId) -> Vec<Section> 
         }
         let section = current.get_or_insert_with(|| {
             delta = 0;
-            Section {
-                first: index,
-                end: index,
-                starts_block: leader,
-                gas: 0,
-                min_len: 0,
-                max_growth: 0,
-            }
+            Section { first: index, end: index, starts_block: leader, gas: 0, min_len: 0, max_growth: 0 }
         });
         section.end = index + 1;
         section.gas += gas_table[ins.opcode as usize] as u64;

@@ -1,1 +1,115 @@
 use super::*;
+use revm::bytecode::opcode as op;
+use revm::primitives::U256;
+
+fn analyse(code: &[u8]) -> Analysis {
+    Analysis::new(code, SpecId::CANCUN)
+}
+
+#[test]
+fn truncated_push_reads_zeros_for_missing_bytes() {
+    // PUSH3 0xAB 0xCD, truncated: the value is 0xABCD00.
+    let a = analyse(&[op::PUSH3, 0xAB, 0xCD]);
+    assert_eq!(a.instructions[0].op, Operation::Push(U256::from(0xABCD00u32)));
+    // Falling off the end executes the padding: an implicit STOP where the PUSH would end.
+    assert_eq!(a.instructions.len(), 2);
+    assert_eq!(a.instructions[1].opcode, op::STOP);
+    assert_eq!(a.instructions[1].pc, 4);
+}
+
+#[test]
+fn jumpdest_inside_push_data_is_not_a_destination() {
+    let a = analyse(&[op::PUSH2, op::JUMPDEST, op::JUMPDEST, op::JUMPDEST, op::STOP]);
+    assert!(!a.is_jumpdest(1));
+    assert!(!a.is_jumpdest(2));
+    assert!(a.is_jumpdest(3));
+    assert!(!a.is_jumpdest(100));
+}
+
+#[test]
+fn no_implicit_stop_after_a_terminator() {
+    let a = analyse(&[op::PUSH1, 0, op::PUSH1, 0, op::RETURN]);
+    assert_eq!(a.instructions.last().unwrap().opcode, op::RETURN);
+}
+
+#[test]
+fn constant_jump_targets_are_resolved_through_dup_and_swap() {
+    // PUSH1 8, PUSH1 1, SWAP1, JUMP  -> target 8.
+    let a = analyse(&[op::PUSH1, 8, op::PUSH1, 1, op::SWAP1, op::JUMP, op::INVALID, op::INVALID, op::JUMPDEST]);
+    let jump = a.instructions.iter().find(|i| i.opcode == op::JUMP).unwrap();
+    assert_eq!(jump.static_target, Some(U256::from(8)));
+    // A target that is computed stays dynamic.
+    let a = analyse(&[op::CALLDATASIZE, op::JUMP]);
+    assert_eq!(a.instructions[1].static_target, None);
+}
+
+#[test]
+fn sections_sum_static_gas_and_stack_bounds() {
+    // ADD needs 2 items; PUSH1 PUSH1 grows by 2 first, so the section needs 0 at entry.
+    let a = analyse(&[op::PUSH1, 1, op::PUSH1, 2, op::ADD, op::POP, op::STOP]);
+    assert_eq!(a.sections.len(), 1);
+    let s = a.sections[0];
+    assert_eq!(s.gas, 3 + 3 + 3 + 2);
+    assert_eq!(s.min_len, 0);
+    assert_eq!(s.max_growth, 2);
+
+    // POP POP ADD: needs 4 items at entry.
+    let a = analyse(&[op::POP, op::POP, op::ADD, op::STOP]);
+    assert_eq!(a.sections[0].min_len, 4);
+}
+
+#[test]
+fn revm_executed_instructions_and_gas_end_sections() {
+    // SLOAD is executed by revm, GAS reads gas: each ends its section.
+    let a = analyse(&[op::PUSH1, 0, op::SLOAD, op::GAS, op::POP, op::POP, op::STOP]);
+    let ends: Vec<u8> = a.sections.iter().map(|s| a.instructions[s.end - 1].opcode).collect();
+    assert_eq!(ends, vec![op::SLOAD, op::GAS, op::STOP]);
+    assert!(a.sections[0].starts_block);
+    assert!(!a.sections[1].starts_block, "a section after SLOAD continues the same block");
+}
+
+#[test]
+fn blocks_start_at_jumpdests_after_jumpi_and_after_calls() {
+    let code = [
+        op::PUSH1,
+        0,
+        op::PUSH1,
+        7,
+        op::JUMPI, // 0..5
+        op::PUSH0,
+        op::STOP,     // 5: after JUMPI
+        op::JUMPDEST, // 7
+        op::PUSH0,
+        op::PUSH0,
+        op::PUSH0,
+        op::PUSH0,
+        op::PUSH0,
+        op::PUSH0,
+        op::PUSH0,
+        op::CALL, // 8..16
+        op::STOP, // 16: resume point
+    ];
+    let a = analyse(&code);
+    let block_pcs: Vec<u32> =
+        a.sections.iter().filter(|s| s.starts_block).map(|s| a.instructions[s.first].pc).collect();
+    assert_eq!(block_pcs, vec![0, 5, 7, 16]);
+    assert_eq!(a.resume_points().collect::<Vec<_>>(), vec![16]);
+}
+
+#[test]
+fn unreachable_code_gets_no_section() {
+    // Code after STOP that is not a JUMPDEST can never run.
+    let a = analyse(&[op::STOP, op::PUSH1, 1, op::JUMPDEST, op::STOP]);
+    let firsts: Vec<u32> = a.sections.iter().map(|s| a.instructions[s.first].pc).collect();
+    assert_eq!(firsts, vec![0, 3]);
+}
+
+#[test]
+fn opcodes_before_their_fork_are_left_to_revm() {
+    let frontier = Analysis::new(&[op::PUSH1, 1, op::PUSH1, 1, op::SHL, op::STOP], SpecId::FRONTIER);
+    assert_eq!(frontier.instructions[2].op, Operation::Revm);
+    let cancun = Analysis::new(&[op::PUSH1, 1, op::PUSH1, 1, op::SHL, op::STOP], SpecId::CANCUN);
+    assert_eq!(cancun.instructions[2].op, Operation::Inline);
+    let push0 = Analysis::new(&[op::PUSH0], SpecId::LONDON);
+    assert_eq!(push0.instructions[0].op, Operation::Revm);
+}

@@ -199,7 +199,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             let len = self.current_len()?;
             self.store_ctx(field::STACK_LEN, len)?;
             self.block_sp = unsafe {
-                self.builder.build_gep(self.word, self.block_sp, &[self.i64.const_int(self.offset as u64, true)], "sp")?
+                self.builder.build_gep(
+                    self.word,
+                    self.block_sp,
+                    &[self.i64.const_int(self.offset as u64, true)],
+                    "sp",
+                )?
             };
             self.block_len = len;
             self.offset = 0;
@@ -239,18 +244,24 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let gas = self.load_ctx_i64(field::GAS, "gas")?;
         let mut ok = self.context.bool_type().const_all_ones();
         if section.gas > 0 {
-            let enough = b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
+            let enough =
+                b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
             ok = b.build_and(ok, enough, "ok")?;
         }
         let len = self.block_len;
         if section.min_len > 0 {
-            let no_underflow =
-                b.build_int_compare(IntPredicate::UGE, len, self.i64.const_int(section.min_len as u64, false), "no_underflow")?;
+            let no_underflow = b.build_int_compare(
+                IntPredicate::UGE,
+                len,
+                self.i64.const_int(section.min_len as u64, false),
+                "no_underflow",
+            )?;
             ok = b.build_and(ok, no_underflow, "ok")?;
         }
         if section.max_growth > 0 {
             let limit = 1024u64.saturating_sub(section.max_growth as u64);
-            let no_overflow = b.build_int_compare(IntPredicate::ULE, len, self.i64.const_int(limit, false), "no_overflow")?;
+            let no_overflow =
+                b.build_int_compare(IntPredicate::ULE, len, self.i64.const_int(limit, false), "no_overflow")?;
             ok = b.build_and(ok, no_overflow, "ok")?;
         }
         let pass = self.context.append_basic_block(self.function, &format!("pc{pc}"));

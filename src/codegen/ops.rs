@@ -107,7 +107,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 // Byte `a` of `b`, counting from the most significant; 0 when a >= 32.
                 let in_range = bd.build_int_compare(IntPredicate::ULT, a, w.const_int(32, false), "byte_in_range")?;
                 let index = bd.build_select(in_range, a, w.const_zero(), "byte_index")?.into_int_value();
-                let shift = bd.build_int_mul(bd.build_int_sub(w.const_int(31, false), index, "rev")?, w.const_int(8, false), "shift")?;
+                let shift = bd.build_int_mul(
+                    bd.build_int_sub(w.const_int(31, false), index, "rev")?,
+                    w.const_int(8, false),
+                    "shift",
+                )?;
                 let shifted = bd.build_right_shift(b, shift, false, "shifted")?;
                 let byte = bd.build_and(shifted, w.const_int(0xff, false), "byte")?;
                 bd.build_select(in_range, byte, w.const_zero(), "byte")?.into_int_value()
@@ -134,7 +138,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 // leaves `b` unchanged.
                 let extend = bd.build_int_compare(IntPredicate::ULT, a, w.const_int(31, false), "extend")?;
                 let index = bd.build_select(extend, a, w.const_zero(), "index")?.into_int_value();
-                let bits = bd.build_int_mul(bd.build_int_add(index, w.const_int(1, false), "bytes")?, w.const_int(8, false), "bits")?;
+                let bits = bd.build_int_mul(
+                    bd.build_int_add(index, w.const_int(1, false), "bytes")?,
+                    w.const_int(8, false),
+                    "bits",
+                )?;
                 let shift = bd.build_int_sub(c256, bits, "shift")?;
                 let up = bd.build_left_shift(b, shift, "up")?;
                 let down = bd.build_right_shift(up, shift, true, "down")?;
@@ -255,7 +263,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
             "jump_in_range",
         )?;
         let narrow = self.builder.build_int_truncate(target, self.i64, "jump_target")?;
-        let index = self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
+        let index =
+            self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
         let here = self.builder.get_insert_block().expect("positioned");
         self.dispatch.target.add_incoming(&[(&index, here)]);
         self.dispatch.used = true;

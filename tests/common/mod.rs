@@ -71,10 +71,7 @@ impl Scenario {
 
     fn db(&self) -> CacheDB<EmptyDB> {
         let mut db = CacheDB::new(EmptyDB::default());
-        db.insert_account_info(
-            CALLER,
-            AccountInfo { balance: U256::from(10u128.pow(30)), ..Default::default() },
-        );
+        db.insert_account_info(CALLER, AccountInfo { balance: U256::from(10u128.pow(30)), ..Default::default() });
         let target = AccountInfo {
             balance: U256::from(1_000_000u64),
             code_hash: revm::primitives::keccak256(&self.code),
