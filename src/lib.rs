@@ -3,3 +3,4 @@
 //! See the README for the pipeline; each stage is one module.
 
 pub mod exec;
+pub mod statetest;
