@@ -14,12 +14,20 @@ use revm_jit::{
 };
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
-/// Where the suite is, from the environment or the default next to the package.
-fn suite_dir() -> PathBuf {
+/// Where the suite is, and where that came from: `$REVM_JIT_STATETESTS`, or the default
+/// next to the package.
+fn suite_dir() -> (PathBuf, String) {
     match std::env::var_os("REVM_JIT_STATETESTS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/ethereum-tests/GeneralStateTests"),
+        Some(dir) => (PathBuf::from(dir), "from $REVM_JIT_STATETESTS".to_string()),
+        None => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/ethereum-tests/GeneralStateTests"),
+            format!(
+                "the default, ../shared/ethereum-tests/GeneralStateTests relative to {}, \
+                 as $REVM_JIT_STATETESTS is not set",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        ),
     }
 }
 
@@ -51,21 +59,19 @@ fn modes() -> Result<Vec<Mode>, String> {
 fn main() -> ExitCode {
     // libtest-style flags (`--nocapture`, `--test-threads=…`) mean nothing here.
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    let suite = suite_dir();
+    let (suite, source) = suite_dir();
     if !suite.is_dir() {
         eprintln!();
         eprintln!(
             "error: ethereum/tests GeneralStateTests not found at {}",
             suite.display()
         );
+        eprintln!("       ({source}).");
         eprintln!(
-            "       (looked at $REVM_JIT_STATETESTS, else ../shared/ethereum-tests/GeneralStateTests"
+            "       Set REVM_JIT_STATETESTS to the GeneralStateTests directory of a checkout of"
         );
-        eprintln!("       relative to {})", env!("CARGO_MANIFEST_DIR"));
-        eprintln!(
-            "       set REVM_JIT_STATETESTS to a checkout of ethereum/tests' GeneralStateTests"
-        );
-        eprintln!("       directory to run the state tests.");
+        eprintln!("       https://github.com/ethereum/tests to run the state tests.");
+        eprintln!();
         return ExitCode::FAILURE;
     }
     let modes = match modes() {
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
 
     let mut closing = Vec::new();
     let (mut passed, mut failed) = (0, 0);
+    let mut nothing_ran = false;
     for mode in modes {
         let options = RunOptions {
             mode,
@@ -107,13 +114,17 @@ fn main() -> ExitCode {
         let totals = report.totals();
         passed += totals.passed;
         failed += totals.failed;
+        if totals.passed + totals.failed == 0 {
+            eprintln!("error: {mode}: no case was executed (filter: {filter:?})");
+            nothing_ran = true;
+        }
         closing.push(format!("{mode}: {}", report.closing_line()));
     }
     for line in &closing {
         println!("{line}");
     }
     println!("{passed} passed, {failed} failed");
-    if failed == 0 {
+    if failed == 0 && !nothing_ran {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -34,15 +34,30 @@ fn add11() -> String {
     })
 }
 
-/// A fresh, empty temporary directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh, empty temporary directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "revm-jit-statetest-bad-input-{}-{name}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a temporary directory");
-    dir
+    TempDir(dir)
 }
 
 /// add11 with `edit` applied, written to `dir/name`.
@@ -258,7 +273,7 @@ fn bad_files_are_counted_and_good_files_still_pass() {
     std::fs::create_dir_all(&sub).unwrap();
     write_text(&sub, "good_again.json", &text);
 
-    let report = run_quiet(std::slice::from_ref(&dir));
+    let report = run_quiet(&[dir.to_path_buf()]);
     let totals = report.totals();
     assert_eq!(
         (totals.passed, totals.failed, totals.skipped),
@@ -329,10 +344,64 @@ fn bad_files_are_counted_and_good_files_still_pass() {
 #[test]
 fn empty_directory_is_a_failure() {
     let dir = temp_dir("empty");
-    let report = run_quiet(std::slice::from_ref(&dir));
+    let report = run_quiet(&[dir.to_path_buf()]);
     assert!(
         matches!(only_case(&report), Status::Failed(Failure::NoFiles { .. })),
         "{:?}",
         report.cases
     );
+}
+
+#[test]
+fn wrong_expectations_are_reported_with_expected_and_got() {
+    let dir = temp_dir("judge");
+    let wrong = format!("0x{}", "11".repeat(32));
+
+    let path = write_edited(&dir, "root.json", |t| {
+        t["post"]["Cancun"][0]["hash"] = json!(wrong);
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(failure @ Failure::StateRoot { expected, got }) = only_case(&report) else {
+        panic!("expected a state root failure, got {:?}", report.cases);
+    };
+    assert_eq!(expected.to_string(), wrong);
+    let message = failure.to_string();
+    assert!(
+        message.contains("wrong state root") && message.contains(&got.to_string()),
+        "{message}"
+    );
+
+    let path = write_edited(&dir, "logs.json", |t| {
+        t["post"]["Cancun"][0]["logs"] = json!(wrong);
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    assert!(
+        matches!(only_case(&report), Status::Failed(Failure::LogsHash { .. })),
+        "{:?}",
+        report.cases
+    );
+
+    let path = write_edited(&dir, "exception.json", |t| {
+        t["post"]["Cancun"][0]["expectException"] =
+            json!("TransactionException.INTRINSIC_GAS_TOO_LOW");
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    assert!(
+        matches!(
+            only_case(&report),
+            Status::Failed(Failure::ExceptionNotRaised { .. })
+        ),
+        "{:?}",
+        report.cases
+    );
+
+    // Too little gas: revm rejects the transaction, which add11 does not expect.
+    let path = write_edited(&dir, "rejected.json", |t| {
+        t["transaction"]["gasLimit"][0] = json!("0x5000");
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
+        panic!("expected an unexpected exception, got {:?}", report.cases);
+    };
+    assert!(got.contains("gas"), "{got}");
 }

@@ -25,7 +25,8 @@ pub struct Args {
 }
 
 /// Runs the command: progress on stderr, summary on stdout ending with
-/// `N passed, N failed, N skipped`; success only when no case failed.
+/// `N passed, N failed, N skipped`; success only when no case failed (and at least one
+/// ran: a run that judged nothing, e.g. a mistyped `--filter`, is not a success).
 pub fn run(args: Args) -> ExitCode {
     let options = RunOptions {
         mode: args.mode,
@@ -57,7 +58,12 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("error: cannot write the summary: {error}");
         return ExitCode::FAILURE;
     }
-    if report.totals().failed == 0 && !json_failed {
+    let totals = report.totals();
+    if totals.passed + totals.failed == 0 {
+        eprintln!("error: no case was executed (check the paths and --filter)");
+        return ExitCode::FAILURE;
+    }
+    if totals.failed == 0 && !json_failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -152,18 +152,23 @@ pub fn block_env(
         })
     };
     let basefee = env.current_base_fee.unwrap_or_default();
+    let slot = env.slot_number.unwrap_or_default();
     let mut block = BlockEnv {
         number: env.current_number,
         beneficiary: env.current_coinbase,
         timestamp: env.current_timestamp,
-        // A block gas limit above 2^64 admits every transaction revm can represent.
-        gas_limit: env.current_gas_limit.saturating_to(),
+        gas_limit: env
+            .current_gas_limit
+            .try_into()
+            .map_err(|_| out_of_range("currentGasLimit", env.current_gas_limit))?,
         basefee: basefee
             .try_into()
             .map_err(|_| out_of_range("currentBaseFee", basefee))?,
         difficulty: env.current_difficulty,
         prevrandao: env.current_random,
-        slot_num: env.slot_number.unwrap_or_default().saturating_to(),
+        slot_num: slot
+            .try_into()
+            .map_err(|_| out_of_range("slotNumber", slot))?,
         ..BlockEnv::default()
     };
     // From Paris on, DIFFICULTY reads PREVRANDAO; fixtures written before the merge

@@ -5,7 +5,7 @@
 //! transaction with lists of data, gas limits and values, and per fork a list of
 //! expected post-states, each selecting one entry of every list. One *case* is one
 //! (test, fork, post-state index): the runner builds revm's environment for it
-//! ([`env`]), executes the transaction through an [`Executor`](crate::exec::Executor)
+//! ([`env`](mod@env)), executes the transaction through an [`Executor`](crate::exec::Executor)
 //! on a fresh `State<EmptyDB>` holding the pre-state, and compares the resulting state
 //! root and logs hash ([`roots`]) with the fixture's, or checks that a transaction the
 //! fixture marks with `expectException` is rejected.

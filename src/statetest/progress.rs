@@ -102,6 +102,11 @@ impl Progress for Console {
     }
 
     fn dir_done(&mut self, summary: &DirSummary) {
+        let c = summary.counts;
+        if c.passed + c.failed + c.skipped == 0 {
+            // Nothing in it was selected (--filter): not worth a line.
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.println(format!("{}{summary}", self.prefix)),
             None => eprintln!("{}{summary}", self.prefix),

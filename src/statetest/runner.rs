@@ -52,6 +52,16 @@ const SKIPPED_FILES: &[(&str, &str)] = &[
 const EIP7610: &str = "EIP-7610: creates over an account that has only storage; revm checks \
      code and nonce only, so the creation does not collide (revme skips these files too)";
 
+/// Fixture files that take far longer than the others (in revm's interpreter:
+/// `CALLBlake2f_MaxRounds` ~45 s, a BLAKE2 compression of 2^32-1 rounds; `loopMul`
+/// ~15 s), by their last path components. They are started first, so that their
+/// duration overlaps the rest of the run instead of being added at its end; the order
+/// of the results does not change.
+const SLOW_FILES: &[&str] = &[
+    "stTimeConsuming/CALLBlake2f_MaxRounds.json",
+    "VMTests/vmPerformance/loopMul.json",
+];
+
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -207,6 +217,12 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
     progress.start(jobs.len());
 
     let threads = options.threads.max(1).min(jobs.len().max(1));
+    // The order jobs are taken in: slow files first, then the others in path order.
+    let is_slow = |job: &Job| SLOW_FILES.iter().any(|slow| job.path.ends_with(slow));
+    let order: Vec<usize> = (0..jobs.len())
+        .filter(|&i| is_slow(&jobs[i]))
+        .chain((0..jobs.len()).filter(|&i| !is_slow(&jobs[i])))
+        .collect();
     let next = AtomicUsize::new(0);
     let mut results: Vec<Vec<CaseOutcome>> = (0..jobs.len()).map(|_| Vec::new()).collect();
     let mut frames = FrameCounts::default();
@@ -216,14 +232,13 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
         let mut handles = Vec::new();
         for i in 0..threads {
             let sender = sender.clone();
-            let (jobs, next) = (&jobs, &next);
+            let (jobs, order, next) = (&jobs, &order, &next);
             let handle = std::thread::Builder::new()
                 .name(format!("statetest-{i}"))
                 .spawn_scoped(scope, move || {
                     let mut worker = Worker::new(options.mode);
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(index) else { break };
+                    while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let job = &jobs[index];
                         let cases = run_file(&mut worker, &job.path, options.filter.as_deref());
                         if sender.send((index, cases)).is_err() {
                             break;
