@@ -13,6 +13,7 @@ pub mod compiler;
 pub mod exec;
 pub mod handler;
 pub mod runtime;
+pub mod statetest;
 
 pub use compiler::{CompileError, CompiledFn, Compiler, CompilerConfig, OptLevel};
 pub use handler::JitEvm;

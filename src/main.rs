@@ -12,9 +12,14 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Runs Ethereum state tests (ethereum/tests GeneralStateTests) in one mode.
+    Statetest(revm_jit::statetest::cli::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Statetest(args) => revm_jit::statetest::cli::run(args),
+    }
 }

@@ -1,0 +1,62 @@
+//! `revm-jit statetest`: runs state-test files in one mode and prints a summary.
+
+use super::{Console, RunOptions, run as run_tests};
+use crate::exec::Mode;
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+/// Arguments of `revm-jit statetest`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Execution mode the cases run in.
+    #[arg(long, value_enum, default_value_t = Mode::Interp)]
+    pub mode: Mode,
+    /// Run only tests whose name or file path contains this substring.
+    #[arg(long, value_name = "SUBSTR")]
+    pub filter: Option<String>,
+    /// Write every case's outcome (file, test, fork, index, status, reason) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Number of worker threads running files in parallel.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: u64,
+    /// State-test files, or directories searched recursively for `.json` files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs the command: progress on stderr, summary on stdout ending with
+/// `N passed, N failed, N skipped`; success only when no case failed (and at least one
+/// ran: a run that judged nothing, e.g. a mistyped `--filter`, is not a success).
+pub fn run(args: Args) -> ExitCode {
+    let options = RunOptions {
+        mode: args.mode,
+        threads: usize::try_from(args.threads).unwrap_or(usize::MAX),
+        filter: args.filter,
+    };
+    let report = run_tests(&args.paths, &options, &mut Console::new(""));
+
+    let mut json_failed = false;
+    if let Some(path) = &args.json {
+        let written = std::fs::File::create(path).map(std::io::BufWriter::new).and_then(|mut file| {
+            report.write_json(&mut file)?;
+            file.flush()
+        });
+        if let Err(error) = written {
+            eprintln!("error: cannot write the JSON report to {}: {error}", path.display());
+            json_failed = true;
+        }
+    }
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Err(error) = report.write_summary(&mut out).and_then(|()| out.flush()) {
+        eprintln!("error: cannot write the summary: {error}");
+        return ExitCode::FAILURE;
+    }
+    let totals = report.totals();
+    if totals.passed + totals.failed == 0 {
+        eprintln!("error: no case was executed (check the paths and --filter)");
+        return ExitCode::FAILURE;
+    }
+    if totals.failed == 0 && !json_failed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

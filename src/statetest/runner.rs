@@ -1,0 +1,418 @@
+//! Running state-test files: finding them, executing every case through an
+//! [`Executor`] on worker threads, and judging the results.
+
+use super::{
+    env::{self, ForkSupport, TxBuildError},
+    fixture::{self, FixtureTest, LoadError},
+    progress::{DirSummary, Progress},
+    report::{CaseOutcome, Counts, Failure, Report, Status},
+    roots,
+};
+use crate::exec::{Executor, FrameCounts, Mode};
+use revm::{
+    Context, MainContext,
+    context::{BlockEnv, CfgEnv, result::EVMError},
+    database::{CacheState, State},
+};
+use revm_statetest_types::Test;
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
+    time::Instant,
+};
+
+/// Fixture files the runner does not execute, by their last path components, with the
+/// reason. Their cases are still parsed, and counted as skipped.
+///
+/// Each of these has a pre-state account with storage but no code and nonce 0, and a
+/// transaction that creates a contract at that address (CREATE, CREATE2 or the
+/// transaction itself). EIP-7610 makes such a creation fail as a collision; revm checks
+/// only the target's code hash and nonce (`JournalInner::create_account_checkpoint`),
+/// because a node's database can tell "has storage" only from the storage root, which
+/// revm's `Database` does not expose. So revm succeeds the creation and every case of
+/// these files ends with a different state root, in any mode; revm's own runner
+/// (`revme statetest`) skips the same files for the same reason.
+const SKIPPED_FILES: &[(&str, &str)] = &[
+    ("stCreate2/create2collisionStorageParis.json", EIP7610),
+    ("stCreate2/RevertInCreateInInitCreate2Paris.json", EIP7610),
+    ("stExtCodeHash/dynamicAccountOverwriteEmpty_Paris.json", EIP7610),
+    ("stRevertTest/RevertInCreateInInit_Paris.json", EIP7610),
+    ("stSStoreTest/InitCollisionParis.json", EIP7610),
+];
+
+/// Skip reason of the EIP-7610 files of [`SKIPPED_FILES`].
+const EIP7610: &str = "EIP-7610: creates over an account that has only storage; revm checks \
+     code and nonce only, so the creation does not collide (revme skips these files too)";
+
+/// Fixture files that take far longer than the others (in revm's interpreter:
+/// `CALLBlake2f_MaxRounds` ~45 s, a BLAKE2 compression of 2^32-1 rounds; `loopMul`
+/// ~15 s), by their last path components. They are started first, so that their
+/// duration overlaps the rest of the run instead of being added at its end; the order
+/// of the results does not change.
+const SLOW_FILES: &[&str] = &["stTimeConsuming/CALLBlake2f_MaxRounds.json", "VMTests/vmPerformance/loopMul.json"];
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Mode every case runs in.
+    pub mode: Mode,
+    /// Worker threads (at least one is used).
+    pub threads: usize,
+    /// Keep only tests whose name or file path contains this.
+    pub filter: Option<String>,
+}
+
+impl RunOptions {
+    /// Options for `mode` with two threads and no filter.
+    pub fn new(mode: Mode) -> Self {
+        Self { mode, threads: 2, filter: None }
+    }
+}
+
+/// A fixture file to run, with the directory it is reported under.
+#[derive(Debug, Clone)]
+struct Job {
+    path: PathBuf,
+    dir: String,
+}
+
+/// Finds the `.json` files under `paths`, sorted, files of a directory before its
+/// subdirectories. A path given explicitly is taken even without the `.json` extension.
+///
+/// Paths that do not exist or hold no fixture become failed cases.
+fn collect(paths: &[PathBuf]) -> (Vec<Job>, Vec<CaseOutcome>) {
+    let mut jobs = Vec::new();
+    let mut failures = Vec::new();
+    for root in paths {
+        let fail = |failure: Failure| CaseOutcome {
+            file: root.clone(),
+            test: None,
+            fork: None,
+            index: None,
+            status: Status::Failed(failure),
+        };
+        if root.is_dir() {
+            let label = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| root.display().to_string());
+            let before = jobs.len();
+            if let Err(source) = walk(root, root, &label, &mut jobs) {
+                failures.push(fail(Failure::Load(LoadError::Io { path: root.clone(), source })));
+            } else if jobs.len() == before {
+                failures.push(fail(Failure::NoFiles { path: root.clone() }));
+            }
+        } else if root.exists() {
+            let dir = root.parent().map(|p| p.display().to_string()).unwrap_or_default();
+            jobs.push(Job { path: root.clone(), dir });
+        } else {
+            failures.push(fail(Failure::Load(LoadError::Io {
+                path: root.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            })));
+        }
+    }
+    (jobs, failures)
+}
+
+/// Adds the `.json` files of `dir` (sorted), then those of its subdirectories (sorted).
+fn walk(root: &Path, dir: &Path, label: &str, jobs: &mut Vec<Job>) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    dirs.sort();
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let dir_label = if rel.as_os_str().is_empty() { label.to_string() } else { format!("{label}/{}", rel.display()) };
+    jobs.extend(files.into_iter().map(|path| Job { path, dir: dir_label.clone() }));
+    for sub in dirs {
+        walk(root, &sub, label, jobs)?;
+    }
+    Ok(())
+}
+
+/// A worker's executor, replaced by a fresh one after a panic (its caches may be
+/// inconsistent); the frames of replaced executors are kept.
+struct Worker {
+    executor: Executor,
+    retired: FrameCounts,
+}
+
+impl Worker {
+    fn new(mode: Mode) -> Self {
+        Self { executor: Executor::new(mode), retired: FrameCounts::default() }
+    }
+
+    fn replace_executor(&mut self) {
+        let frames = self.executor.frame_counts();
+        self.retired.native += frames.native;
+        self.retired.interpreted += frames.interpreted;
+        self.executor = Executor::new(self.executor.mode());
+    }
+
+    fn frames(&self) -> FrameCounts {
+        let frames = self.executor.frame_counts();
+        FrameCounts {
+            native: self.retired.native + frames.native,
+            interpreted: self.retired.interpreted + frames.interpreted,
+        }
+    }
+}
+
+/// Runs the state tests under `paths` (files or directories) and reports every case.
+pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress) -> Report {
+    let start = Instant::now();
+    let (jobs, mut early) = collect(paths);
+
+    let mut remaining: HashMap<&str, (usize, usize, Counts)> = HashMap::new();
+    for job in &jobs {
+        let entry = remaining.entry(job.dir.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += 1;
+    }
+    progress.start(jobs.len());
+
+    let threads = options.threads.max(1).min(jobs.len().max(1));
+    // The order jobs are taken in: slow files first, then the others in path order.
+    let is_slow = |job: &Job| SLOW_FILES.iter().any(|slow| job.path.ends_with(slow));
+    let order: Vec<usize> =
+        (0..jobs.len()).filter(|&i| is_slow(&jobs[i])).chain((0..jobs.len()).filter(|&i| !is_slow(&jobs[i]))).collect();
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Vec<CaseOutcome>> = (0..jobs.len()).map(|_| Vec::new()).collect();
+    let mut frames = FrameCounts::default();
+
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::channel::<(usize, Vec<CaseOutcome>)>();
+        let mut handles = Vec::new();
+        for i in 0..threads {
+            let sender = sender.clone();
+            let (jobs, order, next) = (&jobs, &order, &next);
+            let handle = std::thread::Builder::new()
+                .name(format!("statetest-{i}"))
+                .spawn_scoped(scope, move || {
+                    let mut worker = Worker::new(options.mode);
+                    while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let job = &jobs[index];
+                        let cases = run_file(&mut worker, &job.path, options.filter.as_deref());
+                        if sender.send((index, cases)).is_err() {
+                            break;
+                        }
+                    }
+                    worker.frames()
+                })
+                .expect("spawning a state-test worker thread");
+            handles.push(handle);
+        }
+        drop(sender);
+
+        for (index, cases) in receiver {
+            let dir = jobs[index].dir.as_str();
+            let entry = remaining.get_mut(dir).expect("every job's directory is counted");
+            for case in &cases {
+                entry.2.add(&case.status);
+            }
+            entry.0 -= 1;
+            progress.file_done(dir);
+            if entry.0 == 0 {
+                progress.dir_done(&DirSummary {
+                    dir: dir.to_string(),
+                    files: entry.1,
+                    counts: entry.2,
+                    elapsed: start.elapsed(),
+                });
+            }
+            results[index] = cases;
+        }
+
+        for handle in handles {
+            match handle.join() {
+                Ok(f) => {
+                    frames.native += f.native;
+                    frames.interpreted += f.interpreted;
+                }
+                // Cases catch the executor's panics; a panic here is the runner's own
+                // bug and must not pass silently.
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        }
+    });
+    progress.finish();
+
+    let mut cases: Vec<CaseOutcome> = results.into_iter().flatten().collect();
+    cases.append(&mut early);
+    Report { mode: options.mode, cases, frames, elapsed: start.elapsed() }
+}
+
+/// Runs every case of the file at `path` (tests kept by `filter`) in `worker`.
+fn run_file(worker: &mut Worker, path: &Path, filter: Option<&str>) -> Vec<CaseOutcome> {
+    let file = match fixture::load_file(path) {
+        Ok(file) => file,
+        Err(error) => {
+            return vec![CaseOutcome {
+                file: path.to_path_buf(),
+                test: None,
+                fork: None,
+                index: None,
+                status: Status::Failed(Failure::Load(error)),
+            }];
+        }
+    };
+    let path_matches = filter.is_none_or(|f| path.to_string_lossy().contains(f));
+    let skip_file = SKIPPED_FILES.iter().find(|(skipped, _)| path.ends_with(skipped)).map(|(_, reason)| *reason);
+
+    let mut cases = Vec::new();
+    for test in &file.tests {
+        if !path_matches && !filter.is_some_and(|f| test.name.contains(f)) {
+            continue;
+        }
+        run_test(worker, path, test, skip_file, &mut cases);
+    }
+    cases
+}
+
+/// Runs every (fork, post-state) case of `test`.
+fn run_test(
+    worker: &mut Worker,
+    path: &Path,
+    test: &FixtureTest,
+    skip_file: Option<&str>,
+    cases: &mut Vec<CaseOutcome>,
+) {
+    let prestate = env::prestate(test);
+    for (fork, posts) in &test.post {
+        let support = match (skip_file, env::fork_support(fork)) {
+            (Some(reason), _) => Err(reason.to_string()),
+            (None, None) => Err(format!("unknown fork name `{fork}`")),
+            (None, Some(ForkSupport::Skip(reason))) => Err(reason.to_string()),
+            (None, Some(ForkSupport::Run(spec))) => Ok(spec),
+        };
+        let env = support.map(|spec| {
+            let cfg = env::cfg_env(test, spec);
+            let block = env::block_env(path, test, &cfg);
+            (cfg, block)
+        });
+        for (index, post) in posts.iter().enumerate() {
+            let status = match &env {
+                Err(reason) => Status::Skipped(reason.clone()),
+                Ok((_, Err(error))) => Status::Failed(Failure::Fixture(error.clone())),
+                Ok((cfg, Ok(block))) => {
+                    let case = Case { path, test, fork, index, post, prestate: &prestate, cfg, block };
+                    let status = case.run(&mut worker.executor);
+                    if matches!(status, Status::Failed(Failure::Panic(_))) {
+                        worker.replace_executor();
+                    }
+                    status
+                }
+            };
+            cases.push(CaseOutcome {
+                file: path.to_path_buf(),
+                test: Some(test.name.clone()),
+                fork: Some(fork.clone()),
+                index: Some(index),
+                status,
+            });
+        }
+    }
+}
+
+/// Everything one case needs.
+struct Case<'a> {
+    path: &'a Path,
+    test: &'a FixtureTest,
+    fork: &'a str,
+    index: usize,
+    post: &'a Test,
+    prestate: &'a CacheState,
+    cfg: &'a CfgEnv,
+    block: &'a BlockEnv,
+}
+
+/// How a case's transaction ended.
+enum Execution {
+    /// It ran (successfully, reverted or halted), with these logs and output.
+    Ran(revm::context::result::ExecutionResult),
+    /// It was rejected as invalid, for this reason.
+    Rejected(String),
+}
+
+impl Case<'_> {
+    /// Executes the case and judges the result.
+    fn run(&self, executor: &mut Executor) -> Status {
+        let mut state = State::builder().with_cached_prestate(self.prestate.clone()).build();
+        let execution = match env::tx_env(self.path, self.test, self.fork, self.index, self.post, self.cfg.chain_id) {
+            Err(TxBuildError::Fixture(error)) => return Status::Failed(error.into()),
+            Err(TxBuildError::Rejected(reason)) => Execution::Rejected(reason),
+            Ok(tx) => {
+                let ctx = Context::mainnet()
+                    .with_cfg(self.cfg.clone())
+                    .with_block(self.block.clone())
+                    .with_tx(tx.clone())
+                    .with_db(&mut state);
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| executor.transact_commit(ctx, tx)));
+                match result {
+                    Err(payload) => return Status::Failed(Failure::Panic(panic_message(&payload))),
+                    Ok(Ok(result)) => Execution::Ran(result),
+                    Ok(Err(EVMError::Transaction(invalid))) => Execution::Rejected(invalid.to_string()),
+                    // Header errors mean the runner built a bad block; database and
+                    // custom errors are internal failures. None is a rejected transaction.
+                    Ok(Err(error)) => return Status::Failed(Failure::Execution(error.to_string())),
+                }
+            }
+        };
+
+        match (&self.post.expect_exception, execution) {
+            (Some(expected), Execution::Ran(_)) => {
+                Status::Failed(Failure::ExceptionNotRaised { expected: expected.clone() })
+            }
+            (None, Execution::Rejected(got)) => Status::Failed(Failure::UnexpectedException { got }),
+            // A rejected transaction changes nothing: the post-state is the pre-state,
+            // which the fixture's `hash` states.
+            (Some(_), Execution::Rejected(_)) => self.check_state_root(&state),
+            (None, Execution::Ran(result)) => {
+                if let (Some(expected), Some(got)) = (&self.test.out, result.output())
+                    && expected != got
+                {
+                    return Status::Failed(Failure::Output { expected: expected.clone(), got: got.clone() });
+                }
+                let logs = roots::logs_hash(result.logs());
+                if logs != self.post.logs {
+                    return Status::Failed(Failure::LogsHash { expected: self.post.logs, got: logs });
+                }
+                self.check_state_root(&state)
+            }
+        }
+    }
+
+    /// Compares the state root of `state` with the fixture's.
+    fn check_state_root(&self, state: &State<revm::database::EmptyDB>) -> Status {
+        let got = roots::state_root(&state.cache);
+        if got == self.post.hash {
+            Status::Passed
+        } else {
+            Status::Failed(Failure::StateRoot { expected: self.post.hash, got })
+        }
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

@@ -1,0 +1,309 @@
+//! Bad state-test input: malformed, truncated or incomplete files and non-hex strings
+//! must give typed errors naming the file (and the field), be counted as failures, and
+//! not stop the other files of the run.
+//!
+//! The good fixture is ethereum/tests' `stExample/add11.json`, read from the suite
+//! (`$REVM_JIT_STATETESTS`, else `../shared/ethereum-tests/GeneralStateTests`) and copied
+//! to a temporary directory with the broken variants next to it.
+
+use revm_jit::{
+    exec::Mode,
+    statetest::{Failure, FixtureError, LoadError, Quiet, Report, RunOptions, Status, load_file, run},
+};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const CONTRACT: &str = "0x095e7baea6a6c7c4c2dfeb977efac326af552d87";
+
+/// The text of `stExample/add11.json` from the suite.
+fn add11() -> String {
+    let suite = std::env::var_os("REVM_JIT_STATETESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ethereum-tests/GeneralStateTests"));
+    let path = suite.join("stExample/add11.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}): set REVM_JIT_STATETESTS to a checkout of ethereum/tests' \
+             GeneralStateTests",
+            path.display()
+        )
+    })
+}
+
+/// A fresh, empty temporary directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("revm-jit-statetest-bad-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+    TempDir(dir)
+}
+
+/// add11 with `edit` applied, written to `dir/name`.
+fn write_edited(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut value: Value = serde_json::from_str(&add11()).expect("add11.json is JSON");
+    edit(&mut value["add11"]);
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    path
+}
+
+fn write_text(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_quiet(paths: &[PathBuf]) -> Report {
+    run(paths, &RunOptions::new(Mode::Interp), &mut Quiet)
+}
+
+/// The one case of a run over a single file.
+fn only_case(report: &Report) -> &Status {
+    assert_eq!(report.cases.len(), 1, "{:#?}", report.cases);
+    &report.cases[0].status
+}
+
+#[test]
+fn malformed_json_is_a_syntax_error_naming_the_file() {
+    let dir = temp_dir("malformed");
+    let path = write_text(&dir, "malformed.json", "{\n  \"add11\": {\n    \"env\": [1, }\n}\n");
+    let error = load_file(&path).unwrap_err();
+    assert!(matches!(error, LoadError::Syntax { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("`add11/env/1`"), "{message}");
+    assert!(message.contains("line 3"), "{message}");
+}
+
+#[test]
+fn truncated_file_is_a_syntax_error_naming_the_file() {
+    let dir = temp_dir("truncated");
+    let text = add11();
+    let path = write_text(&dir, "truncated.json", &text[..text.len() / 2]);
+    let error = load_file(&path).unwrap_err();
+    let LoadError::Syntax { source, .. } = &error else {
+        panic!("expected a syntax error, got {error:?}");
+    };
+    assert!(source.is_eof(), "{source}");
+    assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+}
+
+#[test]
+fn missing_field_names_the_object_lacking_it() {
+    let dir = temp_dir("missing");
+    let path = write_edited(&dir, "missing.json", |t| {
+        t["pre"][CONTRACT].as_object_mut().unwrap().remove("nonce");
+    });
+    let error = load_file(&path).unwrap_err();
+    let LoadError::Data { field, .. } = &error else {
+        panic!("expected a data error, got {error:?}");
+    };
+    assert_eq!(field.0, vec!["add11", "pre", CONTRACT]);
+    let message = error.to_string();
+    assert!(message.contains("missing field `nonce`"), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
+
+    let path = write_edited(&dir, "missing_env.json", |t| {
+        t.as_object_mut().unwrap().remove("env");
+    });
+    let error = load_file(&path).unwrap_err();
+    assert!(error.to_string().contains("missing field `env`"), "{error}");
+}
+
+#[test]
+fn non_hex_string_names_the_field() {
+    let dir = temp_dir("nonhex");
+    let path = write_edited(&dir, "code.json", |t| {
+        t["pre"][CONTRACT]["code"] = json!("0x60zz");
+    });
+    let error = load_file(&path).unwrap_err();
+    let LoadError::Data { field, .. } = &error else {
+        panic!("expected a data error, got {error:?}");
+    };
+    assert_eq!(field.0, vec!["add11", "pre", CONTRACT, "code"]);
+    assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+
+    // The transaction is read through a JSON value; its fields are named too.
+    let path = write_edited(&dir, "data.json", |t| {
+        t["transaction"]["data"][0] = json!("0xnothex");
+    });
+    let error = load_file(&path).unwrap_err();
+    let LoadError::Data { field, .. } = &error else {
+        panic!("expected a data error, got {error:?}");
+    };
+    assert_eq!(field.0, vec!["add11", "transaction", "data", "0"]);
+    assert!(error.to_string().contains("data.json"), "{error}");
+}
+
+#[test]
+fn unreadable_file_is_an_io_error() {
+    let dir = temp_dir("unreadable");
+    let path = dir.join("absent.json");
+    let error = load_file(&path).unwrap_err();
+    assert!(matches!(error, LoadError::Io { .. }), "{error:?}");
+    assert_eq!(error.path(), path);
+
+    let report = run_quiet(std::slice::from_ref(&path));
+    assert!(matches!(only_case(&report), Status::Failed(Failure::Load(LoadError::Io { .. }))), "{:?}", report.cases);
+}
+
+#[test]
+fn index_out_of_range_fails_the_case_with_the_field() {
+    let dir = temp_dir("index");
+    let path = write_edited(&dir, "index.json", |t| {
+        t["post"]["Cancun"][0]["indexes"]["value"] = json!(3);
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(Failure::Fixture(error)) = only_case(&report) else {
+        panic!("expected a fixture error, got {:?}", report.cases);
+    };
+    assert!(matches!(**error, FixtureError::IndexOutOfRange { value: 3, len: 1, .. }));
+    let message = error.to_string();
+    assert!(message.contains("add11/post/Cancun/0/indexes/value"), "{message}");
+    assert!(message.contains("index.json"), "{message}");
+}
+
+#[test]
+fn unknown_fork_is_skipped_by_name() {
+    let dir = temp_dir("fork");
+    let path = write_edited(&dir, "fork.json", |t| {
+        let cancun = t["post"]["Cancun"].clone();
+        t["post"]["Futureland"] = cancun.clone();
+        t["post"]["Constantinople"] = cancun;
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let totals = report.totals();
+    assert_eq!((totals.passed, totals.failed, totals.skipped), (1, 0, 2));
+    let reasons = report.skip_reasons();
+    assert!(reasons.iter().any(|(r, n)| r == "unknown fork name `Futureland`" && *n == 1), "{reasons:?}");
+    assert!(reasons.iter().any(|(r, _)| r.starts_with("fork Constantinople")), "{reasons:?}");
+}
+
+#[test]
+fn oversized_bigint_value_rejects_the_transaction() {
+    let dir = temp_dir("bigint");
+    let path = write_edited(&dir, "bigint.json", |t| {
+        t["transaction"]["value"][0] = json!(format!("0x:bigint 0x1{}", "0".repeat(64)));
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    // add11 expects the transaction to run, so the rejection is an unexpected exception.
+    let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
+        panic!("expected an unexpected exception, got {:?}", report.cases);
+    };
+    assert!(got.contains("transaction.value[0] does not fit in 256 bits"), "{got}");
+}
+
+#[test]
+fn bad_files_are_counted_and_good_files_still_pass() {
+    let dir = temp_dir("mixed");
+    let text = add11();
+    write_text(&dir, "a_good.json", &text);
+    write_text(&dir, "b_truncated.json", &text[..text.len() - 40]);
+    write_text(&dir, "c_malformed.json", "{ not json");
+    write_edited(&dir, "d_nonhex.json", |t| {
+        t["env"]["currentCoinbase"] = json!("0xnotanaddress");
+    });
+    write_edited(&dir, "e_missing.json", |t| {
+        t.as_object_mut().unwrap().remove("transaction");
+    });
+    write_text(&dir, "f_not_a_fixture.txt", "ignored: not .json");
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    write_text(&sub, "good_again.json", &text);
+
+    let report = run_quiet(&[dir.to_path_buf()]);
+    let totals = report.totals();
+    assert_eq!((totals.passed, totals.failed, totals.skipped), (2, 4, 0), "{:#?}", report.cases);
+    assert!(report.closing_line() == "2 passed, 4 failed, 0 skipped");
+
+    let failed: Vec<String> = report
+        .failures()
+        .map(|(case, failure)| {
+            assert!(matches!(failure, Failure::Load(_)), "{failure:?}");
+            assert!(failure.to_string().contains(&case.file.display().to_string()));
+            case.file.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(failed, ["b_truncated.json", "c_malformed.json", "d_nonhex.json", "e_missing.json"]);
+
+    // The summary lists each failing file with its reason, and ends with the closing line.
+    let mut summary = Vec::new();
+    report.write_summary(&mut summary).unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    assert!(summary.contains("field `add11/env/currentCoinbase`"), "{summary}");
+    assert!(summary.ends_with("2 passed, 4 failed, 0 skipped\n"), "{summary}");
+
+    // The JSON report has every case.
+    let mut json = Vec::new();
+    report.write_json(&mut json).unwrap();
+    let json: Value = serde_json::from_slice(&json).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 6);
+    assert_eq!(cases[0]["status"], "passed");
+    assert_eq!(cases[0]["test"], "add11");
+    assert_eq!(cases[0]["fork"], "Cancun");
+    assert_eq!(cases[0]["index"], 0);
+    assert_eq!(cases[1]["status"], "failed");
+    assert!(cases[1]["reason"].as_str().unwrap().contains("b_truncated.json"));
+}
+
+#[test]
+fn empty_directory_is_a_failure() {
+    let dir = temp_dir("empty");
+    let report = run_quiet(&[dir.to_path_buf()]);
+    assert!(matches!(only_case(&report), Status::Failed(Failure::NoFiles { .. })), "{:?}", report.cases);
+}
+
+#[test]
+fn wrong_expectations_are_reported_with_expected_and_got() {
+    let dir = temp_dir("judge");
+    let wrong = format!("0x{}", "11".repeat(32));
+
+    let path = write_edited(&dir, "root.json", |t| {
+        t["post"]["Cancun"][0]["hash"] = json!(wrong);
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(failure @ Failure::StateRoot { expected, got }) = only_case(&report) else {
+        panic!("expected a state root failure, got {:?}", report.cases);
+    };
+    assert_eq!(expected.to_string(), wrong);
+    let message = failure.to_string();
+    assert!(message.contains("wrong state root") && message.contains(&got.to_string()), "{message}");
+
+    let path = write_edited(&dir, "logs.json", |t| {
+        t["post"]["Cancun"][0]["logs"] = json!(wrong);
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    assert!(matches!(only_case(&report), Status::Failed(Failure::LogsHash { .. })), "{:?}", report.cases);
+
+    let path = write_edited(&dir, "exception.json", |t| {
+        t["post"]["Cancun"][0]["expectException"] = json!("TransactionException.INTRINSIC_GAS_TOO_LOW");
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    assert!(matches!(only_case(&report), Status::Failed(Failure::ExceptionNotRaised { .. })), "{:?}", report.cases);
+
+    // Too little gas: revm rejects the transaction, which add11 does not expect.
+    let path = write_edited(&dir, "rejected.json", |t| {
+        t["transaction"]["gasLimit"][0] = json!("0x5000");
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
+        panic!("expected an unexpected exception, got {:?}", report.cases);
+    };
+    assert!(got.contains("gas"), "{got}");
+}
