@@ -2,4 +2,5 @@
 //!
 //! See the README for the pipeline; each stage is one module.
 
+pub mod asm;
 pub mod exec;
