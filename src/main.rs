@@ -12,9 +12,17 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Measure the embedded programs (or a fixture directory) in one or more modes.
+    Bench(revm_jit::bench::cli::BenchArgs),
+    /// Run one transaction (a fixture, or a call to given code) and print its result.
+    Run(revm_jit::bench::run::RunArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Bench(args) => revm_jit::bench::cli::run(&args),
+        Command::Run(args) => revm_jit::bench::run::run(&args),
+    }
 }
