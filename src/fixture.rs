@@ -317,7 +317,7 @@ impl Parser<'_> {
         let field = |f: &str| format!("{prefix}{f}");
         let env = self.object(self.required(test, prefix, "env")?, &field("env"))?;
         let pre = self.object(self.required(test, prefix, "pre")?, &field("pre"))?;
-        let tx = self.transaction(
+        let (tx, tx_path) = self.transaction(
             self.required(test, prefix, "transaction")?,
             &field("transaction"),
         )?;
@@ -390,7 +390,7 @@ impl Parser<'_> {
             chain_id,
             block,
             db,
-            tx: self.tx_env(tx, &field("transaction"), chain_id)?,
+            tx: self.tx_env(tx, &tx_path, chain_id)?,
         })
     }
 
@@ -446,18 +446,21 @@ impl Parser<'_> {
         Ok(block)
     }
 
-    /// The transaction object: itself, or the first element of a list.
+    /// The transaction object (itself, or the first element of a list) and its path.
     fn transaction<'v>(
         &self,
         v: &'v Value,
         path: &str,
-    ) -> Result<&'v Map<String, Value>, FixtureError> {
+    ) -> Result<(&'v Map<String, Value>, String), FixtureError> {
         match v {
             Value::Array(items) => match items.first() {
-                Some(first) => self.object(first, &format!("{path}[0]")),
+                Some(first) => {
+                    let path = format!("{path}[0]");
+                    Ok((self.object(first, &path)?, path))
+                }
                 None => Err(self.bad(path, "[]", "a non-empty list of transactions")),
             },
-            other => self.object(other, path),
+            other => Ok((self.object(other, path)?, path.to_owned())),
         }
     }
 
@@ -494,18 +497,18 @@ impl Parser<'_> {
             Value::Null => TxKind::Create,
             v => TxKind::Call(self.address_value(v, &f("to"))?),
         };
-        let data = self.bytes(
-            self.first(self.required(tx, &prefix, "data")?, &f("data"))?,
-            &f("data"),
-        )?;
-        let gas_limit = self.u64(
-            self.first(self.required(tx, &prefix, "gasLimit")?, &f("gasLimit"))?,
-            &f("gasLimit"),
-        )?;
-        let value = self.u256(
-            self.first(self.required(tx, &prefix, "value")?, &f("value"))?,
-            &f("value"),
-        )?;
+        let data = {
+            let (v, path) = self.first(self.required(tx, &prefix, "data")?, &f("data"))?;
+            self.bytes(v, &path)?
+        };
+        let gas_limit = {
+            let (v, path) = self.first(self.required(tx, &prefix, "gasLimit")?, &f("gasLimit"))?;
+            self.u64(v, &path)?
+        };
+        let value = {
+            let (v, path) = self.first(self.required(tx, &prefix, "value")?, &f("value"))?;
+            self.u256(v, &path)?
+        };
         let nonce = match tx.get("nonce") {
             Some(v) => self.u64(v, &f("nonce"))?,
             None => 0,
@@ -521,13 +524,14 @@ impl Parser<'_> {
             }
             (None, None) => (0, None),
         };
-        let access_list = match tx
-            .get("accessLists")
-            .map(|v| ("accessLists", v))
-            .or_else(|| tx.get("accessList").map(|v| ("accessList", v)))
-        {
-            Some((key, v)) => Some(self.access_list(self.first(v, &f(key))?, &f(key))?),
-            None => None,
+        // `accessLists` is indexed like `data` (a list of access lists); `accessList` is one.
+        let access_list = match (tx.get("accessLists"), tx.get("accessList")) {
+            (Some(v), _) => {
+                let (list, path) = self.first(v, &f("accessLists"))?;
+                Some(self.access_list(list, &path)?)
+            }
+            (None, Some(v)) => Some(self.access_list(v, &f("accessList"))?),
+            (None, None) => None,
         };
         let blob_hashes = match tx.get("blobVersionedHashes") {
             Some(v) => self
@@ -609,13 +613,15 @@ impl Parser<'_> {
             .ok_or_else(|| self.missing(&format!("{prefix}{key}")))
     }
 
-    /// A state-test "indexed" field: a scalar, or the first element of a list.
-    fn first<'v>(&self, v: &'v Value, path: &str) -> Result<&'v Value, FixtureError> {
+    /// A state-test "indexed" field (a scalar, or the first element of a list) and its
+    /// path.
+    fn first<'v>(&self, v: &'v Value, path: &str) -> Result<(&'v Value, String), FixtureError> {
         match v {
             Value::Array(items) => items
                 .first()
+                .map(|first| (first, format!("{path}[0]")))
                 .ok_or_else(|| self.bad(path, "[]", "a non-empty list")),
-            other => Ok(other),
+            other => Ok((other, path.to_owned())),
         }
     }
 

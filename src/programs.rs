@@ -143,30 +143,37 @@ pub fn fibonacci() -> Program {
     )
 }
 
-/// Factorial mod 2²⁵⁶ with `MUL` in a loop, plus the sum of every partial factorial
-/// (n! itself is 0 mod 2²⁵⁶ for n ≥ 58; the sum keeps the output sensitive to every
-/// step).
+/// Factorials mod 2²⁵⁶ with `MUL` in a loop: each round r computes r·100! step by
+/// step and adds every partial product to a running sum (100! has only 97 factors of
+/// two, so no product collapses to 0 mod 2²⁵⁶ and every step affects the output).
 pub fn factorial() -> Program {
     let src = "
-        ; returns [n! mod 2^256, sum of k! for k = 1..n mod 2^256]; stack: n i f s
+        ; for r = n..1: f = r; for i = 1..100: f *= i, s += f
+        ; returns [f of the last round (100!), s]; stack: r s f i
         PUSH 0 CALLDATALOAD
-        PUSH 1 PUSH 1 PUSH 0
-        loop:
-            DUP4 DUP4 GT PUSH @done JUMPI   ; i > n?
-            SWAP1 DUP3 MUL                  ; n i s f*i
-            SWAP1 DUP2 ADD                  ; n i f' s+f'
-            SWAP2 PUSH 1 ADD SWAP2          ; n i+1 f' s'
-            PUSH @loop JUMP
+        PUSH 0
+        outer:
+            DUP2 ISZERO PUSH @done JUMPI
+            DUP2 PUSH 1                     ; r s f=r i=1
+        inner:
+            DUP1 PUSH 100 LT PUSH @next JUMPI   ; 100 < i?
+            SWAP1 DUP2 MUL                  ; r s i f*i
+            SWAP2 DUP3 ADD SWAP2            ; r s+f' i f'
+            SWAP1 PUSH 1 ADD                ; r s' f' i+1
+            PUSH @inner JUMP
+        next:
+            POP PUSH 0 MSTORE               ; mem[0..32] = f; stack r s
+            SWAP1 PUSH 1 SWAP1 SUB SWAP1    ; r-1 s
+            PUSH @outer JUMP
         done:
             PUSH 32 MSTORE
-            PUSH 0 MSTORE
             PUSH 64 PUSH 0 RETURN
     ";
     Program::new(
         "factorial",
-        "n! mod 2^256 and the running sum of partial factorials: MUL in a loop",
+        "r * 100! mod 2^256 step by step and the sum of all partial products: MUL in a loop",
         src.into(),
-        80_000,
+        800,
         &[],
         &[],
     )
@@ -337,4 +344,145 @@ pub fn call() -> Program {
         &[],
         &[(CALLEE, callee.into())],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        bench::Outcome,
+        exec::{Executor, Mode},
+    };
+    use revm::primitives::{B256, keccak256};
+
+    /// Runs `program` with `n` iterations in the interpreter.
+    fn run(program: &Program, n: u64) -> Outcome {
+        let mut program = program.clone();
+        program.calldata = Bytes::from(U256::from(n).to_be_bytes::<32>());
+        let case = program.case(fixture::DEFAULT_SPEC);
+        let result = Executor::new(Mode::Interp)
+            .transact(case.context(), case.tx())
+            .expect("transaction is valid");
+        let outcome = Outcome::new(&result);
+        assert_eq!(
+            outcome.status, program.expected,
+            "{}: {outcome:?}",
+            program.name
+        );
+        outcome
+    }
+
+    fn words(output: &Bytes) -> Vec<U256> {
+        assert_eq!(output.len() % 32, 0);
+        output.chunks(32).map(U256::from_be_slice).collect()
+    }
+
+    #[test]
+    fn every_program_succeeds_at_its_default_size() {
+        for program in all() {
+            let case = program.case(fixture::DEFAULT_SPEC);
+            let result = Executor::new(Mode::Interp)
+                .transact(case.context(), case.tx())
+                .unwrap();
+            let outcome = Outcome::new(&result);
+            assert_eq!(outcome.status, program.expected, "{}", program.name);
+            assert!(
+                !outcome.output.is_empty(),
+                "{} returns something",
+                program.name
+            );
+            assert!(
+                outcome.gas_used < program.gas_limit / 10,
+                "{} has gas headroom",
+                program.name
+            );
+        }
+    }
+
+    #[test]
+    fn fibonacci_output() {
+        let (mut a, mut b) = (U256::ZERO, U256::ONE);
+        for _ in 0..500 {
+            (a, b) = (b, a.wrapping_add(b));
+        }
+        assert_eq!(words(&run(&fibonacci(), 500).output), [a]);
+        assert_eq!(words(&run(&fibonacci(), 10).output), [U256::from(55)]);
+    }
+
+    #[test]
+    fn factorial_output() {
+        let expected = |rounds: u64| {
+            let (mut f, mut s) = (U256::ZERO, U256::ZERO);
+            for r in (1..=rounds).rev() {
+                f = U256::from(r);
+                for i in 1..=100u64 {
+                    f = f.wrapping_mul(U256::from(i));
+                    s = s.wrapping_add(f);
+                }
+            }
+            vec![f, s]
+        };
+        assert_eq!(words(&run(&factorial(), 30).output), expected(30));
+        assert_ne!(expected(1)[0], U256::ZERO, "100! is not 0 mod 2^256");
+        assert_eq!(words(&run(&factorial(), 1).output), expected(1));
+        assert_eq!(
+            words(&run(&factorial(), 0).output),
+            [U256::ZERO, U256::ZERO]
+        );
+    }
+
+    #[test]
+    fn keccak_output() {
+        let mut h = B256::ZERO;
+        for i in (1..=50u64).rev() {
+            let mut buf = [0u8; 64];
+            buf[..32].copy_from_slice(h.as_slice());
+            buf[32..].copy_from_slice(&U256::from(i).to_be_bytes::<32>());
+            h = keccak256(buf);
+        }
+        assert_eq!(run(&keccak(), 50).output.as_ref(), h.as_slice());
+    }
+
+    #[test]
+    fn memory_copy_output() {
+        let (mut src, mut dst) = (vec![U256::ZERO; 32], vec![U256::ZERO; 32]);
+        for r in (1..=7u64).rev() {
+            for w in 0..32 {
+                dst[w] = src[w] + U256::from(r) + U256::from(w * 32);
+            }
+            std::mem::swap(&mut src, &mut dst);
+        }
+        assert_eq!(words(&run(&memory_copy(), 7).output), src);
+    }
+
+    #[test]
+    fn mcopy_output() {
+        let mut buf = vec![U256::ZERO; 128];
+        for r in (1..=200u64).rev() {
+            buf.remove(0);
+            buf.push(U256::from(r));
+        }
+        assert_eq!(words(&run(&mcopy(), 200).output), buf);
+    }
+
+    #[test]
+    fn storage_output() {
+        let mut slots: Vec<U256> = (0..8u64).map(|s| U256::from(s * 1000 + 1)).collect();
+        for i in (1..=20u64).rev() {
+            for (s, slot) in slots.iter_mut().enumerate() {
+                *slot += U256::from(i) + U256::from(s);
+            }
+        }
+        let sum = slots.iter().fold(U256::ZERO, |a, b| a + b);
+        assert_eq!(words(&run(&storage(), 20).output), [sum]);
+    }
+
+    #[test]
+    fn call_output() {
+        let mut acc = U256::ZERO;
+        for _ in 0..300 {
+            acc = acc.wrapping_mul(U256::from(3)).wrapping_add(U256::ONE);
+        }
+        assert_eq!(words(&run(&call(), 300).output), [acc]);
+    }
 }

@@ -4,7 +4,7 @@
 use super::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
 use crate::{
     exec::Mode,
-    fixture::{self, Case, DEFAULT_SPEC},
+    fixture::{self, Case, DEFAULT_SPEC, FixtureError},
     programs,
 };
 use revm::primitives::hardfork::SpecId;
@@ -61,9 +61,68 @@ struct Job {
     expected: Option<Status>,
 }
 
+/// What one `bench` invocation measured and what failed.
+#[derive(Debug)]
+pub struct BenchSummary {
+    /// One row per case that ran in every mode with agreeing outcomes.
+    pub rows: Vec<Row>,
+    /// Cases (or fixture files, by file stem) that produced no row, and why.
+    pub failures: Vec<(String, BenchError)>,
+}
+
 /// Runs `revm-jit bench`. Exits non-zero if any fixture failed to load or run, any
-/// program ended with an unexpected status, or any two modes disagreed.
+/// program ended with an unexpected status, any two modes disagreed, or nothing ran.
 pub fn run(args: &BenchArgs) -> ExitCode {
+    let BenchSummary { rows, failures } = match execute(args) {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ok = failures.is_empty() && !rows.is_empty();
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report::json(&rows, &failures))
+            .expect("a JSON value always serializes");
+        match std::fs::write(path, text + "\n") {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write --json file {}: {e}", path.display());
+                ok = false;
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let disagreements = failures
+            .iter()
+            .filter(|(_, e)| matches!(e, BenchError::Disagreement { .. }))
+            .count();
+        eprintln!();
+        eprintln!(
+            "{} of {} case(s) FAILED{}:",
+            failures.len(),
+            rows.len() + failures.len(),
+            if disagreements > 0 {
+                format!(" ({disagreements} with disagreeing modes)")
+            } else {
+                String::new()
+            }
+        );
+        for (name, e) in &failures {
+            eprintln!("  {name}: {e}");
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Loads the cases `args` select and measures them, printing the table (to stdout) and
+/// each failure (to stderr) as it goes. Fails only when the fixture directory cannot be
+/// listed; a fixture that does not load or run is recorded in the summary.
+pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
     let modes = ordered_modes(&args.modes);
     let config = MeasureConfig {
         target_time: Duration::from_millis(args.time_ms),
@@ -93,14 +152,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             }
         }
         Some(dir) => {
-            let files = match fixture::fixture_files(dir) {
-                Ok(files) => files,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            for file in files {
+            for file in fixture::fixture_files(dir)? {
                 let stem = file
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -141,11 +193,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 rows.push(row);
             }
             Err(e) => {
-                println!(
-                    "{:<w$}  FAILED (see below)",
-                    job.case.name,
-                    w = job.case.name.len().max(4)
-                );
+                println!("{}", table.failed_row(&job.case.name));
                 eprintln!("error: {e}");
                 failures.push((job.case.name.clone(), e));
             }
@@ -156,42 +204,5 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     for line in table.summary(&rows) {
         println!("{line}");
     }
-
-    let mut ok = failures.is_empty() && !jobs.is_empty();
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report::json(&rows, &failures))
-            .expect("a JSON value always serializes");
-        match std::fs::write(path, text + "\n") {
-            Ok(()) => eprintln!("wrote {}", path.display()),
-            Err(e) => {
-                eprintln!("error: cannot write --json file {}: {e}", path.display());
-                ok = false;
-            }
-        }
-    }
-    if !failures.is_empty() {
-        let disagreements = failures
-            .iter()
-            .filter(|(_, e)| matches!(e, BenchError::Disagreement { .. }))
-            .count();
-        eprintln!();
-        eprintln!(
-            "{} of {} case(s) FAILED{}:",
-            failures.len(),
-            rows.len() + failures.len(),
-            if disagreements > 0 {
-                format!(" ({disagreements} with disagreeing modes)")
-            } else {
-                String::new()
-            }
-        );
-        for (name, e) in &failures {
-            eprintln!("  {name}: {e}");
-        }
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    Ok(BenchSummary { rows, failures })
 }

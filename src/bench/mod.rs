@@ -297,3 +297,84 @@ pub fn ordered_modes(modes: &[Mode]) -> Vec<Mode> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{asm, fixture::DEFAULT_SPEC};
+    use revm::primitives::Bytes;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[]), 0);
+        assert_eq!(median(&[5]), 5);
+        assert_eq!(median(&[1, 2, 9]), 2);
+        assert_eq!(median(&[1, 2, 4, 9]), 3);
+    }
+
+    #[test]
+    fn interp_comes_first_and_duplicates_go() {
+        assert_eq!(ordered_modes(&[]), [Mode::Interp]);
+        assert_eq!(ordered_modes(&[Mode::Interp, Mode::Interp]), [Mode::Interp]);
+    }
+
+    fn case(src: &str) -> Case {
+        let code = asm::assemble(src).unwrap();
+        Case::call_code("t", DEFAULT_SPEC, code, Bytes::new(), 1_000_000)
+    }
+
+    #[test]
+    fn outcome_differences_name_each_field() {
+        let config = MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 2,
+            max_runs: 2,
+            warmup_runs: 1,
+        };
+        let a = measure(
+            &case("PUSH 1 PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN"),
+            Mode::Interp,
+            &config,
+        )
+        .unwrap();
+        let b = measure(
+            &case("PUSH 2 PUSH 0 SSTORE PUSH 1 PUSH 0 MSTORE PUSH 32 PUSH 0 RETURN"),
+            Mode::Interp,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(a.runs, 2);
+        assert!(a.outcome.differences(&a.outcome).is_empty());
+        let diffs = a.outcome.differences(&b.outcome);
+        let joined = diffs.join("; ");
+        assert!(joined.contains("gas used"), "{joined}");
+        assert!(joined.contains("output"), "{joined}");
+        assert!(joined.contains("changed state"), "{joined}");
+        assert!(!joined.contains("status"), "{joined}");
+    }
+
+    #[test]
+    fn unexpected_status_is_an_error() {
+        let config = MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 1,
+            max_runs: 1,
+            warmup_runs: 0,
+        };
+        let reverting = case("PUSH 0 PUSH 0 REVERT");
+        let expected = Status::Success(revm::context_interface::result::SuccessReason::Return);
+        let e = bench_case(&reverting, &[Mode::Interp], Some(&expected), &config).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BenchError::UnexpectedStatus {
+                    got: Status::Revert,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let row = bench_case(&reverting, &[Mode::Interp], None, &config).unwrap();
+        assert_eq!(row.outcome.status, Status::Revert);
+    }
+}

@@ -96,6 +96,14 @@ impl Table {
         line
     }
 
+    /// The row printed for a case that failed (the reason goes to stderr).
+    pub fn failed_row(&self, name: &str) -> String {
+        format!(
+            "{name:<w$}  FAILED (see the error below)",
+            w = self.name_width
+        )
+    }
+
     /// Lines with the geometric mean speedup of each compiled mode over `rows` (empty
     /// without speedup columns or rows).
     pub fn summary(&self, rows: &[Row]) -> Vec<String> {
@@ -183,4 +191,22 @@ pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
         .map(|(name, error)| json!({ "name": name, "error": error.to_string() }))
         .collect();
     json!({ "rows": rows, "failures": failures })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(205_087_902), "205,087,902");
+        assert_eq!(duration(999), "999 ns");
+        assert_eq!(duration(1_500), "1.50 µs");
+        assert_eq!(duration(2_345_678), "2.35 ms");
+        assert_eq!(duration(3_000_000_000), "3.00 s");
+        assert_eq!(mgas_per_s(1_000_000, 1_000_000), 1000.0);
+    }
 }
