@@ -336,14 +336,18 @@ pub fn call() -> Program {
             PUSH 32 PUSH 0 RETURN
     "
     );
-    Program::new(
-        "call",
-        "CALL to a second contract in a loop",
-        src,
-        10_000,
-        &[],
-        &[(CALLEE, callee.into())],
-    )
+    Program {
+        // Forwarding `GAS` to a call needs EIP-150's 63/64 rule.
+        min_spec: SpecId::TANGERINE,
+        ..Program::new(
+            "call",
+            "CALL to a second contract in a loop",
+            src,
+            10_000,
+            &[],
+            &[(CALLEE, callee.into())],
+        )
+    }
 }
 
 #[cfg(test)]

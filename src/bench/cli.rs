@@ -108,8 +108,8 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 String::new()
             }
         );
-        for (name, e) in &failures {
-            eprintln!("  {name}: {e}");
+        for (_, e) in &failures {
+            eprintln!("  - {e}");
         }
     }
     if ok {
@@ -140,8 +140,10 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
             for program in programs::all().into_iter().filter(|p| matches(p.name)) {
                 if !spec.is_enabled_in(program.min_spec) {
                     eprintln!(
-                        "skipping {}: needs {:?} or later, running {spec:?}",
-                        program.name, program.min_spec
+                        "skipping {}: needs {} or later, running {}",
+                        program.name,
+                        <&'static str>::from(program.min_spec),
+                        <&'static str>::from(spec)
                     );
                     continue;
                 }

@@ -1,13 +1,13 @@
 //! `revm-jit run`: executes one transaction (each test of a fixture file, or a call to
 //! given code) in one mode and prints its status, gas, output and logs.
 
-use super::{Outcome, cli::parse_spec_arg, report};
+use super::{Outcome, Status, cli::parse_spec_arg, report};
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
-    fixture::{self, Case, DEFAULT_SPEC, DEFAULT_TARGET, FixtureError},
+    fixture::{self, Case, DEFAULT_SPEC, FixtureError},
 };
-use revm::primitives::{Bytes, hardfork::SpecId, hex};
+use revm::primitives::{Bytes, TxKind, hardfork::SpecId, hex};
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 /// Gas limit of `--code` / `--asm` calls when `--gas-limit` is not given.
@@ -174,16 +174,17 @@ fn print_outcome(case: &Case, mode: Mode, executor: &Executor, outcome: &Outcome
         .unwrap_or_default();
     println!("case:      {}{source}", case.name);
     let target = match case.tx.kind {
-        revm::primitives::TxKind::Call(to) if to == DEFAULT_TARGET => {
-            format!("{to} (code under test)")
-        }
-        revm::primitives::TxKind::Call(to) => to.to_string(),
-        revm::primitives::TxKind::Create => "contract creation".to_owned(),
+        TxKind::Call(to) => to.to_string(),
+        TxKind::Create => "contract creation".to_owned(),
     };
     println!("to:        {target}");
     println!("mode:      {mode}");
-    println!("spec:      {:?}", case.spec);
-    println!("status:    {} ({:?})", outcome.status, outcome.status);
+    println!("spec:      {}", <&'static str>::from(case.spec));
+    let status = match &outcome.status {
+        Status::Success(reason) => format!("success ({reason:?})"),
+        other => other.to_string(),
+    };
+    println!("status:    {status}");
     println!(
         "gas used:  {} (limit {})",
         outcome.gas_used, case.tx.gas_limit
@@ -197,12 +198,12 @@ fn print_outcome(case: &Case, mode: Mode, executor: &Executor, outcome: &Outcome
         }
         println!("      data    {}", hex::encode_prefixed(&log.data.data));
     }
-    let frames = executor.frame_counts();
-    println!(
-        "frames:    {} native, {} interpreted",
-        frames.native, frames.interpreted
-    );
     if mode != Mode::Interp {
+        let frames = executor.frame_counts();
+        println!(
+            "frames:    {} native, {} interpreted",
+            frames.native, frames.interpreted
+        );
         println!("compile:   {}", report::duration(executor.compile_ns()));
     }
     println!(
