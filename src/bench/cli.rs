@@ -34,10 +34,11 @@ pub struct BenchArgs {
     /// Default: the fixture's config, else Cancun.
     #[arg(long, value_name = "SPEC", value_parser = parse_spec_arg)]
     pub spec: Option<SpecId>,
-    /// Keep timing each case in each mode for at least this many milliseconds…
+    /// Time each case in each mode for at least this many milliseconds (wall clock)
+    /// and at least `--min-runs` runs.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub time_ms: u64,
-    /// …and for at least this many runs.
+    /// Minimum timed runs per case and mode, however long they take.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub min_runs: usize,
     /// Upper bound on timed runs per case and mode.

@@ -11,7 +11,8 @@
 //!    [`MeasureConfig::min_runs`] runs are done (or [`MeasureConfig::max_runs`] is
 //!    reached). Only [`Executor::transact`] is timed: the context (a copy of the
 //!    pre-state) and the transaction are built before the clock starts, and the result
-//!    is dropped after it stops.
+//!    is dropped after it stops. (`transact` consumes the context, so dropping it is
+//!    inside the timed region, equally for every mode.)
 //!
 //! Every run's status and gas must match the first run's, and every mode's full
 //! [`Outcome`] must match the first mode's; any difference is a [`BenchError`].
