@@ -72,6 +72,7 @@ fn run_once(case: &Case, executor: &mut Executor) -> Outcome {
 }
 
 fn execution(c: &mut Criterion) {
+    revm_jit::bench::steady_heap();
     let modes = modes();
     for case in cases() {
         let mut group = c.benchmark_group(&case.name);
@@ -98,9 +99,10 @@ fn execution(c: &mut Criterion) {
                     );
                     checked = true;
                 }
-                // One setup per iteration, as `revm-jit bench` does: batched setup builds
-                // many contexts up front, and running on those cold copies measured the
-                // µs-scale fixtures about 3x slower than running on a just-built one.
+                // One setup per iteration, as `revm-jit bench` does, so every run starts
+                // from a just-built context (batched setup builds many contexts up front
+                // and runs on colder copies). The per-iteration timer overhead is tens of
+                // nanoseconds, small next to the fastest fixture's microseconds.
                 b.iter_batched(
                     || (case.context(), case.tx()),
                     |(ctx, tx)| black_box(executor.transact(ctx, tx)),

@@ -124,6 +124,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
 /// each failure (to stderr) as it goes. Fails only when the fixture directory cannot be
 /// listed; a fixture that does not load or run is recorded in the summary.
 pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
+    super::steady_heap();
     let modes = ordered_modes(&args.modes);
     let config = MeasureConfig {
         target_time: Duration::from_millis(args.time_ms),

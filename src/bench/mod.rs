@@ -82,6 +82,36 @@ pub enum BenchError {
     },
 }
 
+/// Keeps the process heap from shrinking and growing back on every run.
+///
+/// Every `transact` builds a fresh EVM whose frame stack preallocates eight frames
+/// (each with a 32 KiB operand stack), about 290 KiB that is freed again when the run
+/// ends. With glibc's default 128 KiB trim threshold, that free returns the top of the
+/// heap to the kernel and the next run faults it back in: two or more page faults per
+/// run, which on a loaded machine cost more than a small fixture's whole execution and
+/// make every µs-scale timing (and so the speedups) depend on the machine's load rather
+/// than on the code. A long-running node keeps its heap in a steady state; this makes
+/// the benchmark do the same by raising the trim threshold to 1 GiB. It changes only
+/// when memory goes back to the kernel, not what is executed.
+///
+/// Does nothing on platforms other than Linux with glibc. Call it once, before
+/// measuring; `revm-jit bench` and the criterion bench do.
+pub fn steady_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        /// glibc's `M_TRIM_THRESHOLD` parameter number.
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        // SAFETY: `mallopt` only changes allocator tuning; it is safe to call at any
+        // time, from any thread, and a failure (return 0) leaves the default in place.
+        unsafe {
+            mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        }
+    }
+}
+
 /// How long and how often to measure one case in one mode.
 #[derive(Clone, Debug)]
 pub struct MeasureConfig {
