@@ -4,14 +4,22 @@
 //! [`analysis`] (decode, blocks, sections) → [`codegen`] (LLVM IR) → [`compiler`] (machine
 //! code owned by a [`CompiledFn`]) → [`runtime`] (cache, compilation) → [`handler`]
 //! ([`JitEvm`], which runs frames natively through the [`abi`] and the [`builtins`]).
+//!
+//! Around it: [`exec`] (execution modes), [`statetest`] (the Ethereum state-test runner),
+//! [`bench`], [`fixture`] and [`programs`] (benchmarks), and [`asm`] (a small EVM assembler
+//! used by the embedded programs and the tests).
 
 pub mod abi;
 pub mod analysis;
+pub mod asm;
+pub mod bench;
 pub mod builtins;
 pub mod codegen;
 pub mod compiler;
 pub mod exec;
+pub mod fixture;
 pub mod handler;
+pub mod programs;
 pub mod runtime;
 pub mod statetest;
 

@@ -15,11 +15,17 @@ struct Cli {
 enum Command {
     /// Runs Ethereum state tests (ethereum/tests GeneralStateTests) in one mode.
     Statetest(revm_jit::statetest::cli::Args),
+    /// Measure the embedded programs (or a fixture directory) in one or more modes.
+    Bench(revm_jit::bench::cli::BenchArgs),
+    /// Run one transaction (a fixture, or a call to given code) and print its result.
+    Run(revm_jit::bench::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Statetest(args) => revm_jit::statetest::cli::run(args),
+        Command::Bench(args) => revm_jit::bench::cli::run(&args),
+        Command::Run(args) => revm_jit::bench::run::run(&args),
     }
 }
