@@ -71,7 +71,12 @@ pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode:
 /// Writes native code's stack length and gas into the interpreter.
 pub(crate) fn sync_into_interpreter(ctx: &EvmContext, interpreter: &mut Interpreter<EthInterpreter>) {
     let stack = interpreter.stack.data_mut();
-    debug_assert!(ctx.stack_len as usize <= stack.capacity());
+    // A codegen bug must never turn into heap corruption: stop here instead.
+    assert!(
+        ctx.stack_len as usize <= stack.capacity(),
+        "native stack length {} exceeds the stack buffer",
+        ctx.stack_len
+    );
     // SAFETY: native code keeps `stack_len` within the buffer's capacity (1024, checked by the
     // runtime at entry) and has initialised every slot below it; `U256` has no drop glue.
     unsafe { stack.set_len(ctx.stack_len as usize) };

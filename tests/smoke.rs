@@ -23,3 +23,20 @@ fn loop_with_jumps() {
     let out = Scenario::new(code).assert_same();
     assert!(out.result.result.is_success(), "{:?}", out.result.result);
 }
+
+/// A section that pushes more than 1024 items can never pass its overflow check, even from an
+/// empty stack (found by the state tests: 1025 PUSH0s after a TSTORE).
+#[test]
+fn section_growing_past_the_stack_limit_overflows_like_the_interpreter() {
+    let mut code = vec![0x60, 0x45, 0x60, 0x01, 0x5d]; // PUSH1 0x45 PUSH1 1 TSTORE
+    code.extend(std::iter::repeat_n(0x5f, 1025)); // 1025 x PUSH0
+    let out = Scenario::new(code).gas(10_000_000).assert_same();
+    assert!(matches!(
+        out.result.result,
+        revm::context::result::ExecutionResult::Halt { reason: revm::context::result::HaltReason::StackOverflow, .. }
+    ));
+    // And with exactly 1024 pushes from an empty stack, native code runs them all.
+    let code = [vec![0x5f; 1024], vec![0x00]].concat();
+    let out = Scenario::new(code).gas(10_000_000).assert_same();
+    assert!(out.result.result.is_success());
+}

@@ -23,6 +23,7 @@ use inkwell::{
     values::{BasicValue, FunctionValue, IntValue, PhiValue, PointerValue},
 };
 use revm::bytecode::opcode as op;
+use revm::interpreter::interpreter::STACK_LIMIT;
 use std::collections::HashMap;
 
 /// Errors while emitting LLVM IR.
@@ -258,8 +259,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             )?;
             ok = b.build_and(ok, no_underflow, "ok")?;
         }
-        if section.max_growth > 0 {
-            let limit = 1024u64.saturating_sub(section.max_growth as u64);
+        if section.max_growth as usize > STACK_LIMIT {
+            // No entry length lets this section run without overflowing: always hand it to
+            // the interpreter, which overflows at the exact instruction.
+            ok = self.context.bool_type().const_zero();
+        } else if section.max_growth > 0 {
+            let limit = (STACK_LIMIT - section.max_growth as usize) as u64;
             let no_overflow =
                 b.build_int_compare(IntPredicate::ULE, len, self.i64.const_int(limit, false), "no_overflow")?;
             ok = b.build_and(ok, no_overflow, "ok")?;
