@@ -5,9 +5,8 @@ fn main() {
     let code =
         revm::primitives::hex::decode("600a5b8015601b57806000526000515460019003806001556002565b60005260206000f3")
             .unwrap();
-    let t = std::time::Instant::now();
-    for _ in 0..200 {
-        c.compile(&code, SpecId::CANCUN).unwrap();
+    for _ in 0..5 {
+        let f = c.compile(&code, SpecId::CANCUN).unwrap();
+        println!("{:?} {:?}", f.compile_time, f.phases);
     }
-    println!("{:?} per compile", t.elapsed() / 200);
 }

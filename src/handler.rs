@@ -11,6 +11,7 @@ use crate::builtins;
 use crate::compiler::CompiledFn;
 use crate::exec::FrameCounts;
 use crate::runtime::JitHandle;
+use revm::primitives::{B256, hardfork::SpecId};
 use revm::{
     DatabaseCommit, ExecuteCommitEvm, ExecuteEvm,
     context::{ContextSetters, ContextTr, Database, Evm, JournalTr, result::*},
@@ -33,12 +34,45 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     handle: JitHandle,
     enabled: bool,
     frames: FrameCounts,
+    recent: RecentCode,
+}
+
+/// Compiled code this `JitEvm` used in the current transaction, probed before the shared
+/// cache: a call and the caller's resume each look code up, and a scan of a few entries costs
+/// far less than a shared-cache probe. Cleared at every transaction, so it never keeps code
+/// alive beyond the transaction that used it.
+#[derive(Debug, Default)]
+struct RecentCode {
+    entries: Vec<(B256, SpecId, CompiledFn)>,
+    next: usize,
+}
+
+impl RecentCode {
+    const CAPACITY: usize = 16;
+
+    fn get(&self, hash: &B256, spec: SpecId) -> Option<&CompiledFn> {
+        self.entries.iter().find(|(h, s, _)| h == hash && *s == spec).map(|(_, _, f)| f)
+    }
+
+    fn insert(&mut self, hash: B256, spec: SpecId, compiled: CompiledFn) {
+        if self.entries.len() < Self::CAPACITY {
+            self.entries.push((hash, spec, compiled));
+        } else {
+            self.entries[self.next] = (hash, spec, compiled);
+            self.next = (self.next + 1) % Self::CAPACITY;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.next = 0;
+    }
 }
 
 impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
     /// Wraps `evm`; compiled code comes from `handle`.
     pub fn new(evm: Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>, handle: JitHandle) -> Self {
-        Self { inner: evm, handle, enabled: true, frames: FrameCounts::default() }
+        Self { inner: evm, handle, enabled: true, frames: FrameCounts::default(), recent: RecentCode::default() }
     }
 
     /// Turns native execution on or off, effective from the next frame. Off means revm's
@@ -111,7 +145,7 @@ where
         let (ctx, instructions, _, frame_stack) = self.inner.all_mut();
         let frame = frame_stack.get();
         let interpreter = &mut frame.interpreter;
-        let compiled = if enabled { lookup(&self.handle, interpreter) } else { None };
+        let compiled = if enabled { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
         if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
             match compiled {
                 Some(_) => self.frames.native += 1,
@@ -139,11 +173,21 @@ where
     }
 }
 
-/// Looks up compiled code for the frame's bytecode and fork.
-fn lookup(handle: &JitHandle, interpreter: &mut Interpreter<EthInterpreter>) -> Option<CompiledFn> {
+/// Looks up compiled code for the frame's bytecode and fork: first among the code this
+/// transaction already used, then in the runtime.
+fn lookup(
+    handle: &JitHandle,
+    recent: &mut RecentCode,
+    interpreter: &mut Interpreter<EthInterpreter>,
+) -> Option<CompiledFn> {
     let spec = interpreter.runtime_flag.spec_id();
     let hash = interpreter.bytecode.get_or_calculate_hash();
-    handle.lookup(hash, spec, interpreter.bytecode.bytecode_slice())
+    if let Some(f) = recent.get(&hash, spec) {
+        return Some(f.clone());
+    }
+    let found = handle.lookup(hash, spec, interpreter.bytecode.bytecode_slice())?;
+    recent.insert(hash, spec, found.clone());
+    Some(found)
 }
 
 /// Runs the frame in `interpreter` as native code until it returns, halts or calls out, and
@@ -215,6 +259,7 @@ where
     }
 
     fn transact_one(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
+        self.recent.clear();
         self.inner.ctx.set_tx(tx);
         MainnetHandler::default().run(self)
     }
@@ -224,6 +269,7 @@ where
     }
 
     fn replay(&mut self) -> Result<ResultAndState<HaltReason>, Self::Error> {
+        self.recent.clear();
         MainnetHandler::default()
             .run(self)
             .inspect_err(|_| {

@@ -23,6 +23,6 @@ pub mod programs;
 pub mod runtime;
 pub mod statetest;
 
-pub use compiler::{CompileError, CompiledFn, Compiler, CompilerConfig, OptLevel};
+pub use compiler::{CompileError, CompilePhases, CompiledFn, Compiler, CompilerConfig, OptLevel};
 pub use handler::JitEvm;
 pub use runtime::{JitConfig, JitHandle, JitRuntime};

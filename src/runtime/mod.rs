@@ -16,6 +16,10 @@ use std::{cell::RefCell, sync::Arc, time::Instant};
 /// Key of compiled code: the same bytecode compiles differently per fork.
 pub type CodeKey = (B256, SpecId);
 
+/// Keys are keccak hashes already: a fast non-cryptographic hasher is enough (moka's default
+/// SipHash showed up in every profile of call-heavy code).
+type KeyHasher = alloy_primitives::map::DefaultHashBuilder;
+
 /// Runtime settings.
 #[derive(Clone, Debug)]
 pub struct JitConfig {
@@ -62,8 +66,8 @@ pub struct JitHandle {
 #[derive(Debug)]
 struct Shared {
     config: JitConfig,
-    cache: moka::sync::Cache<CodeKey, CompiledFn>,
-    failed: moka::sync::Cache<CodeKey, Arc<str>>,
+    cache: moka::sync::Cache<CodeKey, CompiledFn, KeyHasher>,
+    failed: moka::sync::Cache<CodeKey, Arc<str>, KeyHasher>,
     stats: JitStats,
 }
 
@@ -78,8 +82,8 @@ impl JitRuntime {
         let cache = moka::sync::Cache::builder()
             .max_capacity(config.cache_capacity_bytes)
             .weigher(|_, f: &CompiledFn| u32::try_from(f.bytecode_len.max(1)).unwrap_or(u32::MAX))
-            .build();
-        let failed = moka::sync::Cache::builder().max_capacity(100_000).build();
+            .build_with_hasher(KeyHasher::default());
+        let failed = moka::sync::Cache::builder().max_capacity(100_000).build_with_hasher(KeyHasher::default());
         Self { shared: Arc::new(Shared { config, cache, failed, stats: JitStats::default() }) }
     }
 
