@@ -87,10 +87,13 @@ pub enum CompileError {
 }
 
 /// Compiler settings.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CompilerConfig {
     /// Optimisation level.
     pub opt_level: OptLevel,
+    /// When set, the optimised LLVM IR of every contract is written to this directory as
+    /// `<code hash>-<fork>.ll`, for inspecting what the compiler produced.
+    pub dump_ir_dir: Option<std::path::PathBuf>,
 }
 
 /// Compiles contracts to in-process machine code. Reusable; not `Send` (LLVM target state is
@@ -193,6 +196,7 @@ impl Compiler {
     /// Creates a compiler for the host machine.
     pub fn new(config: CompilerConfig) -> Result<Self, CompileError> {
         Target::initialize_native(&InitializationConfig::default()).map_err(CompileError::Llvm)?;
+        configure_llvm_once();
         let triple = TargetMachine::get_default_triple();
         let target = Target::from_triple(&triple).map_err(|e| CompileError::Llvm(e.to_string()))?;
         let cpu = TargetMachine::get_host_cpu_name().to_string();
@@ -211,8 +215,8 @@ impl Compiler {
     }
 
     /// The compiler's settings.
-    pub fn config(&self) -> CompilerConfig {
-        self.config
+    pub fn config(&self) -> &CompilerConfig {
+        &self.config
     }
 
     /// Compiles `code` for `spec`. Any byte string either compiles or is refused with an error;
@@ -272,6 +276,10 @@ impl Compiler {
                 .run_passes(pipeline, &self.target_machine, PassBuilderOptions::create())
                 .map_err(|e| CompileError::Llvm(e.to_string()))?;
         }
+        if let Some(dir) = &self.config.dump_ir_dir {
+            let path = dir.join(format!("{}-{spec:?}.ll", keccak256(code)));
+            module.print_to_file(&path).map_err(|e| CompileError::Llvm(format!("writing {}: {e}", path.display())))?;
+        }
         lap(&mut phases.optimize);
         let engine = module
             .create_jit_execution_engine(self.config.opt_level.codegen())
@@ -285,6 +293,29 @@ impl Compiler {
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
         Ok((entry, JitCode { engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) }, phases))
     }
+}
+
+/// Sets LLVM's process-wide code generation options, once.
+///
+/// Machine LICM is turned off: a dynamic jump makes the whole contract one loop around the
+/// jump table, so LICM hoists values out of "the loop" into the entry, where they stay live
+/// across the entire function. That tripled the register allocator's time on large contracts
+/// (snailtracer: 6.4 s to 2.1 s of codegen) and made no measurable difference to run time.
+fn configure_llvm_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let args = [c"revm-jit".as_ptr(), c"-disable-machine-licm".as_ptr()];
+        // SAFETY: `args` holds valid NUL-terminated strings that outlive the call, and the
+        // overview is a valid C string; LLVM copies what it keeps. `Once` makes this the only
+        // call, before any code generation of this compiler starts.
+        unsafe {
+            inkwell::llvm_sys::support::LLVMParseCommandLineOptions(
+                args.len() as i32,
+                args.as_ptr(),
+                c"revm-jit".as_ptr(),
+            )
+        };
+    });
 }
 
 /// The text of a caught panic.

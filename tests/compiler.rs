@@ -46,7 +46,7 @@ fn arbitrary_bytes_compile() {
 #[test]
 fn every_opt_level_compiles() {
     for level in [OptLevel::None, OptLevel::Less, OptLevel::Default, OptLevel::Aggressive] {
-        let mut c = Compiler::new(CompilerConfig { opt_level: level }).unwrap();
+        let mut c = Compiler::new(CompilerConfig { opt_level: level, ..Default::default() }).unwrap();
         c.compile(&[0x60, 0x01, 0x60, 0x02, 0x01, 0x00], SpecId::CANCUN).unwrap();
     }
 }

@@ -64,7 +64,12 @@ struct Emitter<'a, 'ctx> {
     word: IntType<'ctx>,
     i64: IntType<'ctx>,
     i32: IntType<'ctx>,
+    /// The context pointer as seen by the current block (reloaded at each block start).
     ctx_ptr: PointerValue<'ctx>,
+    /// Stack slot holding the context pointer. Reloading it per block keeps every live range
+    /// local to a block: a pointer live across the whole function and thousands of calls made
+    /// LLVM's register allocator split it around every call, quadratically.
+    ctx_slot: PointerValue<'ctx>,
     /// Stack base, reloaded at each block start.
     stack_base: PointerValue<'ctx>,
     /// Basic block of each block-starting section, by pc.
@@ -110,6 +115,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let target = builder.build_phi(i64, "jump_target")?;
 
         builder.position_at_end(entry);
+        let ctx_slot = builder.build_alloca(ptr, "ctx_slot")?;
+        builder.build_store(ctx_slot, ctx_ptr)?.set_volatile(true).expect("store");
         let emitter = Self {
             context,
             module,
@@ -120,6 +127,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             i64,
             i32,
             ctx_ptr,
+            ctx_slot,
             stack_base: ptr.const_null(),
             blocks: HashMap::new(),
             dispatch: Dispatch { block: dispatch_block, target, used: false },
@@ -179,6 +187,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// Starts emitting into `block`, reloading the stack length.
     fn begin_block(&mut self, block: BasicBlock<'ctx>) -> Result<(), CodegenError> {
         self.builder.position_at_end(block);
+        let ptr = self.context.ptr_type(AddressSpace::default());
+        let ctx = self.builder.build_load(ptr, self.ctx_slot, "ctx")?;
+        ctx.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
+        self.ctx_ptr = ctx.into_pointer_value();
         self.reload_len()
     }
 

@@ -118,7 +118,7 @@ impl JitHandle {
         let result = THREAD_COMPILER.with(|cell| {
             let mut slot = cell.borrow_mut();
             if slot.is_none() {
-                *slot = Some(Compiler::new(shared.config.compiler)?);
+                *slot = Some(Compiler::new(shared.config.compiler.clone())?);
             }
             slot.as_mut().expect("compiler initialised").compile(code, key.1)
         });
