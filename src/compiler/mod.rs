@@ -1,24 +1,25 @@
 //! The compiler: bytecode and a [`SpecId`] in, a callable [`CompiledFn`] out.
 //!
-//! Each contract gets its own LLVM context, module and MCJIT engine, owned together by a
-//! [`JitCode`] that frees all of them (machine code included) when the last [`CompiledFn`]
-//! referring to it is dropped. Nothing LLVM allocates outlives a compilation's result, so a
-//! [`Compiler`] can be reused for any number of contracts without growing.
+//! Each contract is built in its own LLVM context and module, optimised, then handed to the
+//! compiler's ORC JIT ([`orc`]), which turns it into machine code and drops the IR. The code
+//! is owned by a [`JitCode`] that frees it when the last [`CompiledFn`] referring to it is
+//! dropped, so a [`Compiler`] can be reused for any number of contracts without growing.
+
+mod orc;
+
+use orc::{JitCode, OrcJit};
 
 use crate::abi::EntryFn;
 use crate::analysis::Analysis;
 use crate::codegen::{self, CodegenError};
 use inkwell::{
     OptimizationLevel,
-    attributes::AttributeLoc,
     context::Context,
-    execution_engine::ExecutionEngine,
     passes::PassBuilderOptions,
     targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine},
 };
 use revm::primitives::{B256, hardfork::SpecId, keccak256};
 use std::{
-    mem::ManuallyDrop,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
     time::{Duration, Instant},
@@ -100,9 +101,10 @@ pub struct CompilerConfig {
 /// per thread), so each compiling thread owns one.
 pub struct Compiler {
     config: CompilerConfig,
+    /// Target machine for the IR pipeline (the JIT has its own for code generation).
     target_machine: TargetMachine,
     cpu: String,
-    features: String,
+    jit: Arc<OrcJit>,
 }
 
 impl std::fmt::Debug for Compiler {
@@ -167,40 +169,15 @@ impl CompiledFn {
     }
 }
 
-/// Owns an LLVM context and the MCJIT engine (with its module and machine code) built in it.
-pub struct JitCode {
-    // Dropped by hand: the engine first, then the context it was created in.
-    engine: ManuallyDrop<ExecutionEngine<'static>>,
-    context: ManuallyDrop<Box<Context>>,
-}
-
-// SAFETY: after construction the engine and context are never used again except to be dropped
-// (the entry point is a plain function pointer into code they own). The engine's `Rc` is not
-// shared: the module that held the only other clone was dropped in `Compiler::compile_inner`,
-// so dropping it from any thread cannot race on the count.
-unsafe impl Send for JitCode {}
-// SAFETY: `JitCode` exposes no methods that read or write through `&self`.
-unsafe impl Sync for JitCode {}
-
-impl Drop for JitCode {
-    fn drop(&mut self) {
-        // SAFETY: each field is dropped exactly once, engine before the context it lives in.
-        unsafe {
-            ManuallyDrop::drop(&mut self.engine);
-            ManuallyDrop::drop(&mut self.context);
-        }
-    }
-}
-
 impl Compiler {
     /// Creates a compiler for the host machine.
     pub fn new(config: CompilerConfig) -> Result<Self, CompileError> {
         Target::initialize_native(&InitializationConfig::default()).map_err(CompileError::Llvm)?;
-        configure_llvm_once();
         let triple = TargetMachine::get_default_triple();
         let target = Target::from_triple(&triple).map_err(|e| CompileError::Llvm(e.to_string()))?;
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
+        configure_llvm_once();
         let target_machine = target
             .create_target_machine(
                 &triple,
@@ -211,7 +188,8 @@ impl Compiler {
                 CodeModel::JITDefault,
             )
             .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
-        Ok(Self { config, target_machine, cpu, features })
+        let jit = OrcJit::new().map_err(CompileError::Llvm)?;
+        Ok(Self { config, target_machine, cpu, jit })
     }
 
     /// The compiler's settings.
@@ -256,17 +234,10 @@ impl Compiler {
         };
         let analysis = Analysis::new(code, spec);
         lap(&mut phases.analysis);
-        let context = Box::new(Context::create());
-        // SAFETY: the context is boxed (its address never changes) and is dropped only after
-        // everything created in it (see `JitCode::drop`); the `'static` lifetime never escapes
-        // this function except inside `JitCode`, which upholds that order.
-        let ctx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
-        let module = ctx.create_module("evm");
-        let name = "evm_main";
-        let function = codegen::emit_function(ctx, &module, &analysis, name)?;
-        for (key, value) in [("target-cpu", &self.cpu), ("target-features", &self.features)] {
-            function.add_attribute(AttributeLoc::Function, ctx.create_string_attribute(key, value));
-        }
+        let context = ContextGuard::new();
+        let module = context.get().create_module("evm");
+        let name = self.jit.fresh_symbol();
+        codegen::emit_function(context.get(), &module, &analysis, &name)?;
         if cfg!(debug_assertions) {
             module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;
         }
@@ -281,17 +252,47 @@ impl Compiler {
             module.print_to_file(&path).map_err(|e| CompileError::Llvm(format!("writing {}: {e}", path.display())))?;
         }
         lap(&mut phases.optimize);
-        let engine = module
-            .create_jit_execution_engine(self.config.opt_level.codegen())
-            .map_err(|e| CompileError::Llvm(e.to_string()))?;
-        let address = engine.get_function_address(name).map_err(|e| CompileError::Llvm(e.to_string()))?;
-        // The module holds a clone of the engine; drop it so the engine is the only owner.
-        drop(module);
+        let module_ref = module.as_mut_ptr();
+        // The module and its context now go to the JIT, which disposes them.
+        std::mem::forget(module);
+        let context_ref = context.release();
+        // SAFETY: the module lives in the context and neither is referenced by anything else.
+        let (address, jit_code) =
+            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(CompileError::Llvm)?;
         lap(&mut phases.machine_code);
-        // SAFETY: `address` is the machine code of `evm_main`, whose signature is `EntryFn`
-        // (see `codegen::entry_type`); it stays valid while `engine` lives, which `JitCode` owns.
+        // SAFETY: `address` is the machine code of the function emitted above, whose signature
+        // is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
-        Ok((entry, JitCode { engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) }, phases))
+        Ok((entry, jit_code, phases))
+    }
+}
+
+/// An LLVM context owned by the compiler until it is handed to the JIT; disposed on any
+/// error or panic before that.
+struct ContextGuard(Option<Context>);
+
+impl ContextGuard {
+    fn new() -> Self {
+        Self(Some(Context::create()))
+    }
+
+    fn get(&self) -> &Context {
+        self.0.as_ref().expect("context not yet released")
+    }
+
+    /// Gives up ownership, returning the raw context for the JIT to take over.
+    fn release(mut self) -> inkwell::llvm_sys::prelude::LLVMContextRef {
+        let context = self.0.take().expect("released once");
+        let raw = context.raw();
+        std::mem::forget(context);
+        raw
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        // Any module of this context was dropped before (it is declared after the guard).
+        drop(self.0.take());
     }
 }
 
