@@ -101,6 +101,11 @@ fn main() -> ExitCode {
             eprintln!("error: {mode}: no case was executed (filter: {filter:?})");
             nothing_ran = true;
         }
+        if mode == Mode::Jit && report.frames.interpreted > 0 {
+            // `jit` promises that every frame with code runs native code.
+            eprintln!("error: jit: {} frames ran in the interpreter", report.frames.interpreted);
+            failed += 1;
+        }
         closing.push(format!("{mode}: {}", report.closing_line()));
     }
     for line in &closing {

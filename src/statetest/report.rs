@@ -270,7 +270,12 @@ impl Report {
             }
         }
         writeln!(out, "time: {:.1}s", self.elapsed.as_secs_f64())?;
-        writeln!(out, "frames: {} native, {} interpreted", self.frames.native, self.frames.interpreted)?;
+        if self.mode == Mode::Interp {
+            // Plain revm runs without the JIT's frame handler, so frames are not counted.
+            writeln!(out, "frames: not counted (plain revm)")?;
+        } else {
+            writeln!(out, "frames: {} native, {} interpreted", self.frames.native, self.frames.interpreted)?;
+        }
         writeln!(out, "{}", self.closing_line())
     }
 
