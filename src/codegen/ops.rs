@@ -265,8 +265,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let narrow = self.builder.build_int_truncate(target, self.i64, "jump_target")?;
         let index =
             self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
-        let here = self.builder.get_insert_block().expect("positioned");
-        self.dispatch.target.add_incoming(&[(&index, here)]);
+        self.builder.build_store(self.dispatch.target_slot, index)?;
         self.dispatch.used = true;
         self.builder.build_unconditional_branch(self.dispatch.block)?;
         Ok(())
