@@ -319,8 +319,8 @@ fn configure_llvm_once() {
     });
 }
 
-/// The text of a caught panic.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text of a caught panic (shared with the state-test runner, which also contains panics).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

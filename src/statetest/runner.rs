@@ -362,7 +362,9 @@ impl Case<'_> {
                     .with_db(&mut state);
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| executor.transact_commit(ctx, tx)));
                 match result {
-                    Err(payload) => return Status::Failed(Failure::Panic(panic_message(&payload))),
+                    Err(payload) => {
+                        return Status::Failed(Failure::Panic(crate::compiler::panic_message(payload.as_ref())));
+                    }
                     Ok(Ok(result)) => Execution::Ran(result),
                     Ok(Err(EVMError::Transaction(invalid))) => Execution::Rejected(invalid.to_string()),
                     // Header errors mean the runner built a bad block; database and
@@ -403,16 +405,5 @@ impl Case<'_> {
         } else {
             Status::Failed(Failure::StateRoot { expected: self.post.hash, got })
         }
-    }
-}
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
     }
 }
