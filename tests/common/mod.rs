@@ -142,3 +142,4 @@ impl Scenario {
         interp
     }
 }
+pub mod frame;
