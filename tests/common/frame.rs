@@ -233,6 +233,9 @@ impl FrameTest {
                 tx.caller = FRAME_CALLER;
                 tx.gas_price = 9;
                 tx.gas_limit = 30_000_000;
+                // An EIP-4844 transaction, so BLOBHASH sees its hashes.
+                tx.tx_type = 3;
+                tx.gas_priority_fee = Some(2);
                 tx.blob_hashes = vec![B256::repeat_byte(0x01), B256::repeat_byte(0x02)];
             });
         let journal: &mut Journal<CacheDB<EmptyDB>> = &mut ctx.journaled_state;
@@ -448,6 +451,10 @@ impl Mismatches {
     /// so expectations on the outcome can still be asserted.
     pub fn check(&mut self, test: &FrameTest) -> FrameOutcome {
         self.cases += 1;
+        if std::env::var_os("FRAME_TRACE").is_some() {
+            // Names each case before it runs, to find one that crashes the process.
+            eprintln!("case: {}", test.describe());
+        }
         let interp = test.run_interp();
         let native = test.run_native();
         let diffs = interp.diff(&native);
@@ -481,4 +488,28 @@ impl Mismatches {
             panic!("{msg}");
         }
     }
+}
+
+/// Runs `body` in a child process (this test binary re-run with only the test `test_path`), so
+/// that a case which crashes the process (memory corruption in native code, an abort) fails
+/// just this test instead of killing every test running in the process.
+pub fn isolated(test_path: &str, body: impl FnOnce()) {
+    const VAR: &str = "REVM_JIT_ISOLATED_CHILD";
+    if std::env::var(VAR).as_deref() == Ok(test_path) {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let out = std::process::Command::new(exe)
+        .args([test_path, "--exact", "--nocapture", "--test-threads=1"])
+        .env(VAR, test_path)
+        .output()
+        .expect("spawning the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("1 passed") || !out.status.success(),
+        "child ran no test for {test_path}:\n{stdout}"
+    );
+    assert!(out.status.success(), "{test_path} failed in a child process ({:?}):\n{stdout}\n{stderr}", out.status);
 }

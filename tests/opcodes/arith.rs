@@ -11,58 +11,71 @@ use revm::bytecode::opcode as op;
 use revm::interpreter::InstructionResult;
 use revm::primitives::{U256, hardfork::SpecId};
 
-/// Builds the constant and the calldata program for `opcode` over `tuples` (each tuple lists
-/// operands top first).
-fn programs(opcode: u8, tuples: &[Vec<U256>]) -> [FrameTest; 2] {
-    let mut constant = Code::new();
-    let mut loaded = Code::new();
-    let mut data = Vec::new();
+/// The constant program for `opcode` over `tuples` (each tuple lists operands top first):
+/// operands as PUSH constants, which LLVM may fold at compile time.
+fn constant_program(opcode: u8, tuples: &[Vec<U256>]) -> FrameTest {
+    let mut code = Code::new();
     for t in tuples {
         for v in t.iter().rev() {
-            constant = constant.push(*v);
-            loaded = loaded.cd(data.len() * 32);
-            data.push(*v);
+            code = code.push(*v);
         }
-        constant = constant.op(opcode);
-        loaded = loaded.op(opcode);
+        code = code.op(opcode);
     }
-    [
-        FrameTest::new(constant.op(op::STOP).build()).label("constant operands"),
-        FrameTest::new(loaded.op(op::STOP).build()).calldata(words(&data)).label("calldata operands"),
-    ]
+    FrameTest::new(code.op(op::STOP).build()).label("constant operands")
 }
 
-/// Checks `opcode` over `tuples` for `spec`; returns the interpreter's results (one per
-/// tuple, from the calldata program) when the opcode ran to completion.
-fn check_op(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>]) -> Option<Vec<U256>> {
-    let mut results = None;
-    for chunk in tuples.chunks(300) {
-        for test in programs(opcode, chunk) {
-            let test = test.spec(spec).gas(30_000_000);
+/// The run-time case: `opcode` alone, its operands already on the stack when the frame starts
+/// (so nothing is known at compile time, and one compilation serves every tuple).
+fn runtime_case(opcode: u8, tuple: &[U256]) -> FrameTest {
+    let stack: Vec<U256> = tuple.iter().rev().copied().collect();
+    FrameTest::new(vec![opcode, op::STOP]).stack(stack).label(format!("operands {tuple:x?}"))
+}
+
+/// Checks `opcode` over `tuples` for `spec` with run-time operands, and with constant
+/// operands when `constant`; returns the interpreter's results (one per tuple) when the
+/// opcode is activated.
+fn check_op(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>], constant: bool) -> Option<Vec<U256>> {
+    let mut results = Vec::new();
+    let mut activated = true;
+    for t in tuples {
+        let test = runtime_case(opcode, t).spec(spec).gas(30_000_000);
+        let out = m.check(&test);
+        if out.result() == Some(InstructionResult::Stop) {
+            results.push(out.stack[0]);
+        } else {
+            assert_eq!(out.result(), Some(InstructionResult::NotActivated), "{}", test.describe());
+            activated = false;
+        }
+    }
+    if constant {
+        for chunk in tuples.chunks(300) {
+            let test = constant_program(opcode, chunk).spec(spec).gas(30_000_000);
             let before = m.failures.len();
             let out = m.check(&test);
             if m.failures.len() > before {
                 pinpoint(m, spec, opcode, chunk);
             }
-            if out.result() == Some(InstructionResult::Stop) && !test.calldata.is_empty() {
-                results.get_or_insert_with(Vec::new).extend(out.stack.iter().copied());
+            if activated {
+                expect_result(&out, &test, InstructionResult::Stop);
             }
         }
     }
-    results
+    activated.then_some(results)
 }
 
-/// Re-runs each tuple alone and records which ones differ.
+/// Re-runs each tuple of a differing constant program alone and records which ones differ.
 fn pinpoint(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>]) {
     for t in tuples {
-        for test in programs(opcode, std::slice::from_ref(t)) {
-            let test = test.spec(spec);
-            if let Err(msg) = test.compare() {
-                m.record(format!("  single tuple {}({t:x?}): {msg}", op::OPCODE_INFO[opcode as usize].unwrap().name()));
-            }
+        let test = constant_program(opcode, std::slice::from_ref(t)).spec(spec);
+        if let Err(msg) = test.compare() {
+            m.record(format!("  single tuple {}({t:x?}): {msg}", op::OPCODE_INFO[opcode as usize].unwrap().name()));
         }
     }
 }
+
+/// Forks where the constant programs run (inline code generation only depends on the fork
+/// through opcode activation: SHL/SHR/SAR in Petersburg, PUSH0 in Shanghai, CLZ in Osaka).
+const CONSTANT_FORKS: &[SpecId] = &[SpecId::FRONTIER, SpecId::PETERSBURG, SpecId::OSAKA];
 
 fn pairs(a: &[U256], b: &[U256]) -> Vec<Vec<U256>> {
     a.iter().flat_map(|x| b.iter().map(move |y| vec![*x, *y])).collect()
@@ -103,7 +116,7 @@ fn binary_ops_edge_values_every_fork() {
                 op::SHL | op::SHR | op::SAR => spec.is_enabled_in(SpecId::PETERSBURG),
                 _ => true,
             };
-            let results = check_op(&mut m, spec, opcode, &tuples);
+            let results = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec));
             assert_eq!(results.is_some(), activated, "{opcode:#x} activation in {spec:?}");
         }
     }
@@ -133,7 +146,7 @@ fn index_and_shift_boundaries() {
     let mut m = Mismatches::default();
     for spec in [SpecId::FRONTIER, SpecId::PETERSBURG, SpecId::SHANGHAI, SpecId::OSAKA] {
         for opcode in [op::BYTE, op::SIGNEXTEND, op::SHL, op::SHR, op::SAR] {
-            let results = check_op(&mut m, spec, opcode, &tuples);
+            let results = check_op(&mut m, spec, opcode, &tuples, spec == SpecId::OSAKA);
             if let Some(r) = results {
                 // Spot checks on the interpreter's own results (tuple order is index-major).
                 let at = |i: u64, vi: usize| {
@@ -177,7 +190,7 @@ fn unary_ops_every_fork() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         for opcode in [op::ISZERO, op::NOT, op::CLZ] {
-            let results = check_op(&mut m, spec, opcode, &tuples);
+            let results = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec));
             let activated = opcode != op::CLZ || spec.is_enabled_in(SpecId::OSAKA);
             assert_eq!(results.is_some(), activated, "{opcode:#x} activation in {spec:?}");
             if opcode == op::CLZ
@@ -206,7 +219,7 @@ fn ternary_ops_every_fork() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         for opcode in [op::ADDMOD, op::MULMOD] {
-            let r = check_op(&mut m, spec, opcode, &tuples).expect("always activated");
+            let r = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec)).expect("always activated");
             // (MAX + MAX) % 7 and (MAX * MAX) % 7 are computed without overflow.
             let i = 4 * 81 + 4 * 9 + 3;
             let expected = if opcode == op::ADDMOD { w(2) } else { w(1) };

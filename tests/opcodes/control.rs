@@ -214,7 +214,7 @@ fn falling_off_the_end_of_code() {
         Code::new().push(w(1)).push(w(2)).op(op::ADD).build(),
         Code::new().op(op::JUMPDEST).build(),
         Code::new().push(w(1)).op(op::ADDRESS).build(),
-        Code::new().push(w(1)).push(w(1)).op(op::JUMPI).build(),
+        Code::new().push(w(1)).jumpi_to("e").label("e").build(),
         Code::new().push(w(0)).push(w(7)).op(op::JUMPI).build(),
         Code::new().op(op::GAS).build(),
         Code::new().push(w(4)).op(op::JUMP).op(op::INVALID).op(op::JUMPDEST).build(),
@@ -243,7 +243,8 @@ fn invalid_and_undefined_opcodes() {
                 Code::new().push(w(1)).push(w(2)).op(byte).op(op::STOP).build(),
                 Code::new().cd(0).op(op::JUMP).op(byte).label("d").op(byte).build(),
             ] {
-                let test = FrameTest::new(code).spec(spec).calldata(words(&[w(4)]));
+                // The computed jump goes to the JUMPDEST at 5, then runs the opcode.
+                let test = FrameTest::new(code).spec(spec).calldata(words(&[w(5)]));
                 let out = m.check(&test);
                 let expected = if byte == op::INVALID {
                     InstructionResult::InvalidFEOpcode

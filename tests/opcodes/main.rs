@@ -109,5 +109,5 @@ pub fn full_sweep(m: &mut Mismatches, test: &FrameTest, ok: InstructionResult, d
 /// Whether `r` is one of the out-of-gas results.
 pub fn is_oog(r: InstructionResult) -> bool {
     use InstructionResult::*;
-    matches!(r, OutOfGas | MemoryOOG | MemoryLimitOOG | InvalidOperandOOG | PrecompileOOG)
+    matches!(r, OutOfGas | MemoryOOG | MemoryLimitOOG | InvalidOperandOOG | PrecompileOOG | ReentrancySentryOOG)
 }
