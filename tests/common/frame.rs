@@ -10,12 +10,15 @@
 use revm::{
     Context, MainContext,
     bytecode::Bytecode,
-    context::{BlockEnv, CfgEnv, Journal, JournalTr, TxEnv, journal::warm_addresses::WarmAddresses},
+    context::{
+        BlockEnv, CfgEnv, Journal, JournalTr, TxEnv, journal::warm_addresses::WarmAddresses,
+    },
     context_interface::block::BlobExcessGasAndPrice,
     database::{CacheDB, EmptyDB},
     handler::{MainnetContext, instructions::EthInstructions},
     interpreter::{
-        CallInput, Gas, InputsImpl, InstructionResult, Interpreter, InterpreterAction, SharedMemory,
+        CallInput, Gas, InputsImpl, InstructionResult, Interpreter, InterpreterAction,
+        SharedMemory,
         interpreter::{EthInterpreter, ExtBytecode},
         interpreter_types::ReturnData,
     },
@@ -55,9 +58,9 @@ pub fn compile(code: &Bytes, spec: SpecId) -> CompiledFn {
     if let Some(f) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return f;
     }
-    let f = COMPILER.with(|c| c.borrow_mut().compile(code, spec)).unwrap_or_else(|e| {
-        panic!("compiling 0x{} for {spec:?} failed: {e}", hex::encode(code))
-    });
+    let f = COMPILER
+        .with(|c| c.borrow_mut().compile(code, spec))
+        .unwrap_or_else(|e| panic!("compiling 0x{} for {spec:?} failed: {e}", hex::encode(code)));
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.len() >= 32 {
@@ -132,7 +135,10 @@ impl FrameTest {
     }
 
     pub fn storage(mut self, slots: &[(u64, u64)]) -> Self {
-        self.storage = slots.iter().map(|&(k, v)| (U256::from(k), U256::from(v))).collect();
+        self.storage = slots
+            .iter()
+            .map(|&(k, v)| (U256::from(k), U256::from(v)))
+            .collect();
         self
     }
 
@@ -181,7 +187,11 @@ impl FrameTest {
         let mut db = CacheDB::new(EmptyDB::default());
         db.insert_account_info(
             FRAME_CALLER,
-            AccountInfo { balance: U256::from(10u128.pow(24)), nonce: 1, ..Default::default() },
+            AccountInfo {
+                balance: U256::from(10u128.pow(24)),
+                nonce: 1,
+                ..Default::default()
+            },
         );
         db.insert_account_info(
             FRAME_TARGET,
@@ -194,7 +204,8 @@ impl FrameTest {
             },
         );
         for (k, v) in &self.storage {
-            db.insert_account_storage(FRAME_TARGET, *k, *v).expect("cache db");
+            db.insert_account_storage(FRAME_TARGET, *k, *v)
+                .expect("cache db");
         }
         let other = Bytes::from_static(OTHER_CODE);
         db.insert_account_info(
@@ -207,7 +218,8 @@ impl FrameTest {
                 ..Default::default()
             },
         );
-        db.insert_account_storage(FRAME_OTHER, U256::from(1), U256::from(5)).expect("cache db");
+        db.insert_account_storage(FRAME_OTHER, U256::from(1), U256::from(5))
+            .expect("cache db");
         db
     }
 
@@ -227,7 +239,8 @@ impl FrameTest {
                 block.basefee = 7;
                 block.difficulty = U256::from(0x2000_0000u64);
                 block.prevrandao = Some(B256::repeat_byte(0x42));
-                block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice::new(0x40000, 3_338_477));
+                block.blob_excess_gas_and_price =
+                    Some(BlobExcessGasAndPrice::new(0x40000, 3_338_477));
             })
             .modify_tx_chained(|tx: &mut TxEnv| {
                 tx.caller = FRAME_CALLER;
@@ -275,8 +288,11 @@ impl FrameTest {
         let instructions = Instructions::new_mainnet_with_spec(self.spec);
         let mut host = self.host();
         let mut interpreter = self.interpreter();
-        let action =
-            interpreter.run_plain(instructions.instruction_table(), instructions.gas_table(), &mut host);
+        let action = interpreter.run_plain(
+            instructions.instruction_table(),
+            instructions.gas_table(),
+            &mut host,
+        );
         FrameOutcome::collect(action, &interpreter, &host)
     }
 
@@ -334,7 +350,11 @@ pub struct FrameOutcome {
 }
 
 impl FrameOutcome {
-    fn collect(action: InterpreterAction, interpreter: &Interpreter<EthInterpreter>, host: &Ctx) -> Self {
+    fn collect(
+        action: InterpreterAction,
+        interpreter: &Interpreter<EthInterpreter>,
+        host: &Ctx,
+    ) -> Self {
         let journal = &host.journaled_state;
         let mut transient: Vec<_> = journal
             .transient_storage
@@ -372,7 +392,12 @@ impl FrameOutcome {
     /// Output read as one big-endian word (the usual `RETURN` of a word at 0).
     pub fn word(&self) -> U256 {
         let out = self.output();
-        assert_eq!(out.len(), 32, "output is not one word: {out:?} (result {:?})", self.result());
+        assert_eq!(
+            out.len(),
+            32,
+            "output is not one word: {out:?} (result {:?})",
+            self.result()
+        );
         U256::from_be_slice(&out)
     }
 
@@ -388,7 +413,10 @@ impl FrameOutcome {
     pub fn diff(&self, native: &FrameOutcome) -> Vec<String> {
         let mut d = Vec::new();
         if self.action != native.action {
-            d.push(format!("action:\n    interp: {:?}\n    native: {:?}", self.action, native.action));
+            d.push(format!(
+                "action:\n    interp: {:?}\n    native: {:?}",
+                self.action, native.action
+            ));
         }
         if self.stack != native.stack {
             d.push(format!(
@@ -407,25 +435,46 @@ impl FrameOutcome {
             ));
         }
         if self.gas != native.gas {
-            d.push(format!("interpreter gas:\n    interp: {:?}\n    native: {:?}", self.gas, native.gas));
+            d.push(format!(
+                "interpreter gas:\n    interp: {:?}\n    native: {:?}",
+                self.gas, native.gas
+            ));
         }
         if self.return_data != native.return_data {
-            d.push(format!("return data: {} vs {}", self.return_data, native.return_data));
+            d.push(format!(
+                "return data: {} vs {}",
+                self.return_data, native.return_data
+            ));
         }
         if self.state != native.state {
-            d.push(format!("journal state:\n    interp: {:?}\n    native: {:?}", self.state, native.state));
+            d.push(format!(
+                "journal state:\n    interp: {:?}\n    native: {:?}",
+                self.state, native.state
+            ));
         }
         if self.journal != native.journal {
-            d.push(format!("journal entries:\n    interp: {}\n    native: {}", self.journal, native.journal));
+            d.push(format!(
+                "journal entries:\n    interp: {}\n    native: {}",
+                self.journal, native.journal
+            ));
         }
         if self.logs != native.logs {
-            d.push(format!("logs:\n    interp: {:?}\n    native: {:?}", self.logs, native.logs));
+            d.push(format!(
+                "logs:\n    interp: {:?}\n    native: {:?}",
+                self.logs, native.logs
+            ));
         }
         if self.transient != native.transient {
-            d.push(format!("transient storage:\n    interp: {}\n    native: {}", self.transient, native.transient));
+            d.push(format!(
+                "transient storage:\n    interp: {}\n    native: {}",
+                self.transient, native.transient
+            ));
         }
         if self.warm != native.warm {
-            d.push(format!("warm addresses:\n    interp: {:?}\n    native: {:?}", self.warm, native.warm));
+            d.push(format!(
+                "warm addresses:\n    interp: {:?}\n    native: {:?}",
+                self.warm, native.warm
+            ));
         }
         d
     }
@@ -435,7 +484,11 @@ fn short_stack(stack: &[U256]) -> String {
     if stack.len() <= 12 {
         format!("{stack:?}")
     } else {
-        format!("[..{} items.., {:?}]", stack.len() - 8, &stack[stack.len() - 8..])
+        format!(
+            "[..{} items.., {:?}]",
+            stack.len() - 8,
+            &stack[stack.len() - 8..]
+        )
     }
 }
 
@@ -511,5 +564,9 @@ pub fn isolated(test_path: &str, body: impl FnOnce()) {
         stdout.contains("1 passed") || !out.status.success(),
         "child ran no test for {test_path}:\n{stdout}"
     );
-    assert!(out.status.success(), "{test_path} failed in a child process ({:?}):\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{test_path} failed in a child process ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
 }

@@ -8,7 +8,12 @@ use revm::bytecode::opcode::{self as op, OPCODE_INFO};
 use revm::interpreter::InstructionResult;
 use revm::primitives::{U256, hardfork::SpecId};
 
-const SPECS: &[SpecId] = &[SpecId::FRONTIER, SpecId::BYZANTIUM, SpecId::SHANGHAI, SpecId::OSAKA];
+const SPECS: &[SpecId] = &[
+    SpecId::FRONTIER,
+    SpecId::BYZANTIUM,
+    SpecId::SHANGHAI,
+    SpecId::OSAKA,
+];
 
 /// Static and computed jumps to valid and invalid targets: a JUMPDEST, a non-JUMPDEST
 /// opcode, 0x5B bytes inside PUSH data, the end of code, beyond code, and huge values.
@@ -67,14 +72,26 @@ fn jump_targets() {
 #[test]
 fn jumpi_taken_and_not_taken() {
     let mut m = Mismatches::default();
-    let conds = [w(0), w(1), U256::MAX, U256::from(1) << 255, U256::from(1) << 128];
+    let conds = [
+        w(0),
+        w(1),
+        U256::MAX,
+        U256::from(1) << 255,
+        U256::from(1) << 128,
+    ];
     let targets = [w(0), w(3), w(100), U256::MAX];
     for &spec in SPECS {
         for cond in conds {
             for target_is_valid in [true, false] {
                 // PUSH cond PUSH target JUMPI PUSH1 1 STOP JUMPDEST PUSH1 2 STOP
                 let mk = |c: Code| {
-                    c.op(op::JUMPI).push(w(1)).op(op::STOP).label("t").push(w(2)).op(op::STOP).build()
+                    c.op(op::JUMPI)
+                        .push(w(1))
+                        .op(op::STOP)
+                        .label("t")
+                        .push(w(2))
+                        .op(op::STOP)
+                        .build()
                 };
                 let static_code = if target_is_valid {
                     mk(Code::new().push(cond).push_label("t"))
@@ -92,7 +109,9 @@ fn jumpi_taken_and_not_taken() {
                 // Both operands from calldata.
                 for target in targets {
                     let code = mk(Code::new().cd(0).cd(32));
-                    let test = FrameTest::new(code).spec(spec).calldata(words(&[cond, target]));
+                    let test = FrameTest::new(code)
+                        .spec(spec)
+                        .calldata(words(&[cond, target]));
                     m.check(&test);
                 }
             }
@@ -109,7 +128,9 @@ fn jumpi_taken_and_not_taken() {
             .op(op::STOP)
             .build();
         let dest = code.iter().position(|b| *b == op::JUMPDEST).unwrap() as u64;
-        let test = FrameTest::new(code).spec(spec).calldata(words(&[w(1), w(dest)]));
+        let test = FrameTest::new(code)
+            .spec(spec)
+            .calldata(words(&[w(1), w(dest)]));
         let out = m.check(&test);
         expect_result(&out, &test, InstructionResult::Stop);
         assert_eq!(out.stack, vec![w(2)]);
@@ -141,7 +162,9 @@ fn loops_with_static_and_computed_targets() {
                 .op(op::GAS)
                 .op(op::STOP)
                 .build();
-            let test = FrameTest::new(code).spec(spec).calldata(words(&[w(iterations)]));
+            let test = FrameTest::new(code)
+                .spec(spec)
+                .calldata(words(&[w(iterations)]));
             let out = m.check(&test);
             expect_result(&out, &test, InstructionResult::Stop);
             assert_eq!(out.stack.len(), 4);
@@ -163,11 +186,25 @@ fn jump_into_middle_of_straight_line_code() {
             code = code.op(op::JUMPDEST).push(w(i)).op(op::ADDRESS).op(op::POP);
         }
         let code = code.op(op::STOP).build();
-        for d in dests.iter().copied().chain([dests[3] + 1, dests[3] + 2, dests[5] + 3]) {
-            let test = FrameTest::new(code.clone()).spec(spec).calldata(words(&[w(d)]));
+        for d in dests
+            .iter()
+            .copied()
+            .chain([dests[3] + 1, dests[3] + 2, dests[5] + 3])
+        {
+            let test = FrameTest::new(code.clone())
+                .spec(spec)
+                .calldata(words(&[w(d)]));
             let out = m.check(&test);
             let valid = dests.contains(&d);
-            expect_result(&out, &test, if valid { InstructionResult::Stop } else { InstructionResult::InvalidJump });
+            expect_result(
+                &out,
+                &test,
+                if valid {
+                    InstructionResult::Stop
+                } else {
+                    InstructionResult::InvalidJump
+                },
+            );
         }
     }
     m.finish();
@@ -217,7 +254,12 @@ fn falling_off_the_end_of_code() {
         Code::new().push(w(1)).jumpi_to("e").label("e").build(),
         Code::new().push(w(0)).push(w(7)).op(op::JUMPI).build(),
         Code::new().op(op::GAS).build(),
-        Code::new().push(w(4)).op(op::JUMP).op(op::INVALID).op(op::JUMPDEST).build(),
+        Code::new()
+            .push(w(4))
+            .op(op::JUMP)
+            .op(op::INVALID)
+            .op(op::JUMPDEST)
+            .build(),
         Code::new().op(op::CALLDATASIZE).op(op::PUSH32).build(),
     ];
     for &spec in FORKS {
@@ -240,8 +282,19 @@ fn invalid_and_undefined_opcodes() {
             }
             for code in [
                 Code::new().op(byte).build(),
-                Code::new().push(w(1)).push(w(2)).op(byte).op(op::STOP).build(),
-                Code::new().cd(0).op(op::JUMP).op(byte).label("d").op(byte).build(),
+                Code::new()
+                    .push(w(1))
+                    .push(w(2))
+                    .op(byte)
+                    .op(op::STOP)
+                    .build(),
+                Code::new()
+                    .cd(0)
+                    .op(op::JUMP)
+                    .op(byte)
+                    .label("d")
+                    .op(byte)
+                    .build(),
             ] {
                 // The computed jump goes to the JUMPDEST at 5, then runs the opcode.
                 let test = FrameTest::new(code).spec(spec).calldata(words(&[w(5)]));
@@ -269,7 +322,15 @@ fn every_opcode_every_fork() {
         for byte in 0..=255u8 {
             let inputs = OPCODE_INFO[byte as usize].map_or(0, |i| i.inputs() as usize);
             let operands = inputs.max(2) + 1;
-            let mixed: Vec<U256> = (0..operands as u64).map(|i| if i % 2 == 0 { w(i * 32) } else { U256::MAX >> i }).collect();
+            let mixed: Vec<U256> = (0..operands as u64)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        w(i * 32)
+                    } else {
+                        U256::MAX >> i
+                    }
+                })
+                .collect();
             let mut stacks = vec![
                 ("no operands", vec![]),
                 ("operands 0x20", vec![w(0x20); operands]),
@@ -299,8 +360,21 @@ fn every_opcode_every_fork() {
         }
     }
     // The sweep reached the interesting outcomes.
-    for r in ["NotActivated", "OpcodeNotFound", "StackUnderflow", "StackOverflow", "Stop", "None", "InvalidJump", "Return", "Revert"] {
-        assert!(results.iter().any(|x| x.contains(r)), "no case ended in {r}: {results:?}");
+    for r in [
+        "NotActivated",
+        "OpcodeNotFound",
+        "StackUnderflow",
+        "StackOverflow",
+        "Stop",
+        "None",
+        "InvalidJump",
+        "Return",
+        "Revert",
+    ] {
+        assert!(
+            results.iter().any(|x| x.contains(r)),
+            "no case ended in {r}: {results:?}"
+        );
     }
     m.finish();
 }
