@@ -124,7 +124,7 @@ impl FrameTest {
         self
     }
 
-    pub fn is_static(mut self, is_static: bool) -> Self {
+    pub fn static_frame(mut self, is_static: bool) -> Self {
         self.is_static = is_static;
         self
     }

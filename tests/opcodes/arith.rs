@@ -387,7 +387,8 @@ fn chained_inline_arithmetic() {
         };
         let constant = body(Code::new().push(c).push(b).push(*a)).build();
         let loaded = body(Code::new().cd(64).cd(32).cd(0)).build();
-        for spec in [SpecId::OSAKA] {
+        // Before Osaka CLZ halts the program part way; the comparison still holds.
+        for spec in [SpecId::PETERSBURG, SpecId::OSAKA] {
             m.check(&FrameTest::new(constant.clone()).spec(spec));
             m.check(
                 &FrameTest::new(loaded.clone())

@@ -197,7 +197,9 @@ fn selfdestruct_frame_level() {
                 .op(op::INVALID)
                 .build();
             for is_static in [false, true] {
-                let test = FrameTest::new(code.clone()).spec(spec).is_static(is_static);
+                let test = FrameTest::new(code.clone())
+                    .spec(spec)
+                    .static_frame(is_static);
                 let out = m.check(&test);
                 let expected = if is_static {
                     InstructionResult::StateChangeDuringStaticCall
@@ -283,7 +285,10 @@ fn static_frame_violations() {
     for &spec in FORKS {
         for (name, code, violates) in &cases {
             let code = code.clone().push(w(1)).op(op::STOP).build();
-            let test = FrameTest::new(code).spec(spec).is_static(true).label(*name);
+            let test = FrameTest::new(code)
+                .spec(spec)
+                .static_frame(true)
+                .label(*name);
             let out = m.check(&test);
             let activated = match *name {
                 "TSTORE" | "TLOAD" => spec.is_enabled_in(SpecId::CANCUN),

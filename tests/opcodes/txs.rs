@@ -582,12 +582,15 @@ fn selfdestruct_by_fork() {
     m.finish();
 }
 
+/// (name, code, initial storage of TARGET).
+type RefundCase = (&'static str, Code, Vec<(U256, U256)>);
+
 /// SSTORE refunds: clearing a slot, and setting then restoring one, before and after London.
 #[test]
 fn sstore_refunds() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
-        let cases: Vec<(&str, Code, Vec<(U256, U256)>)> = vec![
+        let cases: Vec<RefundCase> = vec![
             (
                 "clear",
                 Code::new().push(w(0)).push(w(1)).op(op::SSTORE),
