@@ -679,3 +679,90 @@ fn returndatacopy_after_call() {
     }
     m.finish();
 }
+
+/// Calls in a loop: native code suspends at the call, resumes after it (the resume point is
+/// also a JUMPDEST reached by a backward jump), several times in one frame.
+#[test]
+fn calls_in_a_loop() {
+    let mut m = Mismatches::default();
+    for &spec in FORKS {
+        for iterations in [1u64, 3] {
+            let code = Code::new()
+                .push(w(iterations))
+                .label("loop")
+                .op(op::DUP1)
+                .op(op::ISZERO)
+                .jumpi_to("end")
+                .op(op::DUP1)
+                .push(w(0))
+                .op(op::MSTORE);
+            let code = call(code, op::CALL, addr(OTHER), 0, w(30_000), 32)
+                .label("after")
+                .op(op::POP)
+                .push(w(64))
+                .op(op::MLOAD)
+                .op(op::DUP2)
+                .op(op::SSTORE)
+                .push(w(1))
+                .op(op::SWAP1)
+                .op(op::SUB)
+                .jump_to("loop")
+                .label("end")
+                .op(op::STOP)
+                .build();
+            let s = Scenario::new(code).spec(spec).other(callee("return"));
+            let out = compare(&mut m, &s, "calls in a loop");
+            assert!(
+                out.result.result.is_success(),
+                "{spec:?}: {:?}",
+                out.result.result
+            );
+        }
+    }
+    m.finish();
+}
+
+/// Transaction gas limits from the intrinsic cost up to what a call-making transaction
+/// needs: out of gas before the call, inside the callee, and right after native code resumes.
+#[test]
+fn transaction_gas_sweep_around_a_call() {
+    let mut m = Mismatches::default();
+    for spec in [SpecId::HOMESTEAD, SpecId::ISTANBUL, SpecId::OSAKA] {
+        let code = record(
+            call(
+                Code::new().push(w(5)).push(w(0)).op(op::MSTORE),
+                op::CALL,
+                addr(OTHER),
+                0,
+                w(3000),
+                32,
+            ),
+            spec,
+        )
+        .build();
+        let s = Scenario::new(code).spec(spec).other(callee("return"));
+        let needed = match s.clone().gas(10_000_000).run(Mode::Interp).result.result {
+            ExecutionResult::Success { gas, .. } => gas.used(),
+            other => panic!("{spec:?}: {other:?}"),
+        };
+        let mut outcomes = std::collections::BTreeSet::new();
+        // Coarse below, every value just around the amount needed (each run builds a fresh
+        // executor and compiles, so the sweep is sparse).
+        for gas in (21_000..needed)
+            .step_by(499)
+            .chain(needed.saturating_sub(60)..needed + 5)
+        {
+            let out = compare(&mut m, &s.clone().gas(gas), &format!("gas {gas}"));
+            outcomes.insert(match out.result.result {
+                ExecutionResult::Success { .. } => "success",
+                ExecutionResult::Revert { .. } => "revert",
+                ExecutionResult::Halt { .. } => "halt",
+            });
+        }
+        assert!(
+            outcomes.contains("success") && outcomes.contains("halt"),
+            "{spec:?}: {outcomes:?}"
+        );
+    }
+    m.finish();
+}
