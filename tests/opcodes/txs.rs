@@ -742,7 +742,7 @@ fn transaction_gas_sweep_around_a_call() {
         .build();
         let s = Scenario::new(code).spec(spec).other(callee("return"));
         let needed = match s.clone().gas(10_000_000).run(Mode::Interp).result.result {
-            ExecutionResult::Success { gas, .. } => gas.used(),
+            ExecutionResult::Success { gas, .. } => gas.tx_gas_used(),
             other => panic!("{spec:?}: {other:?}"),
         };
         let mut outcomes = std::collections::BTreeSet::new();
