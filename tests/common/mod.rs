@@ -139,3 +139,4 @@ impl Scenario {
         interp
     }
 }
+pub mod frame;
