@@ -10,15 +10,12 @@
 use revm::{
     Context, MainContext,
     bytecode::Bytecode,
-    context::{
-        BlockEnv, CfgEnv, Journal, JournalTr, TxEnv, journal::warm_addresses::WarmAddresses,
-    },
+    context::{BlockEnv, CfgEnv, Journal, JournalTr, TxEnv, journal::warm_addresses::WarmAddresses},
     context_interface::block::BlobExcessGasAndPrice,
     database::{CacheDB, EmptyDB},
     handler::{MainnetContext, instructions::EthInstructions},
     interpreter::{
-        CallInput, Gas, InputsImpl, InstructionResult, Interpreter, InterpreterAction,
-        SharedMemory,
+        CallInput, Gas, InputsImpl, InstructionResult, Interpreter, InterpreterAction, SharedMemory,
         interpreter::{EthInterpreter, ExtBytecode},
         interpreter_types::ReturnData,
     },
@@ -135,10 +132,7 @@ impl FrameTest {
     }
 
     pub fn storage(mut self, slots: &[(u64, u64)]) -> Self {
-        self.storage = slots
-            .iter()
-            .map(|&(k, v)| (U256::from(k), U256::from(v)))
-            .collect();
+        self.storage = slots.iter().map(|&(k, v)| (U256::from(k), U256::from(v))).collect();
         self
     }
 
@@ -187,11 +181,7 @@ impl FrameTest {
         let mut db = CacheDB::new(EmptyDB::default());
         db.insert_account_info(
             FRAME_CALLER,
-            AccountInfo {
-                balance: U256::from(10u128.pow(24)),
-                nonce: 1,
-                ..Default::default()
-            },
+            AccountInfo { balance: U256::from(10u128.pow(24)), nonce: 1, ..Default::default() },
         );
         db.insert_account_info(
             FRAME_TARGET,
@@ -204,8 +194,7 @@ impl FrameTest {
             },
         );
         for (k, v) in &self.storage {
-            db.insert_account_storage(FRAME_TARGET, *k, *v)
-                .expect("cache db");
+            db.insert_account_storage(FRAME_TARGET, *k, *v).expect("cache db");
         }
         let other = Bytes::from_static(OTHER_CODE);
         db.insert_account_info(
@@ -218,8 +207,7 @@ impl FrameTest {
                 ..Default::default()
             },
         );
-        db.insert_account_storage(FRAME_OTHER, U256::from(1), U256::from(5))
-            .expect("cache db");
+        db.insert_account_storage(FRAME_OTHER, U256::from(1), U256::from(5)).expect("cache db");
         db
     }
 
@@ -239,8 +227,7 @@ impl FrameTest {
                 block.basefee = 7;
                 block.difficulty = U256::from(0x2000_0000u64);
                 block.prevrandao = Some(B256::repeat_byte(0x42));
-                block.blob_excess_gas_and_price =
-                    Some(BlobExcessGasAndPrice::new(0x40000, 3_338_477));
+                block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice::new(0x40000, 3_338_477));
             })
             .modify_tx_chained(|tx: &mut TxEnv| {
                 tx.caller = FRAME_CALLER;
@@ -288,11 +275,7 @@ impl FrameTest {
         let instructions = Instructions::new_mainnet_with_spec(self.spec);
         let mut host = self.host();
         let mut interpreter = self.interpreter();
-        let action = interpreter.run_plain(
-            instructions.instruction_table(),
-            instructions.gas_table(),
-            &mut host,
-        );
+        let action = interpreter.run_plain(instructions.instruction_table(), instructions.gas_table(), &mut host);
         FrameOutcome::collect(action, &interpreter, &host)
     }
 
@@ -350,11 +333,7 @@ pub struct FrameOutcome {
 }
 
 impl FrameOutcome {
-    fn collect(
-        action: InterpreterAction,
-        interpreter: &Interpreter<EthInterpreter>,
-        host: &Ctx,
-    ) -> Self {
+    fn collect(action: InterpreterAction, interpreter: &Interpreter<EthInterpreter>, host: &Ctx) -> Self {
         let journal = &host.journaled_state;
         let mut transient: Vec<_> = journal
             .transient_storage
@@ -392,12 +371,7 @@ impl FrameOutcome {
     /// Output read as one big-endian word (the usual `RETURN` of a word at 0).
     pub fn word(&self) -> U256 {
         let out = self.output();
-        assert_eq!(
-            out.len(),
-            32,
-            "output is not one word: {out:?} (result {:?})",
-            self.result()
-        );
+        assert_eq!(out.len(), 32, "output is not one word: {out:?} (result {:?})", self.result());
         U256::from_be_slice(&out)
     }
 
@@ -413,10 +387,7 @@ impl FrameOutcome {
     pub fn diff(&self, native: &FrameOutcome) -> Vec<String> {
         let mut d = Vec::new();
         if self.action != native.action {
-            d.push(format!(
-                "action:\n    interp: {:?}\n    native: {:?}",
-                self.action, native.action
-            ));
+            d.push(format!("action:\n    interp: {:?}\n    native: {:?}", self.action, native.action));
         }
         if self.stack != native.stack {
             d.push(format!(
@@ -435,46 +406,25 @@ impl FrameOutcome {
             ));
         }
         if self.gas != native.gas {
-            d.push(format!(
-                "interpreter gas:\n    interp: {:?}\n    native: {:?}",
-                self.gas, native.gas
-            ));
+            d.push(format!("interpreter gas:\n    interp: {:?}\n    native: {:?}", self.gas, native.gas));
         }
         if self.return_data != native.return_data {
-            d.push(format!(
-                "return data: {} vs {}",
-                self.return_data, native.return_data
-            ));
+            d.push(format!("return data: {} vs {}", self.return_data, native.return_data));
         }
         if self.state != native.state {
-            d.push(format!(
-                "journal state:\n    interp: {:?}\n    native: {:?}",
-                self.state, native.state
-            ));
+            d.push(format!("journal state:\n    interp: {:?}\n    native: {:?}", self.state, native.state));
         }
         if self.journal != native.journal {
-            d.push(format!(
-                "journal entries:\n    interp: {}\n    native: {}",
-                self.journal, native.journal
-            ));
+            d.push(format!("journal entries:\n    interp: {}\n    native: {}", self.journal, native.journal));
         }
         if self.logs != native.logs {
-            d.push(format!(
-                "logs:\n    interp: {:?}\n    native: {:?}",
-                self.logs, native.logs
-            ));
+            d.push(format!("logs:\n    interp: {:?}\n    native: {:?}", self.logs, native.logs));
         }
         if self.transient != native.transient {
-            d.push(format!(
-                "transient storage:\n    interp: {}\n    native: {}",
-                self.transient, native.transient
-            ));
+            d.push(format!("transient storage:\n    interp: {}\n    native: {}", self.transient, native.transient));
         }
         if self.warm != native.warm {
-            d.push(format!(
-                "warm addresses:\n    interp: {:?}\n    native: {:?}",
-                self.warm, native.warm
-            ));
+            d.push(format!("warm addresses:\n    interp: {:?}\n    native: {:?}", self.warm, native.warm));
         }
         d
     }
@@ -484,11 +434,7 @@ fn short_stack(stack: &[U256]) -> String {
     if stack.len() <= 12 {
         format!("{stack:?}")
     } else {
-        format!(
-            "[..{} items.., {:?}]",
-            stack.len() - 8,
-            &stack[stack.len() - 8..]
-        )
+        format!("[..{} items.., {:?}]", stack.len() - 8, &stack[stack.len() - 8..])
     }
 }
 
@@ -560,13 +506,6 @@ pub fn isolated(test_path: &str, body: impl FnOnce()) {
         .expect("spawning the test binary");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stdout.contains("1 passed") || !out.status.success(),
-        "child ran no test for {test_path}:\n{stdout}"
-    );
-    assert!(
-        out.status.success(),
-        "{test_path} failed in a child process ({:?}):\n{stdout}\n{stderr}",
-        out.status
-    );
+    assert!(stdout.contains("1 passed") || !out.status.success(), "child ran no test for {test_path}:\n{stdout}");
+    assert!(out.status.success(), "{test_path} failed in a child process ({:?}):\n{stdout}\n{stderr}", out.status);
 }

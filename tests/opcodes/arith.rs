@@ -28,21 +28,13 @@ fn constant_program(opcode: u8, tuples: &[Vec<U256>]) -> FrameTest {
 /// (so nothing is known at compile time, and one compilation serves every tuple).
 fn runtime_case(opcode: u8, tuple: &[U256]) -> FrameTest {
     let stack: Vec<U256> = tuple.iter().rev().copied().collect();
-    FrameTest::new(vec![opcode, op::STOP])
-        .stack(stack)
-        .label(format!("operands {tuple:x?}"))
+    FrameTest::new(vec![opcode, op::STOP]).stack(stack).label(format!("operands {tuple:x?}"))
 }
 
 /// Checks `opcode` over `tuples` for `spec` with run-time operands, and with constant
 /// operands when `constant`; returns the interpreter's results (one per tuple) when the
 /// opcode is activated.
-fn check_op(
-    m: &mut Mismatches,
-    spec: SpecId,
-    opcode: u8,
-    tuples: &[Vec<U256>],
-    constant: bool,
-) -> Option<Vec<U256>> {
+fn check_op(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>], constant: bool) -> Option<Vec<U256>> {
     let mut results = Vec::new();
     let mut activated = true;
     for t in tuples {
@@ -51,12 +43,7 @@ fn check_op(
         if out.result() == Some(InstructionResult::Stop) {
             results.push(out.stack[0]);
         } else {
-            assert_eq!(
-                out.result(),
-                Some(InstructionResult::NotActivated),
-                "{}",
-                test.describe()
-            );
+            assert_eq!(out.result(), Some(InstructionResult::NotActivated), "{}", test.describe());
             activated = false;
         }
     }
@@ -81,10 +68,7 @@ fn pinpoint(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>]) 
     for t in tuples {
         let test = constant_program(opcode, std::slice::from_ref(t)).spec(spec);
         if let Err(msg) = test.compare() {
-            m.record(format!(
-                "  single tuple {}({t:x?}): {msg}",
-                op::OPCODE_INFO[opcode as usize].unwrap().name()
-            ));
+            m.record(format!("  single tuple {}({t:x?}): {msg}", op::OPCODE_INFO[opcode as usize].unwrap().name()));
         }
     }
 }
@@ -94,9 +78,7 @@ fn pinpoint(m: &mut Mismatches, spec: SpecId, opcode: u8, tuples: &[Vec<U256>]) 
 const CONSTANT_FORKS: &[SpecId] = &[SpecId::FRONTIER, SpecId::PETERSBURG, SpecId::OSAKA];
 
 fn pairs(a: &[U256], b: &[U256]) -> Vec<Vec<U256>> {
-    a.iter()
-        .flat_map(|x| b.iter().map(move |y| vec![*x, *y]))
-        .collect()
+    a.iter().flat_map(|x| b.iter().map(move |y| vec![*x, *y])).collect()
 }
 
 const BINARY: &[u8] = &[
@@ -134,18 +116,8 @@ fn binary_ops_edge_values_every_fork() {
                 op::SHL | op::SHR | op::SAR => spec.is_enabled_in(SpecId::PETERSBURG),
                 _ => true,
             };
-            let results = check_op(
-                &mut m,
-                spec,
-                opcode,
-                &tuples,
-                CONSTANT_FORKS.contains(&spec),
-            );
-            assert_eq!(
-                results.is_some(),
-                activated,
-                "{opcode:#x} activation in {spec:?}"
-            );
+            let results = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec));
+            assert_eq!(results.is_some(), activated, "{opcode:#x} activation in {spec:?}");
         }
     }
     m.finish();
@@ -155,23 +127,8 @@ fn binary_ops_edge_values_every_fork() {
 #[test]
 fn index_and_shift_boundaries() {
     let mut index: Vec<U256> = (0..=40).map(w).collect();
-    index.extend([
-        w(127),
-        w(128),
-        w(247),
-        w(248),
-        w(254),
-        w(255),
-        w(256),
-        w(257),
-        w(512),
-    ]);
-    index.extend([
-        U256::from(1) << 64,
-        (U256::from(1) << 64) + w(3),
-        U256::MAX,
-        min_signed(),
-    ]);
+    index.extend([w(127), w(128), w(247), w(248), w(254), w(255), w(256), w(257), w(512)]);
+    index.extend([U256::from(1) << 64, (U256::from(1) << 64) + w(3), U256::MAX, min_signed()]);
     let values = [
         w(0),
         w(1),
@@ -187,12 +144,7 @@ fn index_and_shift_boundaries() {
     ];
     let tuples = pairs(&index, &values);
     let mut m = Mismatches::default();
-    for spec in [
-        SpecId::FRONTIER,
-        SpecId::PETERSBURG,
-        SpecId::SHANGHAI,
-        SpecId::OSAKA,
-    ] {
+    for spec in [SpecId::FRONTIER, SpecId::PETERSBURG, SpecId::SHANGHAI, SpecId::OSAKA] {
         for opcode in [op::BYTE, op::SIGNEXTEND, op::SHL, op::SHR, op::SAR] {
             let results = check_op(&mut m, spec, opcode, &tuples, spec == SpecId::OSAKA);
             if let Some(r) = results {
@@ -238,19 +190,9 @@ fn unary_ops_every_fork() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         for opcode in [op::ISZERO, op::NOT, op::CLZ] {
-            let results = check_op(
-                &mut m,
-                spec,
-                opcode,
-                &tuples,
-                CONSTANT_FORKS.contains(&spec),
-            );
+            let results = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec));
             let activated = opcode != op::CLZ || spec.is_enabled_in(SpecId::OSAKA);
-            assert_eq!(
-                results.is_some(),
-                activated,
-                "{opcode:#x} activation in {spec:?}"
-            );
+            assert_eq!(results.is_some(), activated, "{opcode:#x} activation in {spec:?}");
             if opcode == op::CLZ
                 && let Some(r) = results
             {
@@ -265,17 +207,7 @@ fn unary_ops_every_fork() {
 
 #[test]
 fn ternary_ops_every_fork() {
-    let v = [
-        w(0),
-        w(1),
-        w(2),
-        w(7),
-        U256::MAX,
-        neg(2),
-        min_signed(),
-        U256::from(1) << 128,
-        edge_values()[20],
-    ];
+    let v = [w(0), w(1), w(2), w(7), U256::MAX, neg(2), min_signed(), U256::from(1) << 128, edge_values()[20]];
     let mut tuples = Vec::new();
     for a in v {
         for b in v {
@@ -287,14 +219,7 @@ fn ternary_ops_every_fork() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         for opcode in [op::ADDMOD, op::MULMOD] {
-            let r = check_op(
-                &mut m,
-                spec,
-                opcode,
-                &tuples,
-                CONSTANT_FORKS.contains(&spec),
-            )
-            .expect("always activated");
+            let r = check_op(&mut m, spec, opcode, &tuples, CONSTANT_FORKS.contains(&spec)).expect("always activated");
             // (MAX + MAX) % 7 and (MAX * MAX) % 7 are computed without overflow.
             let i = 4 * 81 + 4 * 9 + 3;
             let expected = if opcode == op::ADDMOD { w(2) } else { w(1) };
@@ -390,11 +315,7 @@ fn chained_inline_arithmetic() {
         // Before Osaka CLZ halts the program part way; the comparison still holds.
         for spec in [SpecId::PETERSBURG, SpecId::OSAKA] {
             m.check(&FrameTest::new(constant.clone()).spec(spec));
-            m.check(
-                &FrameTest::new(loaded.clone())
-                    .spec(spec)
-                    .calldata(words(&[*a, b, c])),
-            );
+            m.check(&FrameTest::new(loaded.clone()).spec(spec).calldata(words(&[*a, b, c])));
         }
     }
     m.finish();

@@ -103,20 +103,13 @@ impl Code {
 
     /// Stores the top of the stack at memory 0 and returns that word.
     pub fn ret_top(self) -> Self {
-        self.push(U256::ZERO)
-            .op(op::MSTORE)
-            .push(U256::from(32))
-            .push(U256::ZERO)
-            .op(op::RETURN)
+        self.push(U256::ZERO).op(op::MSTORE).push(U256::from(32)).push(U256::ZERO).op(op::RETURN)
     }
 
     /// Resolves labels and returns the bytes.
     pub fn build(mut self) -> Bytes {
         for (at, name) in std::mem::take(&mut self.fixups) {
-            let target = *self
-                .labels
-                .get(name)
-                .unwrap_or_else(|| panic!("label {name} never placed"));
+            let target = *self.labels.get(name).unwrap_or_else(|| panic!("label {name} never placed"));
             self.bytes[at..at + 2].copy_from_slice(&(target as u16).to_be_bytes());
         }
         self.bytes.into()
@@ -162,18 +155,13 @@ pub fn edge_values() -> Vec<U256> {
         U256::from(u64::MAX),
         U256::from_be_slice(&[0x80; 32]),
         U256::from_be_slice(&[
-            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x0f, 0xed, 0xcb, 0xa9, 0x87, 0x65,
-            0x43, 0x21, 0xff, 0x00, 0xff, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
-            0x99, 0xaa, 0xbb, 0xcc,
+            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x0f, 0xed, 0xcb, 0xa9, 0x87, 0x65, 0x43, 0x21, 0xff, 0x00,
+            0xff, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
         ]),
     ]
 }
 
 /// Calldata holding `values` as consecutive words.
 pub fn words(values: &[U256]) -> Bytes {
-    values
-        .iter()
-        .flat_map(|v| v.to_be_bytes::<32>())
-        .collect::<Vec<u8>>()
-        .into()
+    values.iter().flat_map(|v| v.to_be_bytes::<32>()).collect::<Vec<u8>>().into()
 }

@@ -8,12 +8,7 @@ use revm::bytecode::opcode::{self as op, OPCODE_INFO};
 use revm::interpreter::InstructionResult;
 use revm::primitives::{U256, hardfork::SpecId};
 
-const SPECS: &[SpecId] = &[
-    SpecId::FRONTIER,
-    SpecId::BYZANTIUM,
-    SpecId::SHANGHAI,
-    SpecId::OSAKA,
-];
+const SPECS: &[SpecId] = &[SpecId::FRONTIER, SpecId::BYZANTIUM, SpecId::SHANGHAI, SpecId::OSAKA];
 
 /// Static and computed jumps to valid and invalid targets: a JUMPDEST, a non-JUMPDEST
 /// opcode, 0x5B bytes inside PUSH data, the end of code, beyond code, and huge values.
@@ -52,11 +47,8 @@ fn jump_targets() {
         for &(target, expected) in targets {
             // Static: the target is a constant pushed in the same block.
             let static_code = body(Code::new().op(op::ADDRESS).op(op::POP).push_n(1, target));
-            let static_code = if target < w(256) {
-                static_code
-            } else {
-                body(Code::new().op(op::ADDRESS).op(op::POP).push(target))
-            };
+            let static_code =
+                if target < w(256) { static_code } else { body(Code::new().op(op::ADDRESS).op(op::POP).push(target)) };
             // Computed: the target comes from calldata.
             let computed = body(Code::new().op(op::PC).cd(0));
             for (code, data) in [(static_code, vec![]), (computed, words(&[target]).to_vec())] {
@@ -72,27 +64,13 @@ fn jump_targets() {
 #[test]
 fn jumpi_taken_and_not_taken() {
     let mut m = Mismatches::default();
-    let conds = [
-        w(0),
-        w(1),
-        U256::MAX,
-        U256::from(1) << 255,
-        U256::from(1) << 128,
-    ];
+    let conds = [w(0), w(1), U256::MAX, U256::from(1) << 255, U256::from(1) << 128];
     let targets = [w(0), w(3), w(100), U256::MAX];
     for &spec in SPECS {
         for cond in conds {
             for target_is_valid in [true, false] {
                 // PUSH cond PUSH target JUMPI PUSH1 1 STOP JUMPDEST PUSH1 2 STOP
-                let mk = |c: Code| {
-                    c.op(op::JUMPI)
-                        .push(w(1))
-                        .op(op::STOP)
-                        .label("t")
-                        .push(w(2))
-                        .op(op::STOP)
-                        .build()
-                };
+                let mk = |c: Code| c.op(op::JUMPI).push(w(1)).op(op::STOP).label("t").push(w(2)).op(op::STOP).build();
                 let static_code = if target_is_valid {
                     mk(Code::new().push(cond).push_label("t"))
                 } else {
@@ -109,28 +87,16 @@ fn jumpi_taken_and_not_taken() {
                 // Both operands from calldata.
                 for target in targets {
                     let code = mk(Code::new().cd(0).cd(32));
-                    let test = FrameTest::new(code)
-                        .spec(spec)
-                        .calldata(words(&[cond, target]));
+                    let test = FrameTest::new(code).spec(spec).calldata(words(&[cond, target]));
                     m.check(&test);
                 }
             }
         }
         // A computed JUMPI target that is the JUMPDEST.
-        let code = Code::new()
-            .cd(0)
-            .cd(32)
-            .op(op::JUMPI)
-            .push(w(1))
-            .op(op::STOP)
-            .label("t")
-            .push(w(2))
-            .op(op::STOP)
-            .build();
+        let code =
+            Code::new().cd(0).cd(32).op(op::JUMPI).push(w(1)).op(op::STOP).label("t").push(w(2)).op(op::STOP).build();
         let dest = code.iter().position(|b| *b == op::JUMPDEST).unwrap() as u64;
-        let test = FrameTest::new(code)
-            .spec(spec)
-            .calldata(words(&[w(1), w(dest)]));
+        let test = FrameTest::new(code).spec(spec).calldata(words(&[w(1), w(dest)]));
         let out = m.check(&test);
         expect_result(&out, &test, InstructionResult::Stop);
         assert_eq!(out.stack, vec![w(2)]);
@@ -162,9 +128,7 @@ fn loops_with_static_and_computed_targets() {
                 .op(op::GAS)
                 .op(op::STOP)
                 .build();
-            let test = FrameTest::new(code)
-                .spec(spec)
-                .calldata(words(&[w(iterations)]));
+            let test = FrameTest::new(code).spec(spec).calldata(words(&[w(iterations)]));
             let out = m.check(&test);
             expect_result(&out, &test, InstructionResult::Stop);
             assert_eq!(out.stack.len(), 4);
@@ -186,25 +150,11 @@ fn jump_into_middle_of_straight_line_code() {
             code = code.op(op::JUMPDEST).push(w(i)).op(op::ADDRESS).op(op::POP);
         }
         let code = code.op(op::STOP).build();
-        for d in dests
-            .iter()
-            .copied()
-            .chain([dests[3] + 1, dests[3] + 2, dests[5] + 3])
-        {
-            let test = FrameTest::new(code.clone())
-                .spec(spec)
-                .calldata(words(&[w(d)]));
+        for d in dests.iter().copied().chain([dests[3] + 1, dests[3] + 2, dests[5] + 3]) {
+            let test = FrameTest::new(code.clone()).spec(spec).calldata(words(&[w(d)]));
             let out = m.check(&test);
             let valid = dests.contains(&d);
-            expect_result(
-                &out,
-                &test,
-                if valid {
-                    InstructionResult::Stop
-                } else {
-                    InstructionResult::InvalidJump
-                },
-            );
+            expect_result(&out, &test, if valid { InstructionResult::Stop } else { InstructionResult::InvalidJump });
         }
     }
     m.finish();
@@ -254,12 +204,7 @@ fn falling_off_the_end_of_code() {
         Code::new().push(w(1)).jumpi_to("e").label("e").build(),
         Code::new().push(w(0)).push(w(7)).op(op::JUMPI).build(),
         Code::new().op(op::GAS).build(),
-        Code::new()
-            .push(w(4))
-            .op(op::JUMP)
-            .op(op::INVALID)
-            .op(op::JUMPDEST)
-            .build(),
+        Code::new().push(w(4)).op(op::JUMP).op(op::INVALID).op(op::JUMPDEST).build(),
         Code::new().op(op::CALLDATASIZE).op(op::PUSH32).build(),
     ];
     for &spec in FORKS {
@@ -282,19 +227,8 @@ fn invalid_and_undefined_opcodes() {
             }
             for code in [
                 Code::new().op(byte).build(),
-                Code::new()
-                    .push(w(1))
-                    .push(w(2))
-                    .op(byte)
-                    .op(op::STOP)
-                    .build(),
-                Code::new()
-                    .cd(0)
-                    .op(op::JUMP)
-                    .op(byte)
-                    .label("d")
-                    .op(byte)
-                    .build(),
+                Code::new().push(w(1)).push(w(2)).op(byte).op(op::STOP).build(),
+                Code::new().cd(0).op(op::JUMP).op(byte).label("d").op(byte).build(),
             ] {
                 // The computed jump goes to the JUMPDEST at 5, then runs the opcode.
                 let test = FrameTest::new(code).spec(spec).calldata(words(&[w(5)]));
@@ -322,15 +256,8 @@ fn every_opcode_every_fork() {
         for byte in 0..=255u8 {
             let inputs = OPCODE_INFO[byte as usize].map_or(0, |i| i.inputs() as usize);
             let operands = inputs.max(2) + 1;
-            let mixed: Vec<U256> = (0..operands as u64)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        w(i * 32)
-                    } else {
-                        U256::MAX >> i
-                    }
-                })
-                .collect();
+            let mixed: Vec<U256> =
+                (0..operands as u64).map(|i| if i % 2 == 0 { w(i * 32) } else { U256::MAX >> i }).collect();
             let mut stacks = vec![
                 ("no operands", vec![]),
                 ("operands 0x20", vec![w(0x20); operands]),
@@ -371,10 +298,7 @@ fn every_opcode_every_fork() {
         "Return",
         "Revert",
     ] {
-        assert!(
-            results.iter().any(|x| x.contains(r)),
-            "no case ended in {r}: {results:?}"
-        );
+        assert!(results.iter().any(|x| x.contains(r)), "no case ended in {r}: {results:?}");
     }
     m.finish();
 }

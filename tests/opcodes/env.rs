@@ -61,30 +61,17 @@ fn activation_by_fork() {
                 .op(op::MUL)
                 .op(op::STOP)
                 .build();
-            let test = FrameTest::new(code)
-                .spec(spec)
-                .label(format!("opcode {opcode:#x}"));
+            let test = FrameTest::new(code).spec(spec).label(format!("opcode {opcode:#x}"));
             let out = m.check(&test);
             if !spec.is_enabled_in(since) {
                 expect_result(&out, &test, InstructionResult::NotActivated);
             } else {
-                assert_ne!(
-                    out.result(),
-                    Some(InstructionResult::NotActivated),
-                    "{}",
-                    test.describe()
-                );
+                assert_ne!(out.result(), Some(InstructionResult::NotActivated), "{}", test.describe());
             }
             // The same opcode as the only instruction, and right after a JUMPDEST.
             for code in [
                 Code::new().pushes(&vec![w(0); inputs]).op(opcode).build(),
-                Code::new()
-                    .pushes(&vec![w(0); inputs])
-                    .jump_to("l")
-                    .label("l")
-                    .op(opcode)
-                    .op(op::GAS)
-                    .build(),
+                Code::new().pushes(&vec![w(0); inputs]).jump_to("l").label("l").op(opcode).op(op::GAS).build(),
             ] {
                 m.check(&FrameTest::new(code).spec(spec));
             }
@@ -98,27 +85,16 @@ fn environment_values() {
     let mut m = Mismatches::default();
     let mut code = Code::new();
     for &(opcode, inputs, _) in ENV_OPS.iter().filter(|(o, ..)| {
-        ![
-            op::TSTORE,
-            op::MCOPY,
-            op::RETURNDATACOPY,
-            op::REVERT,
-            op::STATICCALL,
-            op::DELEGATECALL,
-            op::CREATE2,
-        ]
-        .contains(o)
+        ![op::TSTORE, op::MCOPY, op::RETURNDATACOPY, op::REVERT, op::STATICCALL, op::DELEGATECALL, op::CREATE2]
+            .contains(o)
     }) {
         code = code.pushes(&vec![w(1); inputs]).op(opcode);
     }
     let code = code.op(op::STOP).build();
     for &spec in FORKS {
         for value in [U256::ZERO, w(5)] {
-            let test = FrameTest::new(code.clone())
-                .spec(spec)
-                .value(value)
-                .calldata(vec![1, 2, 3])
-                .return_data(vec![9; 7]);
+            let test =
+                FrameTest::new(code.clone()).spec(spec).value(value).calldata(vec![1, 2, 3]).return_data(vec![9; 7]);
             m.check(&test);
         }
     }
@@ -139,27 +115,11 @@ fn environment_values() {
         .op(op::STOP)
         .build();
     let code_len = code.len() as u64;
-    let test = FrameTest::new(code)
-        .calldata(vec![0; 5])
-        .return_data(vec![1; 6]);
+    let test = FrameTest::new(code).calldata(vec![0; 5]).return_data(vec![1; 6]);
     let out = m.check(&test);
     expect_result(&out, &test, InstructionResult::Stop);
     let blob1 = U256::from_be_bytes([0x02; 32]);
-    assert_eq!(
-        out.stack,
-        vec![
-            w(1337),
-            w(1_000_000),
-            w(7),
-            w(9),
-            w(1000),
-            w(5),
-            w(code_len),
-            w(6),
-            blob1,
-            w(0)
-        ]
-    );
+    assert_eq!(out.stack, vec![w(1337), w(1_000_000), w(7), w(9), w(1000), w(5), w(code_len), w(6), blob1, w(0)]);
     m.finish();
 }
 
@@ -179,12 +139,7 @@ fn calldata_and_callvalue_from_frame_inputs() {
                 .op(op::ADDRESS)
                 .op(op::STOP)
                 .build();
-            m.check(
-                &FrameTest::new(code)
-                    .spec(spec)
-                    .calldata(data)
-                    .value(w(12345)),
-            );
+            m.check(&FrameTest::new(code).spec(spec).calldata(data).value(w(12345)));
         }
     }
     m.finish();
@@ -194,23 +149,8 @@ fn calldata_and_callvalue_from_frame_inputs() {
 fn blockhash_numbers() {
     let mut m = Mismatches::default();
     // The block number is 1000.
-    let numbers = [
-        w(0),
-        w(1),
-        w(743),
-        w(744),
-        w(999),
-        w(1000),
-        w(1001),
-        U256::MAX,
-        U256::from(1) << 64,
-    ];
-    for spec in [
-        SpecId::FRONTIER,
-        SpecId::BERLIN,
-        SpecId::PRAGUE,
-        SpecId::OSAKA,
-    ] {
+    let numbers = [w(0), w(1), w(743), w(744), w(999), w(1000), w(1001), U256::MAX, U256::from(1) << 64];
+    for spec in [SpecId::FRONTIER, SpecId::BERLIN, SpecId::PRAGUE, SpecId::OSAKA] {
         for n in numbers {
             for code in [
                 Code::new().push(n).op(op::BLOCKHASH).op(op::STOP).build(),
@@ -246,11 +186,7 @@ fn difficulty_prevrandao() {
     for &spec in FORKS {
         let test = FrameTest::new(Code::new().op(op::DIFFICULTY).op(op::STOP).build()).spec(spec);
         let out = m.check(&test);
-        let expected = if spec.is_enabled_in(SpecId::MERGE) {
-            U256::from_be_bytes([0x42; 32])
-        } else {
-            w(0x2000_0000)
-        };
+        let expected = if spec.is_enabled_in(SpecId::MERGE) { U256::from_be_bytes([0x42; 32]) } else { w(0x2000_0000) };
         assert_eq!(out.stack, vec![expected], "{spec:?}");
     }
     m.finish();

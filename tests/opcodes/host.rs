@@ -40,9 +40,7 @@ fn sstore_transitions_every_fork() {
                         .op(op::GAS)
                         .op(op::STOP)
                         .build();
-                    let test = FrameTest::new(code)
-                        .spec(spec)
-                        .storage(&[(0, original), (1, 9)]);
+                    let test = FrameTest::new(code).spec(spec).storage(&[(0, original), (1, 9)]);
                     let out = m.check(&test);
                     expect_result(&out, &test, InstructionResult::Stop);
                     // Stack: GAS, GAS, SLOAD(0), SLOAD(1), GAS.
@@ -139,13 +137,7 @@ fn logs_every_arity() {
 #[test]
 fn account_queries_cold_and_warm() {
     let mut m = Mismatches::default();
-    let accounts = [
-        TARGET,
-        CALLER,
-        OTHER,
-        EMPTY,
-        address!("0x0000000000000000000000000000000000000001"),
-    ];
+    let accounts = [TARGET, CALLER, OTHER, EMPTY, address!("0x0000000000000000000000000000000000000001")];
     for &spec in FORKS {
         for a in accounts {
             for opcode in [op::BALANCE, op::EXTCODESIZE, op::EXTCODEHASH] {
@@ -190,16 +182,9 @@ fn selfdestruct_frame_level() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         for beneficiary in [TARGET, OTHER, EMPTY, CALLER] {
-            let code = Code::new()
-                .push(w(1))
-                .push(addr(beneficiary))
-                .op(op::SELFDESTRUCT)
-                .op(op::INVALID)
-                .build();
+            let code = Code::new().push(w(1)).push(addr(beneficiary)).op(op::SELFDESTRUCT).op(op::INVALID).build();
             for is_static in [false, true] {
-                let test = FrameTest::new(code.clone())
-                    .spec(spec)
-                    .static_frame(is_static);
+                let test = FrameTest::new(code.clone()).spec(spec).static_frame(is_static);
                 let out = m.check(&test);
                 let expected = if is_static {
                     InstructionResult::StateChangeDuringStaticCall
@@ -218,77 +203,36 @@ fn selfdestruct_frame_level() {
 fn static_frame_violations() {
     let mut m = Mismatches::default();
     let cases: Vec<(&str, Code, bool)> = vec![
-        (
-            "SSTORE",
-            Code::new().push(w(1)).push(w(0)).op(op::SSTORE),
-            true,
-        ),
-        (
-            "SSTORE same value",
-            Code::new().push(w(0)).push(w(0)).op(op::SSTORE),
-            true,
-        ),
+        ("SSTORE", Code::new().push(w(1)).push(w(0)).op(op::SSTORE), true),
+        ("SSTORE same value", Code::new().push(w(0)).push(w(0)).op(op::SSTORE), true),
         ("LOG0", Code::new().push(w(0)).push(w(0)).op(op::LOG0), true),
-        (
-            "LOG4",
-            Code::new()
-                .pushes(&[w(1), w(2), w(3), w(4), w(0), w(0)])
-                .op(op::LOG4),
-            true,
-        ),
-        (
-            "CREATE",
-            Code::new().push(w(0)).push(w(0)).push(w(0)).op(op::CREATE),
-            true,
-        ),
-        (
-            "CREATE2",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0)])
-                .op(op::CREATE2),
-            true,
-        ),
+        ("LOG4", Code::new().pushes(&[w(1), w(2), w(3), w(4), w(0), w(0)]).op(op::LOG4), true),
+        ("CREATE", Code::new().push(w(0)).push(w(0)).push(w(0)).op(op::CREATE), true),
+        ("CREATE2", Code::new().pushes(&[w(0), w(0), w(0), w(0)]).op(op::CREATE2), true),
         (
             "CALL with value",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0), w(1), addr(OTHER), w(5000)])
-                .op(op::CALL),
+            Code::new().pushes(&[w(0), w(0), w(0), w(0), w(1), addr(OTHER), w(5000)]).op(op::CALL),
             true,
         ),
         (
             "CALL without value",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0), w(0), addr(OTHER), w(5000)])
-                .op(op::CALL),
+            Code::new().pushes(&[w(0), w(0), w(0), w(0), w(0), addr(OTHER), w(5000)]).op(op::CALL),
             false,
         ),
         (
             "CALLCODE with value",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0), w(1), addr(OTHER), w(5000)])
-                .op(op::CALLCODE),
+            Code::new().pushes(&[w(0), w(0), w(0), w(0), w(1), addr(OTHER), w(5000)]).op(op::CALLCODE),
             false,
         ),
-        (
-            "SELFDESTRUCT",
-            Code::new().push(addr(OTHER)).op(op::SELFDESTRUCT),
-            true,
-        ),
-        (
-            "TSTORE",
-            Code::new().push(w(1)).push(w(0)).op(op::TSTORE),
-            true,
-        ),
+        ("SELFDESTRUCT", Code::new().push(addr(OTHER)).op(op::SELFDESTRUCT), true),
+        ("TSTORE", Code::new().push(w(1)).push(w(0)).op(op::TSTORE), true),
         ("TLOAD", Code::new().push(w(0)).op(op::TLOAD), false),
         ("SLOAD", Code::new().push(w(0)).op(op::SLOAD), false),
     ];
     for &spec in FORKS {
         for (name, code, violates) in &cases {
             let code = code.clone().push(w(1)).op(op::STOP).build();
-            let test = FrameTest::new(code)
-                .spec(spec)
-                .static_frame(true)
-                .label(*name);
+            let test = FrameTest::new(code).spec(spec).static_frame(true).label(*name);
             let out = m.check(&test);
             let activated = match *name {
                 "TSTORE" | "TLOAD" => spec.is_enabled_in(SpecId::CANCUN),

@@ -5,9 +5,6 @@
 //! need more than one frame (calls, creates, static calls, recursion, selfdestruct, refunds)
 //! run whole transactions through `common::Scenario`. Each test also asserts what the
 //! interpreter itself did (result, values), so that it exercises the path it claims to.
-//!
-//! Tests marked `KNOWN MISMATCH` reproduce compiler bugs found here; they fail until the
-//! compiler is fixed.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -48,12 +45,7 @@ pub const FORKS: &[SpecId] = &[
 /// Asserts the interpreter's result, with the case in the message.
 #[track_caller]
 pub fn expect_result(out: &FrameOutcome, test: &FrameTest, expected: InstructionResult) {
-    assert_eq!(
-        out.result(),
-        Some(expected),
-        "unexpected interpreter result for {}",
-        test.describe()
-    );
+    assert_eq!(out.result(), Some(expected), "unexpected interpreter result for {}", test.describe());
 }
 
 /// Runs `test` with every gas limit in `gas` (both modes each time) and records mismatches.
@@ -79,19 +71,9 @@ pub fn sweep_gas(
 /// The smallest gas limit with which the interpreter does not run out of gas (found by
 /// bisection; running out of gas is monotonic in the limit).
 pub fn min_gas(test: &FrameTest) -> u64 {
-    let oog = |g: u64| {
-        test.clone()
-            .gas(g)
-            .run_interp()
-            .result()
-            .is_some_and(is_oog)
-    };
+    let oog = |g: u64| test.clone().gas(g).run_interp().result().is_some_and(is_oog);
     let (mut lo, mut hi) = (0u64, 30_000_000u64);
-    assert!(
-        !oog(hi),
-        "runs out of gas even with {hi}: {}",
-        test.describe()
-    );
+    assert!(!oog(hi), "runs out of gas even with {hi}: {}", test.describe());
     if !oog(0) {
         return 0;
     }
@@ -121,28 +103,12 @@ pub fn sweep_points(needed: u64, dense: u64) -> Vec<u64> {
 pub fn full_sweep(m: &mut Mismatches, test: &FrameTest, ok: InstructionResult, dense: u64) {
     let needed = min_gas(test);
     let seen = sweep_gas(m, test, sweep_points(needed, dense.max(400)));
-    assert!(
-        seen.iter().any(|(r, _)| *r == ok),
-        "sweep never reached {ok:?}: {seen:?} for {}",
-        test.describe()
-    );
-    assert!(
-        seen.iter().any(|(r, _)| is_oog(*r)),
-        "sweep never ran out of gas: {seen:?} for {}",
-        test.describe()
-    );
+    assert!(seen.iter().any(|(r, _)| *r == ok), "sweep never reached {ok:?}: {seen:?} for {}", test.describe());
+    assert!(seen.iter().any(|(r, _)| is_oog(*r)), "sweep never ran out of gas: {seen:?} for {}", test.describe());
 }
 
 /// Whether `r` is one of the out-of-gas results.
 pub fn is_oog(r: InstructionResult) -> bool {
     use InstructionResult::*;
-    matches!(
-        r,
-        OutOfGas
-            | MemoryOOG
-            | MemoryLimitOOG
-            | InvalidOperandOOG
-            | PrecompileOOG
-            | ReentrancySentryOOG
-    )
+    matches!(r, OutOfGas | MemoryOOG | MemoryLimitOOG | InvalidOperandOOG | PrecompileOOG | ReentrancySentryOOG)
 }

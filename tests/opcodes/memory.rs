@@ -31,55 +31,19 @@ fn mstore_mload_mstore8_msize() {
     for &spec in FORKS {
         for off in offsets() {
             for code in [
-                Code::new()
-                    .push(value)
-                    .push(off)
-                    .op(op::MSTORE)
-                    .op(op::MSIZE)
-                    .push(off)
-                    .op(op::MLOAD)
-                    .op(op::STOP),
-                Code::new()
-                    .push(value)
-                    .push(off)
-                    .op(op::MSTORE8)
-                    .op(op::MSIZE)
-                    .push(w(0))
-                    .op(op::MLOAD)
-                    .op(op::STOP),
-                Code::new()
-                    .push(off)
-                    .op(op::MLOAD)
-                    .op(op::MSIZE)
-                    .op(op::STOP),
-                Code::new()
-                    .cd(32)
-                    .cd(0)
-                    .op(op::MSTORE)
-                    .op(op::MSIZE)
-                    .cd(0)
-                    .op(op::MLOAD)
-                    .op(op::STOP),
+                Code::new().push(value).push(off).op(op::MSTORE).op(op::MSIZE).push(off).op(op::MLOAD).op(op::STOP),
+                Code::new().push(value).push(off).op(op::MSTORE8).op(op::MSIZE).push(w(0)).op(op::MLOAD).op(op::STOP),
+                Code::new().push(off).op(op::MLOAD).op(op::MSIZE).op(op::STOP),
+                Code::new().cd(32).cd(0).op(op::MSTORE).op(op::MSIZE).cd(0).op(op::MLOAD).op(op::STOP),
             ] {
-                let test = FrameTest::new(code.build())
-                    .spec(spec)
-                    .calldata(words(&[off, value]));
+                let test = FrameTest::new(code.build()).spec(spec).calldata(words(&[off, value]));
                 let out = m.check(&test);
                 let small = off < w(0x20000);
-                let expected = if small {
-                    InstructionResult::Stop
-                } else {
-                    InstructionResult::MemoryOOG
-                };
+                let expected = if small { InstructionResult::Stop } else { InstructionResult::MemoryOOG };
                 if out.result() != Some(expected) {
                     // Huge offsets fail with one of the out-of-gas results; which one is revm's
                     // business, equality with native is what is checked.
-                    assert!(
-                        !small && crate::is_oog(out.result().unwrap()),
-                        "{:?} {}",
-                        out.result(),
-                        test.describe()
-                    );
+                    assert!(!small && crate::is_oog(out.result().unwrap()), "{:?} {}", out.result(), test.describe());
                 }
             }
         }
@@ -91,16 +55,7 @@ fn mstore_mload_mstore8_msize() {
 fn keccak256_lengths() {
     let mut m = Mismatches::default();
     for &spec in [SpecId::FRONTIER, SpecId::BERLIN, SpecId::OSAKA].iter() {
-        for (off, len) in [
-            (0u64, 0u64),
-            (0, 1),
-            (0, 32),
-            (5, 33),
-            (100, 64),
-            (0, 1000),
-            (1 << 40, 0),
-            (1 << 40, 1),
-        ] {
+        for (off, len) in [(0u64, 0u64), (0, 1), (0, 32), (5, 33), (100, 64), (0, 1000), (1 << 40, 0), (1 << 40, 1)] {
             let code = Code::new()
                 .push(w(0x1122334455667788))
                 .push(w(3))
@@ -170,23 +125,12 @@ fn copy_opcodes_bounds() {
     ];
     for &spec in FORKS {
         for &(mem, src, len) in ranges {
-            for opcode in [
-                op::CALLDATACOPY,
-                op::CODECOPY,
-                op::RETURNDATACOPY,
-                op::EXTCODECOPY,
-            ] {
+            for opcode in [op::CALLDATACOPY, op::CODECOPY, op::RETURNDATACOPY, op::EXTCODECOPY] {
                 let mut code = Code::new().push(w(len)).push(w(src)).push(w(mem));
                 if opcode == op::EXTCODECOPY {
                     code = code.push(U256::from_be_slice(crate::common::OTHER.as_slice()));
                 }
-                let code = code
-                    .op(opcode)
-                    .op(op::MSIZE)
-                    .push(w(0))
-                    .op(op::MLOAD)
-                    .op(op::STOP)
-                    .build();
+                let code = code.op(opcode).op(op::MSIZE).push(w(0)).op(op::MLOAD).op(op::STOP).build();
                 let test = FrameTest::new(code)
                     .spec(spec)
                     .calldata((0..100u8).collect::<Vec<u8>>())
@@ -236,11 +180,7 @@ fn returndatacopy_out_of_bounds() {
                 .build();
             let test = FrameTest::new(code).spec(spec).return_data(vec![7u8; 64]);
             let out = m.check(&test);
-            let expected = if ok {
-                InstructionResult::Stop
-            } else {
-                InstructionResult::OutOfOffset
-            };
+            let expected = if ok { InstructionResult::Stop } else { InstructionResult::OutOfOffset };
             expect_result(&out, &test, expected);
         }
     }
@@ -252,15 +192,8 @@ fn calldataload_offsets() {
     let mut m = Mismatches::default();
     for &spec in [SpecId::FRONTIER, SpecId::OSAKA].iter() {
         for off in offsets().into_iter().chain([w(60), w(63), w(64), w(90)]) {
-            let code = Code::new()
-                .push(off)
-                .op(op::CALLDATALOAD)
-                .op(op::CALLDATASIZE)
-                .op(op::STOP)
-                .build();
-            let test = FrameTest::new(code)
-                .spec(spec)
-                .calldata((0..64u8).collect::<Vec<u8>>());
+            let code = Code::new().push(off).op(op::CALLDATALOAD).op(op::CALLDATASIZE).op(op::STOP).build();
+            let test = FrameTest::new(code).spec(spec).calldata((0..64u8).collect::<Vec<u8>>());
             let out = m.check(&test);
             expect_result(&out, &test, InstructionResult::Stop);
         }

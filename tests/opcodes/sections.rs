@@ -16,11 +16,7 @@ const SPECS: &[SpecId] = &[SpecId::FRONTIER, SpecId::ISTANBUL, SpecId::OSAKA];
 fn long_sections() -> Vec<(&'static str, Code)> {
     let mut out = Vec::new();
     // 1. A prefix section, then one long section of pushes and arithmetic after a JUMPDEST.
-    let mut c = Code::new()
-        .push(w(1))
-        .push(w(2))
-        .op(op::ADD)
-        .op(op::JUMPDEST);
+    let mut c = Code::new().push(w(1)).push(w(2)).op(op::ADD).op(op::JUMPDEST);
     for i in 0..16 {
         c = c.push(w(i)).op(op::ADD).op(op::DUP1).op(op::MUL);
     }
@@ -43,26 +39,13 @@ fn long_sections() -> Vec<(&'static str, Code)> {
     // 3. Arithmetic builtins in the middle of a section.
     let mut c = Code::new().push(w(1000));
     for i in 1..20 {
-        c = c
-            .push(w(i))
-            .op(op::SWAP1)
-            .op(op::DIV)
-            .push(w(7))
-            .op(op::ADD)
-            .push(w(5))
-            .push(w(9))
-            .op(op::ADDMOD);
+        c = c.push(w(i)).op(op::SWAP1).op(op::DIV).push(w(7)).op(op::ADD).push(w(5)).push(w(9)).op(op::ADDMOD);
     }
     out.push(("DIV and ADDMOD", c.op(op::STOP)));
     // 4. Sections ending in JUMPI (taken and not taken), JUMP, and GAS.
     let mut c = Code::new();
     for i in 0..6 {
-        c = c
-            .push(w(i))
-            .push(w(i + 1))
-            .op(op::ADD)
-            .op(op::POP)
-            .push(w(i % 2));
+        c = c.push(w(i)).push(w(i + 1)).op(op::ADD).op(op::POP).push(w(i % 2));
         c = match i {
             0 => c.jumpi_to("a").label("a"),
             1 => c.jumpi_to("b").label("b"),
@@ -82,10 +65,7 @@ fn out_of_gas_at_every_instruction() {
     let mut m = Mismatches::default();
     for &spec in SPECS {
         for (name, code) in long_sections() {
-            let test = FrameTest::new(code.build())
-                .spec(spec)
-                .storage(&[(1, 3)])
-                .label(name);
+            let test = FrameTest::new(code.build()).spec(spec).storage(&[(1, 3)]).label(name);
             full_sweep(&mut m, &test, InstructionResult::Stop, 3);
         }
     }
@@ -111,9 +91,7 @@ fn underflow_at_every_instruction() {
                         _ => c.op(consumer),
                     };
                 }
-                let test = FrameTest::new(c.op(op::STOP).build())
-                    .spec(spec)
-                    .label(format!("{k} items"));
+                let test = FrameTest::new(c.op(op::STOP).build()).spec(spec).label(format!("{k} items"));
                 let out = m.check(&test);
                 assert!(out.result().is_some(), "{}", test.describe());
             }
@@ -131,22 +109,15 @@ fn overflow_at_every_instruction() {
             for start in 1000..=1024usize {
                 let mut c = Code::new().op(op::JUMPDEST);
                 for _ in 0..20 {
-                    c = if pusher == op::PUSH1 {
-                        c.push(w(9))
-                    } else {
-                        c.op(pusher)
-                    };
+                    c = if pusher == op::PUSH1 { c.push(w(9)) } else { c.op(pusher) };
                 }
                 let test = FrameTest::new(c.op(op::STOP).build())
                     .spec(spec)
                     .stack(vec![w(5); start])
                     .label(format!("{start} items"));
                 let out = m.check(&test);
-                let expected = if start + 20 > 1024 {
-                    InstructionResult::StackOverflow
-                } else {
-                    InstructionResult::Stop
-                };
+                let expected =
+                    if start + 20 > 1024 { InstructionResult::StackOverflow } else { InstructionResult::Stop };
                 expect_result(&out, &test, expected);
             }
         }
@@ -170,24 +141,16 @@ fn gas_and_stack_failing_in_one_section() {
         let test = FrameTest::new(c.op(op::STOP).build()).spec(spec);
         let seen = sweep_gas(&mut m, &test, 0..=60);
         assert!(seen.iter().any(|(r, _)| *r == InstructionResult::OutOfGas));
-        assert!(
-            seen.iter()
-                .any(|(r, _)| *r == InstructionResult::StackUnderflow)
-        );
+        assert!(seen.iter().any(|(r, _)| *r == InstructionResult::StackUnderflow));
         // Preloaded 1020 items, pushes overflow at the 5th; gas runs out before for small limits.
         let mut c = Code::new();
         for i in 0..8 {
             c = c.push(w(i));
         }
-        let test = FrameTest::new(c.op(op::STOP).build())
-            .spec(spec)
-            .stack(vec![U256::MAX; 1020]);
+        let test = FrameTest::new(c.op(op::STOP).build()).spec(spec).stack(vec![U256::MAX; 1020]);
         let seen = sweep_gas(&mut m, &test, 0..=30);
         assert!(seen.iter().any(|(r, _)| *r == InstructionResult::OutOfGas));
-        assert!(
-            seen.iter()
-                .any(|(r, _)| *r == InstructionResult::StackOverflow)
-        );
+        assert!(seen.iter().any(|(r, _)| *r == InstructionResult::StackOverflow));
     }
     m.finish();
 }
@@ -200,13 +163,7 @@ fn failures_after_revm_instructions_in_one_block() {
     for &spec in SPECS {
         let mut c = Code::new();
         for i in 0..6u64 {
-            c = c
-                .push(w(i))
-                .push(w(i * 32))
-                .op(op::MSTORE)
-                .op(op::ADDRESS)
-                .op(op::CALLER)
-                .op(op::XOR);
+            c = c.push(w(i)).push(w(i * 32)).op(op::MSTORE).op(op::ADDRESS).op(op::CALLER).op(op::XOR);
         }
         let code = c.op(op::STOP).build();
         let test = FrameTest::new(code.clone()).spec(spec);
@@ -217,9 +174,7 @@ fn failures_after_revm_instructions_in_one_block() {
             c = c.op(op::CALLVALUE).op(op::POP).op(op::ADD);
         }
         for k in 0..8 {
-            let test = FrameTest::new(c.clone().op(op::STOP).build())
-                .spec(spec)
-                .stack(vec![w(1); k]);
+            let test = FrameTest::new(c.clone().op(op::STOP).build()).spec(spec).stack(vec![w(1); k]);
             m.check(&test);
         }
     }

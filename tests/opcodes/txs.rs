@@ -65,11 +65,7 @@ fn record(code: Code, spec: SpecId) -> Code {
     if spec.is_enabled_in(SpecId::BYZANTIUM) {
         c = c.op(op::RETURNDATASIZE).push(w(1)).op(op::SSTORE);
     }
-    c.push(w(64))
-        .op(op::MLOAD)
-        .push(w(2))
-        .op(op::SSTORE)
-        .op(op::STOP)
+    c.push(w(64)).op(op::MLOAD).push(w(2)).op(op::SSTORE).op(op::STOP)
 }
 
 /// Code for OTHER, by behaviour.
@@ -84,23 +80,10 @@ fn callee(kind: &str) -> Bytes {
             .op(op::ADD)
             .ret_top()
             .build(),
-        "revert" => Code::new()
-            .push(w(0xdead))
-            .push(w(0))
-            .op(op::MSTORE)
-            .push(w(32))
-            .push(w(0))
-            .op(op::REVERT)
-            .build(),
+        "revert" => Code::new().push(w(0xdead)).push(w(0)).op(op::MSTORE).push(w(32)).push(w(0)).op(op::REVERT).build(),
         "oog" => Code::new().label("l").jump_to("l").build(),
         "invalid" => Code::new().push(w(1)).push(w(2)).op(op::INVALID).build(),
-        "sstore" => Code::new()
-            .push(w(0x55))
-            .push(w(3))
-            .op(op::SSTORE)
-            .op(op::ADDRESS)
-            .ret_top()
-            .build(),
+        "sstore" => Code::new().push(w(0x55)).push(w(3)).op(op::SSTORE).op(op::ADDRESS).ret_top().build(),
         "selfdestruct" => Code::new().push(addr(FRESH)).op(op::SELFDESTRUCT).build(),
         "stop" => Code::new().op(op::STOP).build(),
         _ => unreachable!("{kind}"),
@@ -113,22 +96,13 @@ fn calls_of_every_kind() {
     let kinds = [op::CALL, op::CALLCODE, op::DELEGATECALL, op::STATICCALL];
     for &spec in FORKS {
         for kind in kinds {
-            for behaviour in [
-                "return",
-                "revert",
-                "oog",
-                "invalid",
-                "sstore",
-                "selfdestruct",
-                "stop",
-            ] {
+            for behaviour in ["return", "revert", "oog", "invalid", "sstore", "selfdestruct", "stop"] {
                 for value in [0u64, 3] {
                     if value > 0 && !(kind == op::CALL || kind == op::CALLCODE) {
                         continue;
                     }
                     let c = Code::new().push(w(0x1234)).push(w(0)).op(op::MSTORE);
-                    let code =
-                        record(call(c, kind, addr(OTHER), value, w(100_000), 32), spec).build();
+                    let code = record(call(c, kind, addr(OTHER), value, w(100_000), 32), spec).build();
                     let s = Scenario::new(code).spec(spec).other(callee(behaviour));
                     compare(&mut m, &s, &format!("{kind:#x} {behaviour} value {value}"));
                 }
@@ -145,44 +119,19 @@ fn call_edge_cases() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         let cases: Vec<(&str, Code)> = vec![
-            (
-                "to empty account with value",
-                call(Code::new(), op::CALL, addr(FRESH), 1, w(0), 0),
-            ),
-            (
-                "to empty account no value",
-                call(Code::new(), op::CALL, addr(FRESH), 0, w(5000), 0),
-            ),
+            ("to empty account with value", call(Code::new(), op::CALL, addr(FRESH), 1, w(0), 0)),
+            ("to empty account no value", call(Code::new(), op::CALL, addr(FRESH), 0, w(5000), 0)),
             (
                 "to identity precompile",
-                call(
-                    Code::new().push(w(0xabcdef)).push(w(0)).op(op::MSTORE),
-                    op::CALL,
-                    w(4),
-                    0,
-                    w(5000),
-                    32,
-                ),
+                call(Code::new().push(w(0xabcdef)).push(w(0)).op(op::MSTORE), op::CALL, w(4), 0, w(5000), 32),
             ),
-            (
-                "to sha256 precompile",
-                call(Code::new(), op::STATICCALL, w(2), 0, w(5000), 32),
-            ),
-            (
-                "value above balance",
-                call(Code::new(), op::CALL, addr(OTHER), 10_000_000, w(5000), 0),
-            ),
-            (
-                "gas u256 max",
-                call(Code::new(), op::CALL, addr(OTHER), 0, U256::MAX, 0),
-            ),
+            ("to sha256 precompile", call(Code::new(), op::STATICCALL, w(2), 0, w(5000), 32)),
+            ("value above balance", call(Code::new(), op::CALL, addr(OTHER), 10_000_000, w(5000), 0)),
+            ("gas u256 max", call(Code::new(), op::CALL, addr(OTHER), 0, U256::MAX, 0)),
         ];
         for (name, c) in cases {
             let code = record(c, spec).build();
-            let s = Scenario::new(code)
-                .spec(spec)
-                .other(callee("return"))
-                .gas(500_000);
+            let s = Scenario::new(code).spec(spec).other(callee("return")).gas(500_000);
             compare(&mut m, &s, name);
         }
     }
@@ -196,10 +145,7 @@ fn reentrancy() {
     for &spec in FORKS {
         // TARGET: with calldata → inner role: SSTORE(5, calldata word), return it + 1.
         //         without → outer role: CALL OTHER, record.
-        let outer = record(
-            call(Code::new(), op::CALL, addr(OTHER), 0, w(200_000), 0),
-            spec,
-        );
+        let outer = record(call(Code::new(), op::CALL, addr(OTHER), 0, w(200_000), 0), spec);
         let code = Code::new()
             .op(op::CALLDATASIZE)
             .jumpi_to("inner")
@@ -234,11 +180,7 @@ fn reentrancy() {
             .build();
         let s = Scenario::new(code).spec(spec).other(other);
         let out = compare(&mut m, &s, "reentrancy");
-        assert!(
-            out.result.result.is_success(),
-            "{spec:?}: {:?}",
-            out.result.result
-        );
+        assert!(out.result.result.is_success(), "{spec:?}: {:?}", out.result.result);
     }
     m.finish();
 }
@@ -272,19 +214,10 @@ fn deep_recursion() {
             .op(op::SSTORE)
             .op(op::STOP)
             .build();
-        let gas = if spec.is_enabled_in(SpecId::OSAKA) {
-            16_000_000
-        } else {
-            30_000_000
-        };
+        let gas = if spec.is_enabled_in(SpecId::OSAKA) { 16_000_000 } else { 30_000_000 };
         let s = Scenario::new(code).spec(spec).gas(gas);
         let out = compare(&mut m, &s, "recursion");
-        let depth = out
-            .result
-            .state
-            .get(&TARGET)
-            .and_then(|a| a.storage.get(&U256::ZERO))
-            .map(|s| s.present_value);
+        let depth = out.result.state.get(&TARGET).and_then(|a| a.storage.get(&U256::ZERO)).map(|s| s.present_value);
         if !spec.is_enabled_in(SpecId::TANGERINE) {
             assert_eq!(depth, Some(w(1025)), "{spec:?}: depth limit reached");
         } else {
@@ -299,63 +232,25 @@ fn deep_recursion() {
 fn static_call_violations() {
     let mut m = Mismatches::default();
     let violations: Vec<(&str, Code, SpecId)> = vec![
-        (
-            "SSTORE",
-            Code::new().push(w(1)).push(w(0)).op(op::SSTORE),
-            SpecId::BYZANTIUM,
-        ),
-        (
-            "LOG0",
-            Code::new().push(w(0)).push(w(0)).op(op::LOG0),
-            SpecId::BYZANTIUM,
-        ),
-        (
-            "LOG2",
-            Code::new().pushes(&[w(1), w(2), w(0), w(0)]).op(op::LOG2),
-            SpecId::BYZANTIUM,
-        ),
-        (
-            "CREATE",
-            Code::new().push(w(0)).push(w(0)).push(w(0)).op(op::CREATE),
-            SpecId::BYZANTIUM,
-        ),
-        (
-            "CREATE2",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0)])
-                .op(op::CREATE2),
-            SpecId::PETERSBURG,
-        ),
+        ("SSTORE", Code::new().push(w(1)).push(w(0)).op(op::SSTORE), SpecId::BYZANTIUM),
+        ("LOG0", Code::new().push(w(0)).push(w(0)).op(op::LOG0), SpecId::BYZANTIUM),
+        ("LOG2", Code::new().pushes(&[w(1), w(2), w(0), w(0)]).op(op::LOG2), SpecId::BYZANTIUM),
+        ("CREATE", Code::new().push(w(0)).push(w(0)).push(w(0)).op(op::CREATE), SpecId::BYZANTIUM),
+        ("CREATE2", Code::new().pushes(&[w(0), w(0), w(0), w(0)]).op(op::CREATE2), SpecId::PETERSBURG),
         (
             "CALL with value",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0), w(1), addr(FRESH), w(0)])
-                .op(op::CALL),
+            Code::new().pushes(&[w(0), w(0), w(0), w(0), w(1), addr(FRESH), w(0)]).op(op::CALL),
             SpecId::BYZANTIUM,
         ),
-        (
-            "SELFDESTRUCT",
-            Code::new().push(addr(FRESH)).op(op::SELFDESTRUCT),
-            SpecId::BYZANTIUM,
-        ),
-        (
-            "TSTORE",
-            Code::new().push(w(1)).push(w(0)).op(op::TSTORE),
-            SpecId::CANCUN,
-        ),
+        ("SELFDESTRUCT", Code::new().push(addr(FRESH)).op(op::SELFDESTRUCT), SpecId::BYZANTIUM),
+        ("TSTORE", Code::new().push(w(1)).push(w(0)).op(op::TSTORE), SpecId::CANCUN),
         // Allowed: a CALL without value and reading opcodes.
         (
             "CALL without value (allowed)",
-            Code::new()
-                .pushes(&[w(0), w(0), w(0), w(0), w(0), addr(FRESH), w(0)])
-                .op(op::CALL),
+            Code::new().pushes(&[w(0), w(0), w(0), w(0), w(0), addr(FRESH), w(0)]).op(op::CALL),
             SpecId::BYZANTIUM,
         ),
-        (
-            "SLOAD (allowed)",
-            Code::new().push(w(0)).op(op::SLOAD),
-            SpecId::BYZANTIUM,
-        ),
+        ("SLOAD (allowed)", Code::new().push(w(0)).op(op::SLOAD), SpecId::BYZANTIUM),
     ];
     for &spec in FORKS {
         for (name, violation, since) in &violations {
@@ -363,36 +258,17 @@ fn static_call_violations() {
                 continue;
             }
             let other = violation.clone().push(w(1)).ret_top().build();
-            let code = record(
-                call(Code::new(), op::STATICCALL, addr(OTHER), 0, w(100_000), 0),
-                spec,
-            )
-            .build();
+            let code = record(call(Code::new(), op::STATICCALL, addr(OTHER), 0, w(100_000), 0), spec).build();
             let s = Scenario::new(code).spec(spec).other(other);
             let out = compare(&mut m, &s, name);
-            let flag = out
-                .result
-                .state
-                .get(&TARGET)
-                .and_then(|a| a.storage.get(&U256::ZERO))
-                .map(|s| s.present_value);
+            let flag = out.result.state.get(&TARGET).and_then(|a| a.storage.get(&U256::ZERO)).map(|s| s.present_value);
             let allowed = name.contains("allowed");
-            assert_eq!(
-                flag,
-                Some(if allowed { w(1) } else { w(0) }),
-                "{name} {spec:?}"
-            );
+            assert_eq!(flag, Some(if allowed { w(1) } else { w(0) }), "{name} {spec:?}");
         }
         // Nested: STATICCALL OTHER, which CALLs (no value) back into TARGET, which SSTOREs.
         if spec.is_enabled_in(SpecId::BYZANTIUM) {
-            let other = call(Code::new(), op::CALL, addr(TARGET), 0, w(50_000), 1)
-                .ret_top()
-                .build();
-            let outer = record(
-                call(Code::new(), op::STATICCALL, addr(OTHER), 0, w(100_000), 0),
-                spec,
-            )
-            .build();
+            let other = call(Code::new(), op::CALL, addr(TARGET), 0, w(50_000), 1).ret_top().build();
+            let outer = record(call(Code::new(), op::STATICCALL, addr(OTHER), 0, w(100_000), 0), spec).build();
             let code = Code::new()
                 .op(op::CALLDATASIZE)
                 .jumpi_to("inner")
@@ -436,10 +312,7 @@ fn creator(init: &[u8], create2: bool, twice: bool, value: u64, spec: SpecId) ->
             body = body.push(w(0x5a17));
         }
         body = body.push(w(init.len() as u64)).push(w(0)).push(w(value));
-        body = body
-            .op(if create2 { op::CREATE2 } else { op::CREATE })
-            .push(w(10 + i))
-            .op(op::SSTORE);
+        body = body.op(if create2 { op::CREATE2 } else { op::CREATE }).push(w(10 + i)).op(op::SSTORE);
     }
     // Call the first created contract (its address is in slot 10) and record.
     let tail = Code::new()
@@ -458,11 +331,7 @@ fn creator(init: &[u8], create2: bool, twice: bool, value: u64, spec: SpecId) ->
     // Layout: CODECOPY prefix (13 bytes) | body | tail | init
     let prefix_len = 13usize;
     let init_at = prefix_len + body.len() + tail.len();
-    let c = Code::new()
-        .push_n(3, w(init.len() as u64))
-        .push_n(3, w(init_at as u64))
-        .push_n(3, w(0))
-        .op(op::CODECOPY);
+    let c = Code::new().push_n(3, w(init.len() as u64)).push_n(3, w(init_at as u64)).push_n(3, w(0)).op(op::CODECOPY);
     assert_eq!(c.pc(), prefix_len);
     c.raw(&body).raw(&tail).raw(init).build()
 }
@@ -472,36 +341,15 @@ fn create_and_create2() {
     let mut m = Mismatches::default();
     let runtime = Code::new().push(w(0x77)).ret_top().build();
     let init_ok = deployer(&runtime);
-    let init_revert = Code::new()
-        .push(w(0xbad))
-        .push(w(0))
-        .op(op::MSTORE)
-        .push(w(32))
-        .push(w(0))
-        .op(op::REVERT)
-        .build()
-        .to_vec();
+    let init_revert =
+        Code::new().push(w(0xbad)).push(w(0)).op(op::MSTORE).push(w(32)).push(w(0)).op(op::REVERT).build().to_vec();
     let init_invalid = vec![op::INVALID];
     let init_oog = Code::new().label("l").jump_to("l").build().to_vec();
     let init_ef = deployer(&[0xef, 0x00, 0x01]);
-    let init_sstore = [
-        Code::new()
-            .push(w(1))
-            .push(w(1))
-            .op(op::SSTORE)
-            .build()
-            .to_vec(),
-        deployer(&runtime),
-    ]
-    .concat();
+    let init_sstore = [Code::new().push(w(1)).push(w(1)).op(op::SSTORE).build().to_vec(), deployer(&runtime)].concat();
     let big_runtime = {
         // Returns 24577 bytes of zeros: over the EIP-170 limit from Spurious Dragon.
-        Code::new()
-            .push(w(24577))
-            .push(w(0))
-            .op(op::RETURN)
-            .build()
-            .to_vec()
+        Code::new().push(w(24577)).push(w(0)).op(op::RETURN).build().to_vec()
     };
     let inits: Vec<(&str, Vec<u8>)> = vec![
         ("deploys", init_ok),
@@ -522,11 +370,7 @@ fn create_and_create2() {
                 for (twice, value) in [(false, 0u64), (true, 0), (false, 5)] {
                     let code = creator(init, create2, twice, value, spec);
                     let s = Scenario::new(code).spec(spec).gas(3_000_000);
-                    compare(
-                        &mut m,
-                        &s,
-                        &format!("create {name} create2={create2} twice={twice} value={value}"),
-                    );
+                    compare(&mut m, &s, &format!("create {name} create2={create2} twice={twice} value={value}"));
                 }
             }
         }
@@ -542,13 +386,7 @@ fn selfdestruct_by_fork() {
     for &spec in FORKS {
         for beneficiary in [addr(OTHER), addr(FRESH), addr(TARGET)] {
             // Existing contract destroys itself.
-            let code = Code::new()
-                .push(w(1))
-                .push(w(4))
-                .op(op::SSTORE)
-                .push(beneficiary)
-                .op(op::SELFDESTRUCT)
-                .build();
+            let code = Code::new().push(w(1)).push(w(4)).op(op::SSTORE).push(beneficiary).op(op::SELFDESTRUCT).build();
             let s = Scenario::new(code).spec(spec).other(callee("stop"));
             let out = compare(&mut m, &s, "selfdestruct existing");
             assert!(matches!(out.result.result, ExecutionResult::Success { .. }));
@@ -591,31 +429,15 @@ fn sstore_refunds() {
     let mut m = Mismatches::default();
     for &spec in FORKS {
         let cases: Vec<RefundCase> = vec![
-            (
-                "clear",
-                Code::new().push(w(0)).push(w(1)).op(op::SSTORE),
-                vec![(w(1), w(5))],
-            ),
+            ("clear", Code::new().push(w(0)).push(w(1)).op(op::SSTORE), vec![(w(1), w(5))]),
             (
                 "set and restore",
-                Code::new()
-                    .push(w(9))
-                    .push(w(1))
-                    .op(op::SSTORE)
-                    .push(w(5))
-                    .push(w(1))
-                    .op(op::SSTORE),
+                Code::new().push(w(9)).push(w(1)).op(op::SSTORE).push(w(5)).push(w(1)).op(op::SSTORE),
                 vec![(w(1), w(5))],
             ),
             (
                 "create and clear",
-                Code::new()
-                    .push(w(9))
-                    .push(w(2))
-                    .op(op::SSTORE)
-                    .push(w(0))
-                    .push(w(2))
-                    .op(op::SSTORE),
+                Code::new().push(w(9)).push(w(2)).op(op::SSTORE).push(w(0)).push(w(2)).op(op::SSTORE),
                 vec![],
             ),
             (
@@ -642,14 +464,7 @@ fn sstore_refunds() {
 fn returndatacopy_after_call() {
     let mut m = Mismatches::default();
     for &spec in FORKS.iter().filter(|s| s.is_enabled_in(SpecId::BYZANTIUM)) {
-        for (offset, len) in [
-            (0u64, 32u64),
-            (31, 1),
-            (32, 0),
-            (32, 1),
-            (0, 33),
-            (u64::MAX, 1),
-        ] {
+        for (offset, len) in [(0u64, 32u64), (31, 1), (32, 0), (32, 1), (0, 33), (u64::MAX, 1)] {
             let c = call(Code::new(), op::CALL, addr(OTHER), 0, w(100_000), 0).op(op::POP);
             let code = c
                 .push(w(len))
@@ -664,13 +479,7 @@ fn returndatacopy_after_call() {
             let out = compare(&mut m, &s, "returndatacopy");
             let oob = offset.saturating_add(len) > 32;
             assert_eq!(
-                matches!(
-                    out.result.result,
-                    ExecutionResult::Halt {
-                        reason: HaltReason::OutOfOffset,
-                        ..
-                    }
-                ),
+                matches!(out.result.result, ExecutionResult::Halt { reason: HaltReason::OutOfOffset, .. }),
                 oob,
                 "{offset} {len}: {:?}",
                 out.result.result
@@ -712,11 +521,7 @@ fn calls_in_a_loop() {
                 .build();
             let s = Scenario::new(code).spec(spec).other(callee("return"));
             let out = compare(&mut m, &s, "calls in a loop");
-            assert!(
-                out.result.result.is_success(),
-                "{spec:?}: {:?}",
-                out.result.result
-            );
+            assert!(out.result.result.is_success(), "{spec:?}: {:?}", out.result.result);
         }
     }
     m.finish();
@@ -728,18 +533,9 @@ fn calls_in_a_loop() {
 fn transaction_gas_sweep_around_a_call() {
     let mut m = Mismatches::default();
     for spec in [SpecId::HOMESTEAD, SpecId::ISTANBUL, SpecId::OSAKA] {
-        let code = record(
-            call(
-                Code::new().push(w(5)).push(w(0)).op(op::MSTORE),
-                op::CALL,
-                addr(OTHER),
-                0,
-                w(3000),
-                32,
-            ),
-            spec,
-        )
-        .build();
+        let code =
+            record(call(Code::new().push(w(5)).push(w(0)).op(op::MSTORE), op::CALL, addr(OTHER), 0, w(3000), 32), spec)
+                .build();
         let s = Scenario::new(code).spec(spec).other(callee("return"));
         let needed = match s.clone().gas(10_000_000).run(Mode::Interp).result.result {
             ExecutionResult::Success { gas, .. } => gas.tx_gas_used(),
@@ -748,10 +544,7 @@ fn transaction_gas_sweep_around_a_call() {
         let mut outcomes = std::collections::BTreeSet::new();
         // Coarse below, every value just around the amount needed (each run builds a fresh
         // executor and compiles, so the sweep is sparse).
-        for gas in (21_000..needed)
-            .step_by(499)
-            .chain(needed.saturating_sub(60)..needed + 5)
-        {
+        for gas in (21_000..needed).step_by(499).chain(needed.saturating_sub(60)..needed + 5) {
             let out = compare(&mut m, &s.clone().gas(gas), &format!("gas {gas}"));
             outcomes.insert(match out.result.result {
                 ExecutionResult::Success { .. } => "success",
@@ -759,10 +552,7 @@ fn transaction_gas_sweep_around_a_call() {
                 ExecutionResult::Halt { .. } => "halt",
             });
         }
-        assert!(
-            outcomes.contains("success") && outcomes.contains("halt"),
-            "{spec:?}: {outcomes:?}"
-        );
+        assert!(outcomes.contains("success") && outcomes.contains("halt"), "{spec:?}: {outcomes:?}");
     }
     m.finish();
 }
