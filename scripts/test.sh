@@ -19,3 +19,6 @@ cargo test --release --all-targets
 
 echo "== cargo test --release --doc"
 cargo test --release --doc
+
+echo "== examples"
+cargo run --release --example jit_evm
