@@ -36,6 +36,11 @@ pub struct Analysis {
     pub sections: Vec<Section>,
     /// The fork the analysis was made for (gas and opcode availability depend on it).
     pub spec: SpecId,
+    /// Runs of two or more consecutive JUMPDESTs, as `(first pc, pc after the run)`. Only the
+    /// first JUMPDEST of a run starts a block; a jump into the rest of the run charges one
+    /// JUMPDEST's gas per remaining byte and continues after the run. Without this, padding
+    /// made of thousands of JUMPDESTs became thousands of blocks and LLVM took minutes.
+    pub jumpdest_runs: Vec<(u32, u32)>,
 }
 
 impl Analysis {
@@ -43,7 +48,8 @@ impl Analysis {
     pub fn new(code: &[u8], spec: SpecId) -> Self {
         let (instructions, jumpdests) = decode(code, spec);
         let sections = sections::build(&instructions, spec);
-        Self { code_len: code.len(), instructions, jumpdests, sections, spec }
+        let jumpdest_runs = jumpdest_runs(&instructions);
+        Self { code_len: code.len(), instructions, jumpdests, sections, spec, jumpdest_runs }
     }
 
     /// Whether `target` is a valid jump destination.
@@ -55,6 +61,27 @@ impl Analysis {
     pub fn resume_points(&self) -> impl Iterator<Item = u32> + '_ {
         self.instructions.iter().filter(|i| i.suspends()).map(|i| i.pc + 1).filter(|&pc| (pc as usize) <= self.code_len)
     }
+}
+
+/// Finds runs of two or more consecutive JUMPDEST instructions.
+fn jumpdest_runs(instructions: &[Instruction]) -> Vec<(u32, u32)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < instructions.len() {
+        if instructions[i].opcode != revm::bytecode::opcode::JUMPDEST {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < instructions.len() && instructions[i].opcode == revm::bytecode::opcode::JUMPDEST {
+            i += 1;
+        }
+        if i - start >= 2 {
+            // JUMPDEST is one byte, so the run's pcs are contiguous.
+            runs.push((instructions[start].pc, instructions[i - 1].pc + 1));
+        }
+    }
+    runs
 }
 
 #[cfg(test)]

@@ -33,7 +33,15 @@ pub(super) fn build(instructions: &[Instruction], spec: SpecId) -> Vec<Section> 
     let mut prev_ends_block = true;
 
     for (index, ins) in instructions.iter().enumerate() {
-        let leader = index == 0 || ins.opcode == op::JUMPDEST || prev_ends_block;
+        let prev = index.checked_sub(1).map(|i| &instructions[i]);
+        let prev_is_jumpdest = prev.is_some_and(|p| p.opcode == op::JUMPDEST);
+        // In a run of consecutive JUMPDESTs only the first starts a block (jumps into the rest
+        // of the run are dispatched by range, see `Analysis::jumpdest_runs`), and the
+        // instruction after a run of two or more starts one, as the place those jumps continue.
+        let after_run = ins.opcode != op::JUMPDEST
+            && prev_is_jumpdest
+            && index.checked_sub(2).is_some_and(|i| instructions[i].opcode == op::JUMPDEST);
+        let leader = index == 0 || (ins.opcode == op::JUMPDEST && !prev_is_jumpdest) || after_run || prev_ends_block;
         if ins.opcode == op::JUMPDEST {
             reachable = true;
         }

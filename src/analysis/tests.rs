@@ -113,3 +113,15 @@ fn opcodes_before_their_fork_are_left_to_revm() {
     let push0 = Analysis::new(&[op::PUSH0], SpecId::LONDON);
     assert_eq!(push0.instructions[0].op, Operation::Revm);
 }
+
+#[test]
+fn a_run_of_jumpdests_is_one_section_with_a_block_after_it() {
+    let code = [op::JUMPDEST, op::JUMPDEST, op::JUMPDEST, op::PUSH0, op::STOP];
+    let a = analyse(&code);
+    assert_eq!(a.jumpdest_runs, vec![(0, 3)]);
+    let blocks: Vec<u32> = a.sections.iter().filter(|s| s.starts_block).map(|s| a.instructions[s.first].pc).collect();
+    assert_eq!(blocks, vec![0, 3]);
+    assert_eq!(a.sections[0].gas, 3);
+    // A single JUMPDEST is an ordinary block start, not a run.
+    assert!(analyse(&[op::PUSH0, op::JUMPDEST, op::STOP]).jumpdest_runs.is_empty());
+}

@@ -336,9 +336,50 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             .filter(|&(_, &valid)| valid)
             .filter_map(|(pc, _)| self.blocks.get(&(pc as u32)).map(|&b| (self.i64.const_int(pc as u64, false), b)))
             .collect();
-        self.builder.build_switch(target, invalid, &cases)?;
+        let not_a_block = self.context.append_basic_block(self.function, "jump_into_run");
+        self.builder.build_switch(target, not_a_block, &cases)?;
+        self.builder.position_at_end(not_a_block);
+        self.emit_jumps_into_runs(target, invalid)?;
         self.builder.position_at_end(invalid);
         self.exit_with(ExitStatus::InvalidJump)?;
+        Ok(())
+    }
+
+    /// For a target inside a run of JUMPDESTs (not its first byte): charge the gas of the
+    /// JUMPDESTs left in the run and continue after it; anything else is an invalid jump.
+    fn emit_jumps_into_runs(&mut self, target: IntValue<'ctx>, invalid: BasicBlock<'ctx>) -> Result<(), CodegenError> {
+        let ptr = self.context.ptr_type(AddressSpace::default());
+        let ctx = self.builder.build_load(ptr, self.ctx_slot, "ctx")?;
+        ctx.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
+        self.ctx_ptr = ctx.into_pointer_value();
+        let jumpdest_gas = revm::interpreter::instructions::gas_table_spec(self.analysis.spec)[op::JUMPDEST as usize];
+        for &(start, end) in &self.analysis.jumpdest_runs {
+            let b = &self.builder;
+            let above = b.build_int_compare(IntPredicate::UGT, target, self.i64.const_int(start as u64, false), "")?;
+            let below = b.build_int_compare(IntPredicate::ULT, target, self.i64.const_int(end as u64, false), "")?;
+            let inside = b.build_and(above, below, "inside_run")?;
+            let hit = self.context.append_basic_block(self.function, &format!("into_run{start}"));
+            let next = self.context.append_basic_block(self.function, &format!("not_run{start}"));
+            b.build_conditional_branch(inside, hit, next)?;
+
+            b.position_at_end(hit);
+            let remaining = b.build_int_sub(self.i64.const_int(end as u64, false), target, "jumpdests_left")?;
+            let cost = b.build_int_mul(remaining, self.i64.const_int(jumpdest_gas as u64, false), "cost")?;
+            let gas = self.load_ctx_i64(field::GAS, "gas")?;
+            let enough = self.builder.build_int_compare(IntPredicate::UGE, gas, cost, "enough")?;
+            // Not enough gas: the interpreter runs out inside the run, exactly as it would.
+            self.store_ctx(field::PC, target)?;
+            let charged = self.context.append_basic_block(self.function, &format!("into_run{start}_charged"));
+            let fail = self.exit_block(ExitStatus::Interpret)?;
+            self.builder.build_conditional_branch(enough, charged, fail)?;
+            self.builder.position_at_end(charged);
+            let rest = self.builder.build_int_sub(gas, cost, "gas")?;
+            self.store_ctx(field::GAS, rest)?;
+            self.builder.build_unconditional_branch(self.blocks[&end])?;
+
+            self.builder.position_at_end(next);
+        }
+        self.builder.build_unconditional_branch(invalid)?;
         Ok(())
     }
 

@@ -250,6 +250,10 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 self.builder.build_unconditional_branch(block)?;
                 Ok(())
             }
+            // A JUMPDEST inside a run starts no block: go through the dispatch, which handles it.
+            None if usize::try_from(target).is_ok_and(|t| self.analysis.is_jumpdest(t)) => {
+                self.branch_dynamic(self.word.const_int(target.to::<u64>(), false))
+            }
             None => self.exit_with(ExitStatus::InvalidJump),
         }
     }
