@@ -12,6 +12,11 @@ pub enum Operation {
     Push(U256),
     /// DIV/SDIV/MOD/SMOD/ADDMOD/MULMOD through a pure Rust builtin on the stack slots.
     Arith,
+    /// An environment read executed by revm that can neither fail nor observe gas (ADDRESS,
+    /// CALLER, CALLVALUE, CALLDATALOAD, ...): it needs the stack synchronised but neither ends
+    /// a section nor needs its result checked. Long runs of these otherwise became thousands
+    /// of basic blocks.
+    RevmRead,
     /// Executed by revm's own implementation of the opcode on the frame's interpreter, with
     /// stack and gas synchronised first. Everything that touches the host, memory, or has
     /// fork-dependent dynamic gas goes this way, and so does every opcode that is undefined
@@ -152,6 +157,24 @@ fn classify(opcode: u8, spec: SpecId) -> Operation {
         op::PUSH1..=op::PUSH32 => Operation::Push(U256::ZERO), // value filled in by `decode`
         op::DUP1..=op::DUP16 | op::SWAP1..=op::SWAP16 => Operation::Inline,
         op::DIV | op::SDIV | op::MOD | op::SMOD | op::ADDMOD | op::MULMOD => Operation::Arith,
+        op::ADDRESS
+        | op::ORIGIN
+        | op::CALLER
+        | op::CALLVALUE
+        | op::CALLDATALOAD
+        | op::CALLDATASIZE
+        | op::CODESIZE
+        | op::GASPRICE
+        | op::COINBASE
+        | op::TIMESTAMP
+        | op::NUMBER
+        | op::DIFFICULTY
+        | op::GASLIMIT
+        | op::MSIZE => Operation::RevmRead,
+        op::RETURNDATASIZE if enabled(SpecId::BYZANTIUM) => Operation::RevmRead,
+        op::CHAINID if enabled(SpecId::ISTANBUL) => Operation::RevmRead,
+        op::BASEFEE if enabled(SpecId::LONDON) => Operation::RevmRead,
+        op::BLOBBASEFEE if enabled(SpecId::CANCUN) => Operation::RevmRead,
         _ => Operation::Revm,
     }
 }

@@ -449,6 +449,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             Operation::Inline => self.emit_inline(ins),
             Operation::Arith => self.emit_arith(ins),
             Operation::Revm => self.emit_revm(ins),
+            Operation::RevmRead => self.emit_revm_read(ins),
         }
     }
 }

@@ -171,11 +171,16 @@ impl<'ctx> Emitter<'_, 'ctx> {
         Ok(())
     }
 
-    /// Everything else: revm's implementation through the `revm_instruction` builtin.
-    pub(super) fn emit_revm(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
-        // Length and gas already live in the context, where the builtin reads them.
+    /// An infallible environment read through revm: no result check, the section goes on.
+    pub(super) fn emit_revm_read(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         self.flush_len()?;
+        self.call_revm_instruction(ins)?;
+        self.offset += ins.outputs() as i64 - ins.inputs() as i64;
+        Ok(())
+    }
 
+    /// Calls the `revm_instruction` builtin for `ins`; returns its result (non-zero: stop).
+    fn call_revm_instruction(&mut self, ins: &Instruction) -> Result<IntValue<'ctx>, CodegenError> {
         let f = self.builtin_ptr(builtin::REVM_INSTRUCTION)?;
         let ptr = self.context.ptr_type(Default::default());
         let ty = self.i32.fn_type(&[ptr.into(), self.i32.into(), self.i32.into()], false);
@@ -184,13 +189,20 @@ impl<'ctx> Emitter<'_, 'ctx> {
             self.i32.const_int(ins.opcode as u64, false).into(),
             self.i32.const_int(ins.pc as u64, false).into(),
         ];
-        let stop = self
+        Ok(self
             .builder
             .build_indirect_call(ty, f, &args, "revm")?
             .try_as_basic_value()
             .basic()
             .expect("returns i32")
-            .into_int_value();
+            .into_int_value())
+    }
+
+    /// Everything else: revm's implementation through the `revm_instruction` builtin.
+    pub(super) fn emit_revm(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        // Length and gas already live in the context, where the builtin reads them.
+        self.flush_len()?;
+        let stop = self.call_revm_instruction(ins)?;
 
         let stopped = self.exit_block(ExitStatus::ActionSet)?;
         let next = self.context.append_basic_block(self.function, &format!("pc{}_continue", ins.pc));
