@@ -22,6 +22,10 @@ pub enum Mode {
     /// Every contract compiled on first sight, before it runs; every frame with code runs
     /// native code.
     Jit,
+    /// `JitEvm` with the background compiler, as a user runs it, with hot threshold 0 and a
+    /// wait for the compiler: each contract is compiled on a worker thread at its first miss
+    /// and the frame waits for it, so frames run native.
+    Runtime,
 }
 
 impl Mode {
@@ -30,6 +34,7 @@ impl Mode {
         match self {
             Mode::Interp => "interp",
             Mode::Jit => "jit",
+            Mode::Runtime => "runtime",
         }
     }
 }
@@ -65,6 +70,11 @@ impl Executor {
         let runtime = match mode {
             Mode::Interp => None,
             Mode::Jit => Some(JitRuntime::new(JitConfig::eager())),
+            Mode::Runtime => Some(JitRuntime::new(JitConfig {
+                hot_threshold: 0,
+                wait_for_compile: Some(std::time::Duration::from_secs(300)),
+                ..JitConfig::default()
+            })),
         };
         Self { mode, frames: FrameCounts::default(), runtime }
     }
@@ -118,7 +128,7 @@ impl Executor {
     ) -> Result<ExecutionResult, EVMError<DB::Error>> {
         match self.mode {
             Mode::Interp => ctx.build_mainnet().transact_commit(tx),
-            Mode::Jit => {
+            Mode::Jit | Mode::Runtime => {
                 let mut evm = self.jit_evm(ctx);
                 let result = evm.transact_commit(tx);
                 self.add_frames(evm.frame_counts());
@@ -135,7 +145,7 @@ impl Executor {
     ) -> Result<ResultAndState, EVMError<DB::Error>> {
         match self.mode {
             Mode::Interp => ctx.build_mainnet().transact(tx),
-            Mode::Jit => {
+            Mode::Jit | Mode::Runtime => {
                 let mut evm = self.jit_evm(ctx);
                 let result = evm.transact(tx);
                 self.add_frames(evm.frame_counts());

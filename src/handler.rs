@@ -185,7 +185,7 @@ fn lookup(
     if let Some(f) = recent.get(&hash, spec) {
         return Some(f.clone());
     }
-    let found = handle.lookup(hash, spec, interpreter.bytecode.bytecode_slice())?;
+    let found = handle.lookup(hash, spec, &interpreter.bytecode)?;
     recent.insert(hash, spec, found.clone());
     Some(found)
 }

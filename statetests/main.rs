@@ -101,9 +101,9 @@ fn main() -> ExitCode {
             eprintln!("error: {mode}: no case was executed (filter: {filter:?})");
             nothing_ran = true;
         }
-        if mode == Mode::Jit && report.frames.interpreted > 0 {
-            // `jit` promises that every frame with code runs native code.
-            eprintln!("error: jit: {} frames ran in the interpreter", report.frames.interpreted);
+        if matches!(mode, Mode::Jit | Mode::Runtime) && report.frames.interpreted > 0 {
+            // `jit` and `runtime` (threshold 0, waiting for the compiler) run every frame natively.
+            eprintln!("error: {mode}: {} frames ran in the interpreter", report.frames.interpreted);
             failed += 1;
         }
         closing.push(format!("{mode}: {}", report.closing_line()));

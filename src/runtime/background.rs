@@ -1,0 +1,162 @@
+//! The background compiler: a coordinator that decides what is hot and workers that compile.
+
+use super::{CodeKey, JitHandle};
+use crate::compiler::{CompileError, panic_message};
+use crossbeam_channel::{Receiver, Sender, select};
+use revm::primitives::Bytes;
+use std::{
+    collections::{HashMap, HashSet},
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{Arc, Mutex},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+/// "This contract missed the cache": sent by lookups, counted by the coordinator.
+#[derive(Debug)]
+pub(super) struct HotEvent {
+    pub(super) key: CodeKey,
+    pub(super) code: Bytes,
+}
+
+/// The running threads and what it takes to stop them.
+#[derive(Debug)]
+pub(super) struct Background {
+    /// Dropping this disconnects every thread's shutdown receiver.
+    shutdown: Option<Sender<()>>,
+    /// Each thread sends one message here when it exits (even by panic).
+    exited: Receiver<()>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Sends on `exited` when the owning thread ends, however it ends.
+struct ExitSignal(Sender<()>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// The coordinator's bookkeeping: misses per key not yet compiled, and keys being compiled.
+/// Counting stops at a bound so adversarial numbers of distinct contracts cannot grow it.
+const MAX_TRACKED_KEYS: usize = 1 << 20;
+
+impl Background {
+    /// Starts the coordinator and `handle`'s configured number of workers.
+    pub(super) fn start(handle: JitHandle, events: Receiver<HotEvent>) -> Self {
+        let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+        let (exited_tx, exited) = crossbeam_channel::unbounded();
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<HotEvent>();
+        let in_flight = Arc::new(Mutex::new(HashSet::new()));
+        let mut threads = Vec::new();
+
+        let workers = handle.config().workers.max(1);
+        for index in 0..workers {
+            let (handle, jobs, shutdown, in_flight) =
+                (handle.clone(), jobs_rx.clone(), shutdown_rx.clone(), Arc::clone(&in_flight));
+            let signal = ExitSignal(exited_tx.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("revm-jit-worker-{index}"))
+                .spawn(move || {
+                    let _signal = signal;
+                    worker(&handle, &jobs, &shutdown, &in_flight);
+                })
+                .expect("spawning a compiler thread");
+            threads.push(thread);
+        }
+        let signal = ExitSignal(exited_tx);
+        let thread = std::thread::Builder::new()
+            .name("revm-jit-coordinator".into())
+            .spawn(move || {
+                let _signal = signal;
+                coordinator(&handle, &events, &jobs_tx, &shutdown_rx, &in_flight);
+            })
+            .expect("spawning the coordinator thread");
+        threads.push(thread);
+        Self { shutdown: Some(shutdown_tx), exited, threads }
+    }
+
+    /// Stops every thread and joins those that exit within `timeout` (a compilation in
+    /// progress is not interrupted; a thread still busy after the timeout is left to finish
+    /// on its own, and the code it produces is simply dropped).
+    pub(super) fn shutdown(mut self, timeout: Duration) {
+        drop(self.shutdown.take());
+        let deadline = Instant::now() + timeout;
+        let mut exited = 0;
+        while exited < self.threads.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.exited.recv_timeout(left) {
+                Ok(()) => exited += 1,
+                Err(_) => break,
+            }
+        }
+        if exited < self.threads.len() {
+            tracing::warn!(busy = self.threads.len() - exited, "compiler threads still busy at shutdown; detaching");
+            return;
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Counts misses per key and queues a key for compilation once it is hot.
+fn coordinator(
+    handle: &JitHandle,
+    events: &Receiver<HotEvent>,
+    jobs: &Sender<HotEvent>,
+    shutdown: &Receiver<()>,
+    in_flight: &Mutex<HashSet<CodeKey>>,
+) {
+    let threshold = handle.config().hot_threshold;
+    let mut misses: HashMap<CodeKey, u32> = HashMap::new();
+    loop {
+        let event = select! {
+            recv(shutdown) -> _ => return,
+            recv(events) -> event => match event {
+                Ok(event) => event,
+                Err(_) => return,
+            },
+        };
+        if handle.is_settled(&event.key) {
+            continue;
+        }
+        let count = misses.entry(event.key).or_insert(0);
+        *count += 1;
+        if *count <= threshold {
+            if misses.len() > MAX_TRACKED_KEYS {
+                misses.clear();
+            }
+            continue;
+        }
+        misses.remove(&event.key);
+        if !in_flight.lock().expect("in-flight set").insert(event.key) {
+            continue;
+        }
+        handle.stats_counters().queued.inc();
+        if jobs.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Compiles queued contracts into the cache; a panic is contained and recorded as a failure.
+fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>, in_flight: &Mutex<HashSet<CodeKey>>) {
+    loop {
+        let job = select! {
+            recv(shutdown) -> _ => return,
+            recv(jobs) -> job => match job {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let span = tracing::debug_span!("background_compile", code_hash = %job.key.0, spec = ?job.key.1);
+        let _guard = span.enter();
+        let outcome = catch_unwind(AssertUnwindSafe(|| handle.compile_now(job.key, &job.code)));
+        if let Err(payload) = outcome {
+            handle.record_failure(job.key, &CompileError::Panic(panic_message(payload.as_ref())));
+        }
+        in_flight.lock().expect("in-flight set").remove(&job.key);
+    }
+}
