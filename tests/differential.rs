@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{OTHER, Scenario};
+use common::{BINARY_OPS, FORKS, OTHER, Scenario};
 use revm::bytecode::opcode as op;
 use revm::primitives::{Bytes, U256, hardfork::SpecId};
 
@@ -110,29 +110,6 @@ impl Program {
     }
 }
 
-const BINARY: &[u8] = &[
-    op::ADD,
-    op::MUL,
-    op::SUB,
-    op::DIV,
-    op::SDIV,
-    op::MOD,
-    op::SMOD,
-    op::EXP,
-    op::SIGNEXTEND,
-    op::LT,
-    op::GT,
-    op::SLT,
-    op::SGT,
-    op::EQ,
-    op::AND,
-    op::OR,
-    op::XOR,
-    op::BYTE,
-    op::SHL,
-    op::SHR,
-    op::SAR,
-];
 const UNARY: &[u8] = &[op::ISZERO, op::NOT, op::CLZ];
 const TERNARY: &[u8] = &[op::ADDMOD, op::MULMOD];
 const ENV: &[u8] = &[
@@ -157,22 +134,6 @@ const ENV: &[u8] = &[
     op::GAS,
     op::PC,
 ];
-const SPECS: &[SpecId] = &[
-    SpecId::FRONTIER,
-    SpecId::HOMESTEAD,
-    SpecId::TANGERINE,
-    SpecId::SPURIOUS_DRAGON,
-    SpecId::BYZANTIUM,
-    SpecId::PETERSBURG,
-    SpecId::ISTANBUL,
-    SpecId::BERLIN,
-    SpecId::LONDON,
-    SpecId::MERGE,
-    SpecId::SHANGHAI,
-    SpecId::CANCUN,
-    SpecId::PRAGUE,
-    SpecId::OSAKA,
-];
 
 /// Emits one random instruction group.
 fn emit_piece(rng: &mut Rng, p: &mut Program, depth: u32) {
@@ -183,7 +144,7 @@ fn emit_piece(rng: &mut Rng, p: &mut Program, depth: u32) {
     }
     match rng.below(100) {
         0..=24 => {
-            let opcode = rng.pick(BINARY);
+            let opcode = rng.pick(BINARY_OPS);
             p.op(opcode, 2, 1);
         }
         25..=29 => p.op(rng.pick(UNARY), 1, 1),
@@ -387,7 +348,7 @@ fn generate(seed: u64) -> Scenario {
             p.op(op::RETURN, 2, 0);
         }
     }
-    let spec = if rng.chance(50) { SpecId::OSAKA } else { rng.pick(SPECS) };
+    let spec = if rng.chance(50) { SpecId::OSAKA } else { rng.pick(FORKS) };
     let calldata: Vec<u8> = (0..rng.below(70)).map(|_| rng.below(256) as u8).collect();
     // Intrinsic gas: 68 per byte covers pre-Istanbul calldata and the EIP-7623 floor.
     let intrinsic = 21_000 + 68 * calldata.len() as u64;

@@ -1,6 +1,7 @@
 //! Shared test helpers: run one transaction in the interpreter and as native code, compare.
 #![allow(dead_code)]
 
+use revm::bytecode::opcode as op;
 use revm::{
     Context, MainContext,
     context::{TxEnv, result::ResultAndState},
@@ -9,6 +10,49 @@ use revm::{
     state::{AccountInfo, Bytecode},
 };
 use revm_jit::exec::{Executor, FrameCounts, Mode};
+
+/// The forks compiled code supports, oldest first.
+pub const FORKS: &[SpecId] = &[
+    SpecId::FRONTIER,
+    SpecId::HOMESTEAD,
+    SpecId::TANGERINE,
+    SpecId::SPURIOUS_DRAGON,
+    SpecId::BYZANTIUM,
+    SpecId::PETERSBURG,
+    SpecId::ISTANBUL,
+    SpecId::BERLIN,
+    SpecId::LONDON,
+    SpecId::MERGE,
+    SpecId::SHANGHAI,
+    SpecId::CANCUN,
+    SpecId::PRAGUE,
+    SpecId::OSAKA,
+];
+
+/// Every binary opcode (two operands, one result), for tests that sweep them.
+pub const BINARY_OPS: &[u8] = &[
+    op::ADD,
+    op::MUL,
+    op::SUB,
+    op::DIV,
+    op::SDIV,
+    op::MOD,
+    op::SMOD,
+    op::EXP,
+    op::SIGNEXTEND,
+    op::LT,
+    op::GT,
+    op::SLT,
+    op::SGT,
+    op::EQ,
+    op::AND,
+    op::OR,
+    op::XOR,
+    op::BYTE,
+    op::SHL,
+    op::SHR,
+    op::SAR,
+];
 
 /// Account that sends every test transaction.
 pub const CALLER: Address = address!("0x1000000000000000000000000000000000000001");

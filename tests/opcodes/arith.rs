@@ -5,6 +5,7 @@
 //! at run time). When a program differs, every tuple is re-run alone to name the ones that do.
 
 use crate::code::{Code, edge_values, min_signed, neg, w, words};
+use crate::common::BINARY_OPS as BINARY;
 use crate::common::frame::{FrameTest, Mismatches};
 use crate::{FORKS, expect_result};
 use revm::bytecode::opcode as op;
@@ -80,30 +81,6 @@ const CONSTANT_FORKS: &[SpecId] = &[SpecId::FRONTIER, SpecId::PETERSBURG, SpecId
 fn pairs(a: &[U256], b: &[U256]) -> Vec<Vec<U256>> {
     a.iter().flat_map(|x| b.iter().map(move |y| vec![*x, *y])).collect()
 }
-
-const BINARY: &[u8] = &[
-    op::ADD,
-    op::MUL,
-    op::SUB,
-    op::DIV,
-    op::SDIV,
-    op::MOD,
-    op::SMOD,
-    op::EXP,
-    op::SIGNEXTEND,
-    op::LT,
-    op::GT,
-    op::SLT,
-    op::SGT,
-    op::EQ,
-    op::AND,
-    op::OR,
-    op::XOR,
-    op::BYTE,
-    op::SHL,
-    op::SHR,
-    op::SAR,
-];
 
 #[test]
 fn binary_ops_edge_values_every_fork() {

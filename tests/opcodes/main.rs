@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+pub use common::FORKS;
+
 mod arith;
 mod code;
 mod control;
@@ -22,25 +24,6 @@ mod txs;
 
 use common::frame::{FrameOutcome, FrameTest, Mismatches};
 use revm::interpreter::InstructionResult;
-use revm::primitives::hardfork::SpecId;
-
-/// The forks compiled code supports, oldest first.
-pub const FORKS: &[SpecId] = &[
-    SpecId::FRONTIER,
-    SpecId::HOMESTEAD,
-    SpecId::TANGERINE,
-    SpecId::SPURIOUS_DRAGON,
-    SpecId::BYZANTIUM,
-    SpecId::PETERSBURG,
-    SpecId::ISTANBUL,
-    SpecId::BERLIN,
-    SpecId::LONDON,
-    SpecId::MERGE,
-    SpecId::SHANGHAI,
-    SpecId::CANCUN,
-    SpecId::PRAGUE,
-    SpecId::OSAKA,
-];
 
 /// Asserts the interpreter's result, with the case in the message.
 #[track_caller]
