@@ -27,8 +27,23 @@
 //! The builtins travel through the context rather than as linked symbols, so a compiled
 //! artifact needs nothing exported from the host binary.
 
-use revm::primitives::U256;
+use revm::primitives::{B256, U256, hardfork::SpecId, hex};
 use std::ffi::c_void;
+
+/// Version of this ABI: the [`EvmContext`] and [`Builtins`] layouts, the [`ExitStatus`] codes
+/// and the entry signature. Stored AOT artifacts record it and are refused when it differs, so
+/// bump it with any change to those.
+pub const ABI_VERSION: u32 = 1;
+
+/// Name of the `u32` constant every AOT library exports, holding the [`ABI_VERSION`] it was
+/// built for; checked after loading, in addition to the store's manifest.
+pub const LIBRARY_ABI_SYMBOL: &str = "revm_jit_abi_version";
+
+/// The exported name of a contract's entry point in an AOT library: unique per (code hash,
+/// fork), so one library can hold many contracts and a loader can find each by its key.
+pub fn entry_symbol(code_hash: &B256, spec: SpecId) -> String {
+    format!("revm_jit_{}_{}", hex::encode(code_hash), spec as u8)
+}
 
 /// The frame state native code works on; see the module documentation for the layout.
 #[repr(C)]
