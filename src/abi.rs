@@ -14,6 +14,7 @@
 //! |     40 | `interpreter`       | the frame's `Interpreter<EthInterpreter>` (opaque to native code) |
 //! |     48 | `host`              | the host (the EVM context), opaque to native code              |
 //! |     56 | `instruction_table` | revm's instruction table for that host, opaque to native code  |
+//! |     64 | `inspector`         | the inspector of an inspected frame, or null; builtins only    |
 //!
 //! Invariants that native code relies on and the runtime guarantees:
 //! - the stack buffer has room for 1024 items (revm allocates it with `STACK_LIMIT` capacity and
@@ -65,6 +66,9 @@ pub struct EvmContext {
     pub host: *mut c_void,
     /// `*const InstructionTable<EthInterpreter, H>`; only builtins dereference it.
     pub instruction_table: *const c_void,
+    /// `*mut I` where `I` is the inspector of an inspected frame, null otherwise. The builtins
+    /// of inspected frames use it to report logs and selfdestructs the moment they happen.
+    pub inspector: *mut c_void,
 }
 
 /// Index of each [`EvmContext`] field, counted in 8-byte words (codegen addresses fields so).
@@ -165,7 +169,7 @@ impl ExitStatus {
 pub type EntryFn = unsafe extern "C" fn(ctx: *mut EvmContext) -> u32;
 
 const _: () = {
-    assert!(std::mem::size_of::<EvmContext>() == 64);
+    assert!(std::mem::size_of::<EvmContext>() == 72);
     assert!(std::mem::offset_of!(EvmContext, stack_len) == 8 * field::STACK_LEN as usize);
     assert!(std::mem::offset_of!(EvmContext, gas) == 8 * field::GAS as usize);
     assert!(std::mem::offset_of!(EvmContext, pc) == 8 * field::PC as usize);

@@ -7,6 +7,9 @@
 //! gas: it *is* the interpreter's code, run on the same state.
 
 use crate::abi::{ArithFn, Builtins, EvmContext};
+use crate::handler::inspect::{report_logs, report_selfdestruct};
+use revm::context::{ContextTr, JournalTr};
+use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
     Host, InstructionContext, InstructionTable, Interpreter,
     instructions::i256::{i256_div, i256_mod},
@@ -14,6 +17,7 @@ use revm::interpreter::{
     interpreter_types::{Jumps, LoopControl},
 };
 use revm::primitives::U256;
+use std::marker::PhantomData;
 
 /// The builtin table for frames whose host is `H`.
 ///
@@ -34,6 +38,33 @@ pub fn table<H: Host>() -> &'static Builtins {
         };
     }
     &<H as HasTable>::TABLE
+}
+
+/// The builtin table for inspected frames whose host is `H` and inspector `I`: the same as
+/// [`table`], except that opcodes run through revm report the logs and selfdestructs they
+/// cause to the inspector in [`EvmContext::inspector`] before native code goes on.
+pub fn inspected_table<H, I>() -> &'static Builtins
+where
+    H: Host + ContextTr<Journal: JournalExt>,
+    I: Inspector<H, EthInterpreter>,
+{
+    struct Inspected<H, I>(PhantomData<(H, I)>);
+    impl<H, I> Inspected<H, I>
+    where
+        H: Host + ContextTr<Journal: JournalExt>,
+        I: Inspector<H, EthInterpreter>,
+    {
+        const TABLE: Builtins = Builtins {
+            revm_instruction: revm_instruction_inspected::<H, I>,
+            div: div as ArithFn,
+            sdiv: sdiv as ArithFn,
+            rem: rem as ArithFn,
+            smod: smod as ArithFn,
+            addmod: addmod as ArithFn,
+            mulmod: mulmod as ArithFn,
+        };
+    }
+    &Inspected::<H, I>::TABLE
 }
 
 /// Runs `opcode` (at `pc`) with revm's implementation; see [`crate::abi::RevmInstructionFn`].
@@ -66,6 +97,45 @@ pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode:
             1
         }
     }
+}
+
+/// [`revm_instruction`] for inspected frames: runs the opcode, then hands the inspector the
+/// logs it journaled (`Inspector::log_full`) and, when it was a SELFDESTRUCT, the destruction
+/// the journal recorded (`Inspector::selfdestruct`), exactly as revm's inspected loop does.
+///
+/// # Safety
+/// As for [`revm_instruction`]; in addition `ctx.inspector` points to a live `I` that nothing
+/// else uses during the native call.
+pub unsafe extern "C" fn revm_instruction_inspected<H, I>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32
+where
+    H: Host + ContextTr<Journal: JournalExt>,
+    I: Inspector<H, EthInterpreter>,
+{
+    let (logs_before, journal_before) = {
+        // SAFETY: the caller guarantees `ctx` and its host pointer are live; this shared
+        // borrow ends before `revm_instruction` takes the host mutably.
+        let host = unsafe { &*(*ctx).host.cast::<H>() };
+        (host.journal().logs().len(), host.journal().journal().len())
+    };
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    let status = unsafe { revm_instruction::<H>(ctx, opcode, pc) };
+    // SAFETY: as above; `revm_instruction` has returned, so these are the only live
+    // references to the interpreter, host and inspector.
+    let (interpreter, host, inspector) = unsafe {
+        let ctx = &mut *ctx;
+        (
+            &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>(),
+            &mut *ctx.host.cast::<H>(),
+            &mut *ctx.inspector.cast::<I>(),
+        )
+    };
+    if host.journal().logs().len() != logs_before {
+        report_logs(interpreter, host, inspector, logs_before);
+    }
+    if status != 0 {
+        report_selfdestruct(interpreter, host, inspector, journal_before);
+    }
+    status
 }
 
 /// Writes native code's stack length and gas into the interpreter.

@@ -22,7 +22,8 @@ pub mod handler;
 pub mod programs;
 pub mod runtime;
 pub mod statetest;
+pub mod traces;
 
 pub use compiler::{CompileError, CompilePhases, CompiledFn, Compiler, CompilerConfig, OptLevel};
-pub use handler::JitEvm;
+pub use handler::{InspectionMode, JitEvm};
 pub use runtime::{JitConfig, JitHandle, JitRuntime};

@@ -6,6 +6,8 @@
 //! failure, never a silent pass. `REVM_JIT_STATETEST_MODES=interp,jit` restricts the
 //! modes; `REVM_JIT_STATETEST_THREADS` sets the worker threads (2 by default). A first
 //! free argument (`cargo test --test statetests -- SUBSTR`) filters tests by name or path.
+//! In `jit` mode every passing case is also run inspected, interpreted and native, and the
+//! traces compared (`REVM_JIT_STATETEST_TRACES=0` skips that).
 
 use clap::ValueEnum;
 use revm_jit::{
@@ -87,7 +89,10 @@ fn main() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     let mut nothing_ran = false;
     for mode in modes {
-        let options = RunOptions { mode, threads, filter: filter.clone() };
+        // Trace equality (inspected interpreted vs inspected native) is checked in `jit` mode,
+        // where every contract is compiled; `REVM_JIT_STATETEST_TRACES=0` turns it off.
+        let check_traces = mode == Mode::Jit && std::env::var("REVM_JIT_STATETEST_TRACES").map_or(true, |v| v != "0");
+        let options = RunOptions { mode, threads, filter: filter.clone(), check_traces };
         let report = run(std::slice::from_ref(&suite), &options, &mut Console::new(format!("{mode}: ")));
         let mut out = std::io::stdout().lock();
         if report.write_summary(&mut out).is_err() {

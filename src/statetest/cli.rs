@@ -19,6 +19,11 @@ pub struct Args {
     /// Number of worker threads running files in parallel.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: u64,
+    /// In `jit` and `runtime` modes, also run every passing case inspected, interpreted and
+    /// with native frames, and fail it when the geth call trace (with logs), the parity
+    /// traces or the inspector hooks differ.
+    #[arg(long)]
+    pub check_traces: bool,
     /// State-test files, or directories searched recursively for `.json` files.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -32,6 +37,7 @@ pub fn run(args: Args) -> ExitCode {
         mode: args.mode,
         threads: usize::try_from(args.threads).unwrap_or(usize::MAX),
         filter: args.filter,
+        check_traces: args.check_traces,
     };
     let report = run_tests(&args.paths, &options, &mut Console::new(""));
 

@@ -69,6 +69,10 @@ pub enum Failure {
     /// The executor panicked.
     #[error("executor panicked: {0}")]
     Panic(String),
+    /// Inspected native execution was seen differently from inspected interpretation
+    /// (`--check-traces`).
+    #[error("traces differ (interpreted vs native): {0}")]
+    TraceMismatch(String),
 }
 
 /// What happened to one case.

@@ -65,12 +65,16 @@ pub struct RunOptions {
     pub threads: usize,
     /// Keep only tests whose name or file path contains this.
     pub filter: Option<String>,
+    /// In native modes, also run every passing case inspected twice, interpreted and with
+    /// native frames (`InspectionMode::Native`), and fail it when the call traces, logs or
+    /// hooks differ (see [`crate::traces`]).
+    pub check_traces: bool,
 }
 
 impl RunOptions {
-    /// Options for `mode` with two threads and no filter.
+    /// Options for `mode` with two threads, no filter and no trace checks.
     pub fn new(mode: Mode) -> Self {
-        Self { mode, threads: 2, filter: None }
+        Self { mode, threads: 2, filter: None, check_traces: false }
     }
 }
 
@@ -205,7 +209,7 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
                     let mut worker = Worker::new(options.mode);
                     while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let job = &jobs[index];
-                        let cases = run_file(&mut worker, &job.path, options.filter.as_deref());
+                        let cases = run_file(&mut worker, &job.path, options);
                         if sender.send((index, cases)).is_err() {
                             break;
                         }
@@ -256,7 +260,8 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
 }
 
 /// Runs every case of the file at `path` (tests kept by `filter`) in `worker`.
-fn run_file(worker: &mut Worker, path: &Path, filter: Option<&str>) -> Vec<CaseOutcome> {
+fn run_file(worker: &mut Worker, path: &Path, options: &RunOptions) -> Vec<CaseOutcome> {
+    let filter = options.filter.as_deref();
     let file = match fixture::load_file(path) {
         Ok(file) => file,
         Err(error) => {
@@ -277,7 +282,7 @@ fn run_file(worker: &mut Worker, path: &Path, filter: Option<&str>) -> Vec<CaseO
         if !path_matches && !filter.is_some_and(|f| test.name.contains(f)) {
             continue;
         }
-        run_test(worker, path, test, skip_file, &mut cases);
+        run_test(worker, path, test, skip_file, options.check_traces, &mut cases);
     }
     cases
 }
@@ -288,6 +293,7 @@ fn run_test(
     path: &Path,
     test: &FixtureTest,
     skip_file: Option<&str>,
+    check_traces: bool,
     cases: &mut Vec<CaseOutcome>,
 ) {
     let prestate = env::prestate(test);
@@ -309,7 +315,10 @@ fn run_test(
                 Ok((_, Err(error))) => Status::Failed(Failure::Fixture(error.clone())),
                 Ok((cfg, Ok(block))) => {
                     let case = Case { path, test, fork, index, post, prestate: &prestate, cfg, block };
-                    let status = case.run(&mut worker.executor);
+                    let mut status = case.run(&mut worker.executor);
+                    if check_traces && matches!(status, Status::Passed) {
+                        status = case.check_traces(&worker.executor);
+                    }
                     if matches!(status, Status::Failed(Failure::Panic(_))) {
                         worker.replace_executor();
                     }
@@ -394,6 +403,40 @@ impl Case<'_> {
                 }
                 self.check_state_root(&state)
             }
+        }
+    }
+
+    /// Runs the case inspected, interpreted and then with native frames, on fresh copies of
+    /// the pre-state, and compares what the inspectors saw. Passes trivially in `interp`
+    /// mode, which has no native code; fails if a frame of the native run was interpreted.
+    fn check_traces(&self, executor: &Executor) -> Status {
+        let Some(runtime) = executor.runtime() else { return Status::Passed };
+        let Ok(tx) = env::tx_env(self.path, self.test, self.fork, self.index, self.post, self.cfg.chain_id) else {
+            return Status::Passed;
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut interpreted_state = State::builder().with_cached_prestate(self.prestate.clone()).build();
+            let mut native_state = State::builder().with_cached_prestate(self.prestate.clone()).build();
+            let context = |state| {
+                Context::mainnet()
+                    .with_cfg(self.cfg.clone())
+                    .with_block(self.block.clone())
+                    .with_tx(tx.clone())
+                    .with_db(state)
+            };
+            let reference = crate::traces::record_interpreted(context(&mut interpreted_state), tx.clone())?;
+            let (native, frames) =
+                crate::traces::record_native(context(&mut native_state), tx.clone(), runtime.handle())?;
+            if frames.interpreted != 0 {
+                return Err(format!("{} frame(s) of the inspected native run were interpreted", frames.interpreted));
+            }
+            Ok::<_, String>(reference.difference(&native))
+        }));
+        match outcome {
+            Err(payload) => Status::Failed(Failure::Panic(crate::compiler::panic_message(payload.as_ref()))),
+            Ok(Err(error)) => Status::Failed(Failure::TraceMismatch(error)),
+            Ok(Ok(Some(difference))) => Status::Failed(Failure::TraceMismatch(difference)),
+            Ok(Ok(None)) => Status::Passed,
         }
     }
 

@@ -6,7 +6,11 @@
 //! code resumes from the interpreter's pc after a call, native and interpreted execution can
 //! hand a frame back and forth at any resume point.
 
-use crate::abi::{EvmContext, ExitStatus};
+pub mod inspect;
+
+pub use inspect::InspectionMode;
+
+use crate::abi::{Builtins, EvmContext, ExitStatus};
 use crate::builtins;
 use crate::compiler::CompiledFn;
 use crate::exec::FrameCounts;
@@ -26,6 +30,7 @@ use revm::{
     },
     state::EvmState,
 };
+use std::ffi::c_void;
 
 /// A revm `Evm` that runs compiled code where it has some; see the module documentation.
 #[derive(Debug)]
@@ -33,6 +38,7 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     inner: Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>,
     handle: JitHandle,
     enabled: bool,
+    inspection: InspectionMode,
     frames: FrameCounts,
     recent: RecentCode,
 }
@@ -72,7 +78,14 @@ impl RecentCode {
 impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
     /// Wraps `evm`; compiled code comes from `handle`.
     pub fn new(evm: Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>, handle: JitHandle) -> Self {
-        Self { inner: evm, handle, enabled: true, frames: FrameCounts::default(), recent: RecentCode::default() }
+        Self {
+            inner: evm,
+            handle,
+            enabled: true,
+            inspection: InspectionMode::default(),
+            frames: FrameCounts::default(),
+            recent: RecentCode::default(),
+        }
     }
 
     /// Turns native execution on or off, effective from the next frame. Off means revm's
@@ -141,17 +154,10 @@ where
     }
 
     fn frame_run(&mut self) -> Result<FrameInitOrResult<Self::Frame>, ContextDbError<CTX>> {
-        let enabled = self.enabled;
+        let compiled = self.compiled_for_current_frame(true);
         let (ctx, instructions, _, frame_stack) = self.inner.all_mut();
         let frame = frame_stack.get();
         let interpreter = &mut frame.interpreter;
-        let compiled = if enabled { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
-        if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
-            match compiled {
-                Some(_) => self.frames.native += 1,
-                None => self.frames.interpreted += 1,
-            }
-        }
         let table = instructions.instruction_table();
         let gas_table = instructions.gas_table();
         let action = match compiled {
@@ -173,6 +179,25 @@ where
     }
 }
 
+impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextTr,
+{
+    /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
+    /// and there is some; counts the frame when it starts.
+    fn compiled_for_current_frame(&mut self, allowed: bool) -> Option<CompiledFn> {
+        let interpreter = &mut self.inner.frame_stack.get().interpreter;
+        let compiled = if self.enabled && allowed { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
+        if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
+            match compiled {
+                Some(_) => self.frames.native += 1,
+                None => self.frames.interpreted += 1,
+            }
+        }
+        compiled
+    }
+}
+
 /// Looks up compiled code for the frame's bytecode and fork: first among the code this
 /// transaction already used, then in the runtime.
 fn lookup(
@@ -190,6 +215,46 @@ fn lookup(
     Some(found)
 }
 
+/// What a native run of a frame does besides running its code: which builtins it gets, the
+/// inspector they report to, and how the interpreter finishes a frame native code hands back.
+pub(crate) trait NativeHooks<H: Host> {
+    /// The builtin table native code calls.
+    fn builtins(&self) -> &'static Builtins;
+    /// The value of [`EvmContext::inspector`].
+    fn inspector_ptr(&mut self) -> *mut c_void;
+    /// Runs the rest of the frame in revm's interpreter.
+    fn interpret(
+        &mut self,
+        interpreter: &mut Interpreter<EthInterpreter>,
+        host: &mut H,
+        table: &InstructionTable<EthInterpreter, H>,
+        gas_table: &GasTable,
+    ) -> InterpreterAction;
+}
+
+/// Uninspected frames: plain builtins, plain interpreter.
+struct PlainHooks;
+
+impl<H: Host> NativeHooks<H> for PlainHooks {
+    fn builtins(&self) -> &'static Builtins {
+        builtins::table::<H>()
+    }
+
+    fn inspector_ptr(&mut self) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+
+    fn interpret(
+        &mut self,
+        interpreter: &mut Interpreter<EthInterpreter>,
+        host: &mut H,
+        table: &InstructionTable<EthInterpreter, H>,
+        gas_table: &GasTable,
+    ) -> InterpreterAction {
+        interpreter.run_plain(table, gas_table, host)
+    }
+}
+
 /// Runs the frame in `interpreter` as native code until it returns, halts or calls out, and
 /// returns the action for revm, exactly as `Interpreter::run_plain` would.
 pub fn run_native<H: Host>(
@@ -199,25 +264,39 @@ pub fn run_native<H: Host>(
     table: &InstructionTable<EthInterpreter, H>,
     gas_table: &GasTable,
 ) -> InterpreterAction {
+    run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks)
+}
+
+/// [`run_native`] with the given hooks.
+pub(crate) fn run_native_with<H: Host, K: NativeHooks<H>>(
+    compiled: &CompiledFn,
+    interpreter: &mut Interpreter<EthInterpreter>,
+    host: &mut H,
+    table: &InstructionTable<EthInterpreter, H>,
+    gas_table: &GasTable,
+    hooks: &mut K,
+) -> InterpreterAction {
     let stack = interpreter.stack.data_mut();
     if stack.capacity() < revm::interpreter::interpreter::STACK_LIMIT {
         // Not a stack revm built for execution; native code needs the full buffer.
-        return interpreter.run_plain(table, gas_table, host);
+        return hooks.interpret(interpreter, host, table, gas_table);
     }
     let mut ctx = EvmContext {
         stack: stack.as_mut_ptr(),
         stack_len: stack.len() as u64,
         gas: interpreter.gas.remaining(),
         pc: interpreter.bytecode.pc() as u64,
-        builtins: builtins::table::<H>(),
+        builtins: hooks.builtins(),
         interpreter: std::ptr::from_mut(interpreter).cast(),
         host: std::ptr::from_mut(host).cast(),
         instruction_table: std::ptr::from_ref(table).cast(),
+        inspector: hooks.inspector_ptr(),
     };
     // SAFETY: `compiled` holds the machine code alive for this call. The context points to the
-    // frame's interpreter, the host and the instruction table for `H`, all live and not used
-    // by anything else until the call returns; the stack buffer has STACK_LIMIT capacity
-    // (checked above). These are the invariants documented in `crate::abi`.
+    // frame's interpreter, the host, the instruction table for `H` and (for inspected frames)
+    // the inspector the builtins were instantiated for, all live and not used by anything else
+    // until the call returns; the stack buffer has STACK_LIMIT capacity (checked above). These
+    // are the invariants documented in `crate::abi`.
     let raw = unsafe { (compiled.entry())(&mut ctx) };
     match ExitStatus::from_raw(raw) {
         Some(ExitStatus::ActionSet) => {}
@@ -232,7 +311,7 @@ pub fn run_native<H: Host>(
         Some(ExitStatus::Interpret) => {
             builtins::sync_into_interpreter(&ctx, interpreter);
             interpreter.bytecode.absolute_jump(ctx.pc as usize);
-            return interpreter.run_plain(table, gas_table, host);
+            return hooks.interpret(interpreter, host, table, gas_table);
         }
         None => {
             tracing::error!(raw, "compiled code returned an unknown status");
