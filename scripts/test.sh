@@ -21,4 +21,7 @@ echo "== cargo test --release --doc"
 cargo test --release --doc
 
 echo "== examples"
-cargo run --release --example jit_evm
+for example in jit_evm turning_native inspect_tx; do
+    echo "-- $example"
+    cargo run --release --example "$example"
+done

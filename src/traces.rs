@@ -12,13 +12,14 @@
 use crate::exec::FrameCounts;
 use crate::handler::InspectionMode;
 use crate::{JitEvm, JitHandle};
+use alloy_primitives::Keccak256;
 use alloy_rpc_types_trace::geth::CallConfig;
 use revm::context::TxEnv;
 use revm::context::result::{EVMError, ExecutionResult};
 use revm::handler::MainnetContext;
 use revm::inspector::Inspector;
 use revm::interpreter::{CallInputs, CallOutcome, CreateInputs, CreateOutcome, interpreter::EthInterpreter};
-use revm::primitives::{Address, Log, U256};
+use revm::primitives::{Address, B256, Log, U256};
 use revm::{Database, InspectEvm, MainBuilder};
 use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
 
@@ -73,14 +74,72 @@ impl<CTX> Inspector<CTX, EthInterpreter> for HookCounter {
 /// What the inspectors saw of one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {
-    /// The transaction's result.
+    /// The transaction's result, or the error it was rejected with.
     pub result: String,
     /// Geth `callTracer` output with logs.
-    pub geth_call: serde_json::Value,
+    pub geth_call: TraceDigest,
     /// Parity `trace_transaction` output.
-    pub parity: serde_json::Value,
+    pub parity: TraceDigest,
     /// The raw hook stream.
     pub hooks: HookCounter,
+}
+
+/// A rendered trace, kept as a hash of its JSON: some state tests make traces of gigabytes
+/// (a thousand nested calls with a megabyte of calldata each), which must be compared
+/// without being held twice. Short traces keep their JSON for the failure message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceDigest {
+    /// Keccak-256 of the JSON text.
+    pub hash: B256,
+    /// Length of the JSON text.
+    pub len: usize,
+    /// The JSON text, when it is at most [`TraceDigest::KEPT_JSON_LEN`] bytes.
+    pub json: Option<String>,
+}
+
+impl TraceDigest {
+    /// Longest JSON text kept for failure messages.
+    pub const KEPT_JSON_LEN: usize = 16 * 1024;
+
+    /// Renders `value` as JSON and digests it.
+    pub fn of<T: serde::Serialize>(value: &T) -> Result<Self, String> {
+        let mut writer = DigestWriter { hasher: Keccak256::new(), len: 0, kept: Vec::new() };
+        serde_json::to_writer(&mut writer, value).map_err(|e| format!("serialising a trace: {e}"))?;
+        let json = (writer.len <= Self::KEPT_JSON_LEN).then(|| String::from_utf8_lossy(&writer.kept).into_owned());
+        Ok(Self { hash: writer.hasher.finalize(), len: writer.len, json })
+    }
+}
+
+impl std::fmt::Display for TraceDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.json {
+            Some(json) => f.write_str(json),
+            None => write!(f, "<{} bytes of JSON, keccak {}>", self.len, self.hash),
+        }
+    }
+}
+
+/// Hashes what serde writes, keeping the first bytes.
+struct DigestWriter {
+    hasher: Keccak256,
+    len: usize,
+    kept: Vec<u8>,
+}
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        self.len += buf.len();
+        if self.kept.len() < TraceDigest::KEPT_JSON_LEN {
+            let room = TraceDigest::KEPT_JSON_LEN + 1 - self.kept.len();
+            self.kept.extend_from_slice(&buf[..buf.len().min(room)]);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl TraceRecord {
@@ -117,17 +176,10 @@ fn finish<E: std::fmt::Debug>(
     result: Result<ExecutionResult, E>,
     (tracer, hooks): (TracingInspector, HookCounter),
 ) -> Result<TraceRecord, String> {
-    let result = result.map_err(|e| format!("transaction failed: {e:?}"))?;
-    let gas_used = result.tx_gas_used();
-    let geth_call = tracer.geth_builder().geth_call_traces(call_config(), gas_used);
-    let parity = tracer.into_parity_builder().into_transaction_traces();
-    let to_json = |value: serde_json::Result<serde_json::Value>| value.map_err(|e| format!("serialising a trace: {e}"));
-    Ok(TraceRecord {
-        result: format!("{result:?}"),
-        geth_call: to_json(serde_json::to_value(geth_call))?,
-        parity: to_json(serde_json::to_value(parity))?,
-        hooks,
-    })
+    let gas_used = result.as_ref().map_or(0, ExecutionResult::tx_gas_used);
+    let geth_call = TraceDigest::of(&tracer.geth_builder().geth_call_traces(call_config(), gas_used))?;
+    let parity = TraceDigest::of(&tracer.into_parity_builder().into_transaction_traces())?;
+    Ok(TraceRecord { result: format!("{result:?}"), geth_call, parity, hooks })
 }
 
 /// Runs `tx` on `ctx` in revm's interpreter under the inspectors; the reference record.

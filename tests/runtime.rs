@@ -107,8 +107,8 @@ fn threads_share_a_runtime_while_code_is_compiled_and_evicted() {
     let runtime = JitRuntime::new(JitConfig {
         hot_threshold: 1,
         workers: 2,
-        // Smaller than the programs together: entries are evicted all the time.
-        cache_capacity_bytes: 200,
+        // Room for two or three of the programs' machine code: entries are evicted all the time.
+        cache_capacity_bytes: 12 * 1024,
         ..JitConfig::default()
     });
     let cases: Vec<Case> = programs::all().iter().map(|p| p.case(SpecId::CANCUN)).collect();
@@ -129,4 +129,90 @@ fn threads_share_a_runtime_while_code_is_compiled_and_evicted() {
     let stats = runtime.handle().stats();
     assert!(stats.compiled > 0, "nothing was compiled: {stats:?}");
     assert!(stats.evictions > 0, "the small cache evicted nothing: {stats:?}");
+}
+
+/// Compiler panics, LLVM errors and worker panics, injected for three contracts, are caught
+/// and counted once each; those contracts keep running interpreted with the interpreter's
+/// results and are never retried, while the runtime goes on compiling a fourth one.
+#[test]
+fn injected_compiler_failures_are_contained() {
+    use revm_jit::compiler::{FaultKind, InjectedFault};
+    let victims = [
+        (programs::fibonacci(), FaultKind::CompilerPanic),
+        (programs::factorial(), FaultKind::LlvmError),
+        (programs::keccak(), FaultKind::WorkerPanic),
+    ];
+    let faults = victims
+        .iter()
+        .map(|(program, kind)| InjectedFault { code_hash: revm::primitives::keccak256(&program.code), kind: *kind })
+        .collect();
+    let runtime = JitRuntime::new(JitConfig {
+        hot_threshold: 0,
+        wait_for_compile: Some(Duration::from_secs(60)),
+        compiler: revm_jit::CompilerConfig { faults, ..Default::default() },
+        ..JitConfig::default()
+    });
+    for (program, kind) in &victims {
+        let case = program.case(SpecId::CANCUN);
+        let expected = interpreted(&case);
+        for _ in 0..3 {
+            let (result, native) = run(&runtime, &case);
+            assert_eq!(result, expected, "{kind:?}");
+            assert!(!native, "{kind:?}: the failed contract ran native");
+        }
+    }
+    let healthy = programs::storage().case(SpecId::CANCUN);
+    let (result, native) = run(&runtime, &healthy);
+    assert_eq!(result, interpreted(&healthy));
+    assert!(native, "the runtime stopped compiling after the failures");
+    let stats = runtime.handle().stats();
+    assert_eq!((stats.queued, stats.failed, stats.compiled), (4, 3, 1), "{stats:?}");
+}
+
+/// The same faults in eager mode, where compilation runs on the caller's thread: the
+/// transaction still completes with the interpreter's result.
+#[test]
+fn injected_failures_in_eager_mode_fall_back_to_the_interpreter() {
+    use revm_jit::compiler::{FaultKind, InjectedFault};
+    let program = programs::fibonacci();
+    let code_hash = revm::primitives::keccak256(&program.code);
+    for kind in [FaultKind::CompilerPanic, FaultKind::LlvmError] {
+        let runtime = JitRuntime::new(JitConfig {
+            compiler: revm_jit::CompilerConfig {
+                faults: vec![InjectedFault { code_hash, kind }],
+                ..Default::default()
+            },
+            ..JitConfig::eager()
+        });
+        let case = program.case(SpecId::CANCUN);
+        let (result, native) = run(&runtime, &case);
+        assert_eq!(result, interpreted(&case), "{kind:?}");
+        assert!(!native);
+        assert_eq!(runtime.handle().stats().failed, 1, "{kind:?}");
+    }
+}
+
+/// Lookups never block on a full hotness channel: with room for one event, a stream of
+/// misses overflows it, and every miss is accounted for as sent or dropped.
+#[test]
+fn a_full_event_channel_drops_and_counts_without_blocking() {
+    use revm::{bytecode::Bytecode, primitives::B256};
+    let runtime = JitRuntime::new(JitConfig { hot_threshold: u32::MAX, channel_capacity: 1, ..JitConfig::default() });
+    let handle = runtime.handle();
+    let code = Bytecode::new_raw(vec![0x5b, 0x00].into());
+    let mut lookups = 0u64;
+    while handle.stats().events_dropped == 0 {
+        assert!(lookups < 100_000_000, "no event was ever dropped");
+        for _ in 0..10_000 {
+            let hash = B256::from(revm::primitives::U256::from(lookups));
+            assert!(handle.lookup(hash, SpecId::CANCUN, &code).is_none());
+            lookups += 1;
+        }
+    }
+    let stats = handle.stats();
+    assert_eq!(stats.misses, lookups);
+    assert_eq!(stats.events_sent + stats.events_dropped, lookups, "{stats:?}");
+    drop(runtime);
+    let stats = handle.stats();
+    assert!(stats.events_received <= stats.events_sent, "{stats:?}");
 }

@@ -95,6 +95,37 @@ pub struct CompilerConfig {
     /// When set, the optimised LLVM IR of every contract is written to this directory as
     /// `<code hash>-<fork>.ll`, for inspecting what the compiler produced.
     pub dump_ir_dir: Option<std::path::PathBuf>,
+    /// Failures to inject, for testing that they are contained. Empty in normal use.
+    pub faults: Vec<InjectedFault>,
+}
+
+/// A failure made to happen when a given contract is compiled: how tests show that compiler
+/// panics, LLVM errors and worker panics are caught, counted, and leave the contract running
+/// interpreted while the runtime keeps serving everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InjectedFault {
+    /// Keccak-256 of the bytecode the fault applies to.
+    pub code_hash: B256,
+    /// What goes wrong.
+    pub kind: FaultKind,
+}
+
+/// The kinds of [`InjectedFault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The compiler panics mid-compilation.
+    CompilerPanic,
+    /// LLVM reports an error.
+    LlvmError,
+    /// The background worker thread panics outside the compiler (runtime only).
+    WorkerPanic,
+}
+
+impl CompilerConfig {
+    /// Whether a fault of `kind` is injected for `code_hash`.
+    pub fn has_fault(&self, code_hash: &B256, kind: FaultKind) -> bool {
+        self.faults.iter().any(|f| f.code_hash == *code_hash && f.kind == kind)
+    }
 }
 
 /// Compiles contracts to in-process machine code. Reusable; not `Send` (LLVM target state is
@@ -127,6 +158,9 @@ pub struct CompiledFn {
     pub spec: SpecId,
     /// Length of the bytecode that was compiled.
     pub bytecode_len: usize,
+    /// Size of the machine code (the object file it was loaded or linked from), in bytes:
+    /// what the runtime's cache is weighted by.
+    pub code_size: usize,
     /// Wall-clock compile time.
     pub compile_time: Duration,
     /// Where the compile time went.
@@ -161,6 +195,11 @@ impl CompiledFn {
     /// The native entry point.
     pub fn entry(&self) -> EntryFn {
         self.entry
+    }
+
+    /// The cache weight: machine-code size, or the bytecode length when the size is unknown.
+    pub fn cache_weight(&self) -> usize {
+        if self.code_size > 0 { self.code_size } else { self.bytecode_len.max(1) }
     }
 
     /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
@@ -213,13 +252,14 @@ impl Compiler {
             .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))));
         let compile_time = start.elapsed();
         let (entry, jit, phases) = result.inspect_err(|e| tracing::debug!(error = %e, "compile failed"))?;
-        tracing::debug!(?compile_time, ?phases, "compiled");
+        tracing::debug!(?compile_time, ?phases, code_size = jit.object_len, "compiled");
         Ok(CompiledFn {
             entry,
-            code: Arc::new(jit),
             code_hash: keccak256(code),
             spec,
             bytecode_len: code.len(),
+            code_size: jit.object_len,
+            code: Arc::new(jit),
             compile_time,
             phases,
         })
@@ -232,6 +272,15 @@ impl Compiler {
             *slot = clock.elapsed();
             clock = Instant::now();
         };
+        if !self.config.faults.is_empty() {
+            let hash = keccak256(code);
+            if self.config.has_fault(&hash, FaultKind::CompilerPanic) {
+                panic!("injected compiler panic for {hash}");
+            }
+            if self.config.has_fault(&hash, FaultKind::LlvmError) {
+                return Err(CompileError::Llvm(format!("injected LLVM failure for {hash}")));
+            }
+        }
         let analysis = Analysis::new(code, spec);
         lap(&mut phases.analysis);
         let context = ContextGuard::new();

@@ -6,21 +6,24 @@
 //! is set up once. ORC drops the IR once machine code exists, so a cached contract costs only
 //! its code.
 
-use inkwell::llvm_sys::prelude::{LLVMContextRef, LLVMModuleRef};
+use inkwell::llvm_sys::core::LLVMGetBufferSize;
+use inkwell::llvm_sys::prelude::{LLVMContextRef, LLVMMemoryBufferRef, LLVMModuleRef};
 use inkwell::llvm_sys::{
     error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage},
     orc2::{
         LLVMOrcCreateNewThreadSafeContextFromLLVMContext, LLVMOrcCreateNewThreadSafeModule,
         LLVMOrcDisposeThreadSafeContext, LLVMOrcExecutorAddress, LLVMOrcJITDylibCreateResourceTracker,
-        LLVMOrcReleaseResourceTracker, LLVMOrcResourceTrackerRef, LLVMOrcResourceTrackerRemove,
+        LLVMOrcObjectTransformLayerSetTransform, LLVMOrcReleaseResourceTracker, LLVMOrcResourceTrackerRef,
+        LLVMOrcResourceTrackerRemove,
         lljit::{
             LLVMOrcCreateLLJIT, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddLLVMIRModuleWithRT, LLVMOrcLLJITGetMainJITDylib,
-            LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
+            LLVMOrcLLJITGetObjTransformLayer, LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
         },
     },
 };
 use std::{
-    ffi::{CStr, CString},
+    cell::Cell,
+    ffi::{CStr, CString, c_void},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -52,6 +55,8 @@ impl Drop for OrcJit {
 /// Machine code of one contract: freed when dropped.
 pub(crate) struct JitCode {
     tracker: LLVMOrcResourceTrackerRef,
+    /// Size of the object file the code was linked from: the cache's measure of its size.
+    pub(crate) object_len: usize,
     /// Keeps the JIT alive as long as its code.
     _jit: Arc<OrcJit>,
 }
@@ -83,6 +88,12 @@ impl OrcJit {
         // SAFETY: a null builder asks for the default (host) configuration; `jit` receives a
         // new instance on success.
         check(unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })?;
+        // SAFETY: `jit` is live; the transform is a plain function that only reads the buffer
+        // size, and needs no context.
+        unsafe {
+            let layer = LLVMOrcLLJITGetObjTransformLayer(jit);
+            LLVMOrcObjectTransformLayerSetTransform(layer, measure_object, std::ptr::null_mut());
+        }
         Ok(Arc::new(Self { jit, next_symbol: AtomicU64::new(0) }))
     }
 
@@ -92,7 +103,8 @@ impl OrcJit {
     }
 
     /// Compiles `module` (which lives in `context`) to machine code and returns the address
-    /// of `symbol` with the owner of that code.
+    /// of `symbol` with the owner of that code. [`JitCode::object_len`] is the size of the
+    /// object file the module became.
     ///
     /// # Safety
     /// `context` and `module` must be valid, `module` must live in `context`, and the caller
@@ -112,17 +124,34 @@ impl OrcJit {
             LLVMOrcDisposeThreadSafeContext(tsc);
             let dylib = LLVMOrcLLJITGetMainJITDylib(self.jit);
             let tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);
-            let code = JitCode { tracker, _jit: Arc::clone(self) };
+            let mut code = JitCode { tracker, object_len: 0, _jit: Arc::clone(self) };
             check(LLVMOrcLLJITAddLLVMIRModuleWithRT(self.jit, tracker, tsm))?;
             let name = CString::new(symbol).map_err(|e| e.to_string())?;
             let mut address: LLVMOrcExecutorAddress = 0;
+            OBJECT_LEN.with(|len| len.set(0));
             check(LLVMOrcLLJITLookup(self.jit, &mut address, name.as_ptr()))?;
+            code.object_len = OBJECT_LEN.with(Cell::get);
             if address == 0 {
                 return Err(format!("symbol {symbol} resolved to null"));
             }
             Ok((address as usize, code))
         }
     }
+}
+
+thread_local! {
+    /// Bytes of object code produced on this thread since the last reset. LLJIT without
+    /// compile threads materialises a lookup on the looking-up thread, so the lookup in
+    /// `add_and_lookup` sees exactly its own module's object here.
+    static OBJECT_LEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// ORC's object transform: leaves each object as it is and adds its size to [`OBJECT_LEN`].
+extern "C" fn measure_object(_ctx: *mut c_void, object: *mut LLVMMemoryBufferRef) -> LLVMErrorRef {
+    // SAFETY: ORC calls this with a valid pointer to a live object buffer.
+    let len = unsafe { LLVMGetBufferSize(*object) };
+    OBJECT_LEN.with(|total| total.set(total.get() + len));
+    std::ptr::null_mut()
 }
 
 /// Turns an `LLVMErrorRef` into a `Result`, consuming the error.

@@ -1,7 +1,7 @@
 //! The background compiler: a coordinator that decides what is hot and workers that compile.
 
 use super::{CodeKey, JitHandle};
-use crate::compiler::{CompileError, panic_message};
+use crate::compiler::{CompileError, FaultKind, panic_message};
 use crossbeam_channel::{Receiver, Sender, select};
 use revm::primitives::Bytes;
 use std::{
@@ -122,6 +122,7 @@ fn coordinator(
         if handle.is_settled(&event.key) {
             continue;
         }
+        handle.stats_counters().events_received.inc();
         let count = misses.entry(event.key).or_insert(0);
         *count += 1;
         if *count <= threshold {
@@ -153,7 +154,12 @@ fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>
         };
         let span = tracing::debug_span!("background_compile", code_hash = %job.key.0, spec = ?job.key.1);
         let _guard = span.enter();
-        let outcome = catch_unwind(AssertUnwindSafe(|| handle.compile_now(job.key, &job.code)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            if handle.config().compiler.has_fault(&job.key.0, FaultKind::WorkerPanic) {
+                panic!("injected worker panic for {}", job.key.0);
+            }
+            handle.compile_now(job.key, &job.code)
+        }));
         if let Err(payload) = outcome {
             handle.record_failure(job.key, &CompileError::Panic(panic_message(payload.as_ref())));
         }

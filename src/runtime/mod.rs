@@ -36,7 +36,7 @@ pub type CodeKey = (B256, SpecId);
 type KeyHasher = alloy_primitives::map::DefaultHashBuilder;
 
 /// Runtime settings. The defaults suit a node: compile in the background what ran interpreted
-/// a few times, with one worker, and keep up to 256 MiB of bytecode's worth of compiled code.
+/// a few times, with one worker, and keep up to 256 MiB of machine code.
 #[derive(Clone, Debug)]
 pub struct JitConfig {
     /// Compiler settings used for every contract.
@@ -51,8 +51,7 @@ pub struct JitConfig {
     /// Capacity of the hotness-event channel; events beyond it are dropped and counted.
     /// Default 4096.
     pub channel_capacity: usize,
-    /// Cache capacity, in bytes of bytecode compiled (a proxy for machine-code size).
-    /// Default 256 MiB.
+    /// Cache capacity, in bytes of machine code. Default 256 MiB.
     pub cache_capacity_bytes: u64,
     /// Compiled code unused for this long is evicted. Default: never.
     pub cache_time_to_idle: Option<Duration>,
@@ -124,7 +123,7 @@ impl JitRuntime {
         let evictions = Arc::clone(&stats);
         let mut cache = moka::sync::Cache::builder()
             .max_capacity(config.cache_capacity_bytes)
-            .weigher(|_, f: &CompiledFn| u32::try_from(f.bytecode_len.max(1)).unwrap_or(u32::MAX))
+            .weigher(|_, f: &CompiledFn| u32::try_from(f.cache_weight()).unwrap_or(u32::MAX))
             .eviction_listener(move |_, _, cause| {
                 if cause.was_evicted() {
                     evictions.evictions.inc();
@@ -202,7 +201,7 @@ impl JitHandle {
     fn report_hot(&self, key: CodeKey, code: &Bytecode) {
         let Some(events) = &self.shared.events else { return };
         match events.try_send(HotEvent { key, code: code.original_bytes() }) {
-            Ok(()) => {}
+            Ok(()) => self.shared.stats.events_sent.inc(),
             Err(_) => self.shared.stats.events_dropped.inc(),
         }
     }
@@ -264,8 +263,10 @@ impl JitHandle {
     /// A snapshot of the runtime's counters.
     pub fn stats(&self) -> StatsSnapshot {
         let mut snapshot = self.shared.stats.snapshot();
+        // moka applies inserts and evictions to its size lazily; settle them for an exact count.
+        self.shared.cache.run_pending_tasks();
         snapshot.cached_entries = self.shared.cache.entry_count();
-        snapshot.cached_bytecode_bytes = self.shared.cache.weighted_size();
+        snapshot.resident_code_bytes = self.shared.cache.weighted_size();
         snapshot
     }
 

@@ -32,6 +32,8 @@ pub struct JitStats {
     pub hits: Counter,
     /// Probes that did not.
     pub misses: Counter,
+    /// Hotness events sent to the coordinator.
+    pub events_sent: Counter,
     /// Hotness events dropped because the channel was full.
     pub events_dropped: Counter,
     /// Contracts handed to the background compiler.
@@ -44,6 +46,16 @@ pub struct JitStats {
     pub compile_ns: Counter,
     /// Compiled contracts evicted from the cache (capacity or idle time).
     pub evictions: Counter,
+    /// Hotness events the coordinator received.
+    pub events_received: Counter,
+    /// Compiled contracts loaded from the artifact store (preload or on demand).
+    pub loaded_from_store: Counter,
+    /// Stored artifacts refused at load (corrupt, or built for another ABI, compiler, fork or machine).
+    pub store_refused: Counter,
+    /// Contracts written to the artifact store by the background compiler.
+    pub store_written: Counter,
+    /// Writes to the artifact store that failed (the code still runs from memory).
+    pub store_write_failed: Counter,
 }
 
 /// A point-in-time copy of [`JitStats`], plus the cache's size.
@@ -55,6 +67,8 @@ pub struct StatsSnapshot {
     pub hits: u64,
     /// Probes that did not.
     pub misses: u64,
+    /// Hotness events sent to the coordinator.
+    pub events_sent: u64,
     /// Hotness events dropped because the channel was full.
     pub events_dropped: u64,
     /// Contracts handed to the background compiler.
@@ -67,10 +81,20 @@ pub struct StatsSnapshot {
     pub compile_ns: u64,
     /// Compiled contracts evicted from the cache.
     pub evictions: u64,
+    /// Hotness events the coordinator received.
+    pub events_received: u64,
+    /// Compiled contracts loaded from the artifact store (preload or on demand).
+    pub loaded_from_store: u64,
+    /// Stored artifacts refused at load (corrupt, or built for another ABI, compiler, fork or machine).
+    pub store_refused: u64,
+    /// Contracts written to the artifact store by the background compiler.
+    pub store_written: u64,
+    /// Writes to the artifact store that failed (the code still runs from memory).
+    pub store_write_failed: u64,
     /// Compiled contracts in the cache now.
     pub cached_entries: u64,
-    /// Bytecode bytes of the compiled contracts in the cache now (the cache's weight).
-    pub cached_bytecode_bytes: u64,
+    /// Machine-code bytes of the compiled contracts in the cache now (the cache's weight).
+    pub resident_code_bytes: u64,
 }
 
 impl JitStats {
@@ -80,14 +104,20 @@ impl JitStats {
             lookups: self.lookups.get(),
             hits: self.hits.get(),
             misses: self.misses.get(),
+            events_sent: self.events_sent.get(),
             events_dropped: self.events_dropped.get(),
             queued: self.queued.get(),
             compiled: self.compiled.get(),
             failed: self.failed.get(),
             compile_ns: self.compile_ns.get(),
             evictions: self.evictions.get(),
+            events_received: self.events_received.get(),
+            loaded_from_store: self.loaded_from_store.get(),
+            store_refused: self.store_refused.get(),
+            store_written: self.store_written.get(),
+            store_write_failed: self.store_write_failed.get(),
             cached_entries: 0,
-            cached_bytecode_bytes: 0,
+            resident_code_bytes: 0,
         }
     }
 }
