@@ -5,6 +5,7 @@
 //! is owned by a [`JitCode`] that frees it when the last [`CompiledFn`] referring to it is
 //! dropped, so a [`Compiler`] can be reused for any number of contracts without growing.
 
+pub mod aot;
 mod orc;
 
 use orc::{JitCode, OrcJit};
@@ -134,6 +135,8 @@ pub struct Compiler {
     config: CompilerConfig,
     /// Target machine for the IR pipeline (the JIT has its own for code generation).
     target_machine: TargetMachine,
+    /// Target machine for AOT objects (position-independent), made on first use.
+    aot_machine: Option<TargetMachine>,
     cpu: String,
     jit: Arc<OrcJit>,
 }
@@ -151,7 +154,7 @@ impl std::fmt::Debug for Compiler {
 #[derive(Clone)]
 pub struct CompiledFn {
     entry: EntryFn,
-    code: Arc<JitCode>,
+    code: CodeOwner,
     /// Keccak-256 of the bytecode.
     pub code_hash: B256,
     /// The fork the code was compiled for.
@@ -165,6 +168,15 @@ pub struct CompiledFn {
     pub compile_time: Duration,
     /// Where the compile time went.
     pub phases: CompilePhases,
+}
+
+/// What keeps a compiled function's machine code mapped.
+#[derive(Clone)]
+enum CodeOwner {
+    /// Code in the compiler's JIT, freed when the last clone drops.
+    Jit(Arc<JitCode>),
+    /// Code in a loaded AOT library, unloaded when the last clone drops.
+    Library(Arc<libloading::Library>),
 }
 
 /// Wall-clock time of each compilation phase.
@@ -204,7 +216,41 @@ impl CompiledFn {
 
     /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
     pub fn code_refs(&self) -> usize {
-        Arc::strong_count(&self.code)
+        match &self.code {
+            CodeOwner::Jit(code) => Arc::strong_count(code),
+            CodeOwner::Library(library) => Arc::strong_count(library),
+        }
+    }
+
+    /// Whether the code came from an AOT library rather than the in-process JIT.
+    pub fn is_from_library(&self) -> bool {
+        matches!(self.code, CodeOwner::Library(_))
+    }
+
+    /// A compiled function whose code lives in a loaded AOT library.
+    ///
+    /// # Safety
+    /// `entry` must be a function of `library` with the [`EntryFn`] ABI of this crate's
+    /// [`crate::abi::ABI_VERSION`], compiled for `spec` from bytecode with hash `code_hash`
+    /// (the artifact store checks all of that before handing out an entry point).
+    pub unsafe fn from_library(
+        entry: EntryFn,
+        library: Arc<libloading::Library>,
+        code_hash: B256,
+        spec: SpecId,
+        bytecode_len: usize,
+        code_size: usize,
+    ) -> Self {
+        Self {
+            entry,
+            code: CodeOwner::Library(library),
+            code_hash,
+            spec,
+            bytecode_len,
+            code_size,
+            compile_time: Duration::ZERO,
+            phases: CompilePhases::default(),
+        }
     }
 }
 
@@ -228,7 +274,7 @@ impl Compiler {
             )
             .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
         let jit = OrcJit::new().map_err(CompileError::Llvm)?;
-        Ok(Self { config, target_machine, cpu, jit })
+        Ok(Self { config, target_machine, aot_machine: None, cpu, jit })
     }
 
     /// The compiler's settings.
@@ -241,12 +287,7 @@ impl Compiler {
     pub fn compile(&mut self, code: &[u8], spec: SpecId) -> Result<CompiledFn, CompileError> {
         let span = tracing::debug_span!("compile", len = code.len(), ?spec);
         let _guard = span.enter();
-        if !LATEST_SUPPORTED_SPEC.is_enabled_in(spec) {
-            return Err(CompileError::UnsupportedSpec(spec));
-        }
-        if code.is_empty() {
-            return Err(CompileError::EmptyCode);
-        }
+        self.check_compilable(code, spec)?;
         let start = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| self.compile_inner(code, spec)))
             .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))));
@@ -259,19 +300,53 @@ impl Compiler {
             spec,
             bytecode_len: code.len(),
             code_size: jit.object_len,
-            code: Arc::new(jit),
+            code: CodeOwner::Jit(Arc::new(jit)),
             compile_time,
             phases,
         })
     }
 
+    /// The refusals that need no compilation: forks the compiler does not know, empty code.
+    fn check_compilable(&self, code: &[u8], spec: SpecId) -> Result<(), CompileError> {
+        if !LATEST_SUPPORTED_SPEC.is_enabled_in(spec) {
+            return Err(CompileError::UnsupportedSpec(spec));
+        }
+        if code.is_empty() {
+            return Err(CompileError::EmptyCode);
+        }
+        Ok(())
+    }
+
     fn compile_inner(&self, code: &[u8], spec: SpecId) -> Result<(EntryFn, JitCode, CompilePhases), CompileError> {
         let mut phases = CompilePhases::default();
-        let mut clock = Instant::now();
-        let mut lap = |slot: &mut Duration| {
-            *slot = clock.elapsed();
-            clock = Instant::now();
-        };
+        let context = ContextGuard::new();
+        let name = self.jit.fresh_symbol();
+        let module = self.build_module(context.get(), code, spec, &name, &mut phases)?;
+        let clock = Instant::now();
+        let module_ref = module.as_mut_ptr();
+        // The module and its context now go to the JIT, which disposes them.
+        std::mem::forget(module);
+        let context_ref = context.release();
+        // SAFETY: the module lives in the context and neither is referenced by anything else.
+        let (address, jit_code) =
+            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(CompileError::Llvm)?;
+        phases.machine_code = clock.elapsed();
+        // SAFETY: `address` is the machine code of the function emitted above, whose signature
+        // is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
+        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
+        Ok((entry, jit_code, phases))
+    }
+
+    /// Analyses `code`, emits it as the function `name` in a new module of `context` and
+    /// optimises it: everything but machine code, shared by the JIT and AOT paths.
+    fn build_module<'ctx>(
+        &self,
+        context: &'ctx Context,
+        code: &[u8],
+        spec: SpecId,
+        name: &str,
+        phases: &mut CompilePhases,
+    ) -> Result<inkwell::module::Module<'ctx>, CompileError> {
         if !self.config.faults.is_empty() {
             let hash = keccak256(code);
             if self.config.has_fault(&hash, FaultKind::CompilerPanic) {
@@ -281,12 +356,15 @@ impl Compiler {
                 return Err(CompileError::Llvm(format!("injected LLVM failure for {hash}")));
             }
         }
+        let mut clock = Instant::now();
+        let mut lap = |slot: &mut Duration| {
+            *slot = clock.elapsed();
+            clock = Instant::now();
+        };
         let analysis = Analysis::new(code, spec);
         lap(&mut phases.analysis);
-        let context = ContextGuard::new();
-        let module = context.get().create_module("evm");
-        let name = self.jit.fresh_symbol();
-        codegen::emit_function(context.get(), &module, &analysis, &name)?;
+        let module = context.create_module("evm");
+        codegen::emit_function(context, &module, &analysis, name)?;
         if cfg!(debug_assertions) {
             module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;
         }
@@ -301,18 +379,7 @@ impl Compiler {
             module.print_to_file(&path).map_err(|e| CompileError::Llvm(format!("writing {}: {e}", path.display())))?;
         }
         lap(&mut phases.optimize);
-        let module_ref = module.as_mut_ptr();
-        // The module and its context now go to the JIT, which disposes them.
-        std::mem::forget(module);
-        let context_ref = context.release();
-        // SAFETY: the module lives in the context and neither is referenced by anything else.
-        let (address, jit_code) =
-            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(CompileError::Llvm)?;
-        lap(&mut phases.machine_code);
-        // SAFETY: `address` is the machine code of the function emitted above, whose signature
-        // is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
-        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
-        Ok((entry, jit_code, phases))
+        Ok(module)
     }
 }
 

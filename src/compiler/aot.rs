@@ -1,0 +1,257 @@
+//! Ahead-of-time compilation: contracts to relocatable objects, objects to a shared library.
+//!
+//! The code is the same the JIT runs (same analysis, codegen and IR pipeline); only the last
+//! step differs: LLVM writes a position-independent object per contract, and the system's
+//! linker driver (`cc` by default) links any number of them, plus a tiny object exporting
+//! [`crate::abi::LIBRARY_ABI_SYMBOL`], into one `.so`. Each contract's entry point is exported
+//! as [`crate::abi::entry_symbol`]. Native code reaches the runtime only through the builtin
+//! table in its `EvmContext`, so a library needs no symbol from the program that loads it:
+//! any binary linking this crate (with the same ABI version) can run it.
+
+use super::{CompileError, CompilePhases, Compiler, ContextGuard, panic_message};
+use crate::abi::{ABI_VERSION, LIBRARY_ABI_SYMBOL, entry_symbol};
+use inkwell::{
+    OptimizationLevel,
+    context::Context,
+    module::Linkage,
+    targets::{CodeModel, FileType, RelocMode, Target, TargetMachine},
+};
+use revm::primitives::{B256, hardfork::SpecId, keccak256};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+/// The compiler's identity as recorded in artifacts: code from another version may differ
+/// (codegen changes do not always change the ABI), so stores refuse it.
+pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"), " (LLVM 22)");
+
+/// One contract compiled to a relocatable object.
+#[derive(Clone, Debug)]
+pub struct ObjectCode {
+    /// Keccak-256 of the bytecode.
+    pub code_hash: B256,
+    /// The fork it was compiled for.
+    pub spec: SpecId,
+    /// Length of the bytecode.
+    pub bytecode_len: usize,
+    /// The exported name of its entry point ([`entry_symbol`]).
+    pub symbol: String,
+    /// The ELF object.
+    pub object: Vec<u8>,
+    /// Wall-clock compile time, linking excluded.
+    pub compile_time: Duration,
+    /// Where the compile time went.
+    pub phases: CompilePhases,
+}
+
+/// Why an AOT library could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AotError {
+    /// Compiling a contract failed.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// The linker driver could not be run.
+    #[error(
+        "linker `{linker}` not found or not runnable ({source}); install a C toolchain (Debian: `apt install gcc`) \
+         or set REVM_JIT_LINKER to a linker driver"
+    )]
+    LinkerNotFound {
+        /// The program that was tried.
+        linker: PathBuf,
+        /// Why it could not run.
+        source: std::io::Error,
+    },
+    /// The linker ran and failed.
+    #[error("linking {output} with `{linker}` failed ({status}): {stderr}")]
+    LinkFailed {
+        /// The linker driver.
+        linker: PathBuf,
+        /// The library being written.
+        output: PathBuf,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed.
+        stderr: String,
+    },
+    /// Writing or reading a temporary file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// No objects to link.
+    #[error("no contracts to link")]
+    Empty,
+}
+
+/// A string naming the machine code target: artifacts built for another CPU or feature set
+/// may use instructions this one lacks, so stores refuse them.
+pub fn target_id() -> String {
+    let triple = TargetMachine::get_default_triple();
+    let cpu = TargetMachine::get_host_cpu_name();
+    let features = TargetMachine::get_host_cpu_features();
+    let features_hash = keccak256(features.to_bytes());
+    format!("{}/{}/{}", triple.as_str().to_string_lossy(), cpu.to_string_lossy(), &features_hash.to_string()[2..10])
+}
+
+impl Compiler {
+    /// Compiles `code` for `spec` to a position-independent object exporting its entry point
+    /// as [`entry_symbol`]. Refuses what [`Compiler::compile`] refuses; panics are contained.
+    pub fn compile_object(&mut self, code: &[u8], spec: SpecId) -> Result<ObjectCode, CompileError> {
+        let span = tracing::debug_span!("compile_object", len = code.len(), ?spec);
+        let _guard = span.enter();
+        self.check_compilable(code, spec)?;
+        let start = Instant::now();
+        let code_hash = keccak256(code);
+        let symbol = entry_symbol(&code_hash, spec);
+        let result = catch_unwind(AssertUnwindSafe(|| self.object_inner(code, spec, &symbol)))
+            .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))));
+        let (object, phases) = result?;
+        Ok(ObjectCode {
+            code_hash,
+            spec,
+            bytecode_len: code.len(),
+            symbol,
+            object,
+            compile_time: start.elapsed(),
+            phases,
+        })
+    }
+
+    fn object_inner(&mut self, code: &[u8], spec: SpecId, symbol: &str) -> Result<(Vec<u8>, CompilePhases), CompileError> {
+        let mut phases = CompilePhases::default();
+        let context = ContextGuard::new();
+        let module = self.build_module(context.get(), code, spec, symbol, &mut phases)?;
+        let clock = Instant::now();
+        let machine = self.aot_machine()?;
+        let buffer = machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        phases.machine_code = clock.elapsed();
+        Ok((buffer.as_slice().to_vec(), phases))
+    }
+
+    /// The object exporting [`LIBRARY_ABI_SYMBOL`]; one goes into every library.
+    pub fn abi_object(&mut self) -> Result<Vec<u8>, CompileError> {
+        let context = Context::create();
+        let module = context.create_module("revm_jit_abi");
+        let i32_type = context.i32_type();
+        let global = module.add_global(i32_type, None, LIBRARY_ABI_SYMBOL);
+        global.set_initializer(&i32_type.const_int(u64::from(ABI_VERSION), false));
+        global.set_constant(true);
+        global.set_linkage(Linkage::External);
+        let machine = self.aot_machine()?;
+        let buffer = machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        Ok(buffer.as_slice().to_vec())
+    }
+
+    /// The target machine for objects: the host CPU, position-independent code.
+    fn aot_machine(&mut self) -> Result<&TargetMachine, CompileError> {
+        if self.aot_machine.is_none() {
+            let triple = TargetMachine::get_default_triple();
+            let target = Target::from_triple(&triple).map_err(|e| CompileError::Llvm(e.to_string()))?;
+            let features = TargetMachine::get_host_cpu_features().to_string();
+            let opt = match self.config.opt_level.codegen() {
+                OptimizationLevel::None => OptimizationLevel::Less,
+                level => level,
+            };
+            let machine = target
+                .create_target_machine(&triple, &self.cpu, &features, opt, RelocMode::PIC, CodeModel::Default)
+                .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
+            self.aot_machine = Some(machine);
+        }
+        Ok(self.aot_machine.as_ref().expect("just created"))
+    }
+}
+
+/// The system linker driver that turns objects into a shared library.
+#[derive(Clone, Debug)]
+pub struct Linker {
+    program: PathBuf,
+}
+
+impl Linker {
+    /// The linker driver `$REVM_JIT_LINKER`, else `cc`, checked by running it with
+    /// `--version`: a missing toolchain is reported here, with what to install, rather than
+    /// as a failed link later.
+    pub fn find() -> Result<Self, AotError> {
+        let program = std::env::var_os("REVM_JIT_LINKER").map_or_else(|| PathBuf::from("cc"), PathBuf::from);
+        Self::with_program(program)
+    }
+
+    /// A specific linker driver, checked as in [`Linker::find`].
+    pub fn with_program(program: PathBuf) -> Result<Self, AotError> {
+        let output = Command::new(&program)
+            .arg("--version")
+            .output()
+            .map_err(|source| AotError::LinkerNotFound { linker: program.clone(), source })?;
+        if !output.status.success() {
+            let source = std::io::Error::other(format!("`--version` exited with {}", output.status));
+            return Err(AotError::LinkerNotFound { linker: program, source });
+        }
+        Ok(Self { program })
+    }
+
+    /// Links the objects into the shared library `output` and returns its bytes.
+    pub fn link(&self, abi_object: &[u8], objects: &[ObjectCode], output: &Path) -> Result<Vec<u8>, AotError> {
+        if objects.is_empty() {
+            return Err(AotError::Empty);
+        }
+        let span = tracing::debug_span!("link", contracts = objects.len(), output = %output.display());
+        let _guard = span.enter();
+        let dir = TempDir::new(output)?;
+        let mut inputs = Vec::with_capacity(objects.len() + 1);
+        let abi_path = dir.path.join("abi.o");
+        write(&abi_path, abi_object)?;
+        inputs.push(abi_path);
+        for (i, object) in objects.iter().enumerate() {
+            let path = dir.path.join(format!("c{i}.o"));
+            write(&path, &object.object)?;
+            inputs.push(path);
+        }
+        let result = Command::new(&self.program)
+            .args(["-shared", "-nostdlib", "-Wl,--build-id=none", "-Wl,-z,noexecstack", "-o"])
+            .arg(output)
+            .args(&inputs)
+            .output()
+            .map_err(|source| AotError::LinkerNotFound { linker: self.program.clone(), source })?;
+        if !result.status.success() {
+            return Err(AotError::LinkFailed {
+                linker: self.program.clone(),
+                output: output.to_path_buf(),
+                status: result.status,
+                stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
+            });
+        }
+        std::fs::read(output).map_err(|source| AotError::Io { path: output.to_path_buf(), source })
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), AotError> {
+    std::fs::write(path, bytes).map_err(|source| AotError::Io { path: path.to_path_buf(), source })
+}
+
+/// A scratch directory next to the output, removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(near: &Path) -> Result<Self, AotError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let parent = near.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = parent.join(format!(".link-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|source| AotError::Io { path: path.clone(), source })?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
