@@ -22,6 +22,7 @@ pub mod handler;
 pub mod programs;
 pub mod runtime;
 pub mod statetest;
+pub mod store;
 pub mod traces;
 
 pub use compiler::{CompileError, CompilePhases, CompiledFn, Compiler, CompilerConfig, OptLevel};

@@ -1,0 +1,463 @@
+//! [`DiskStore`]: the artifact store in one directory of the local file system.
+
+use super::{
+    ArtifactEntry, ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore, BuildId, ListedArtifact, LoadedArtifact,
+    Manifest, StoreError,
+    fs::{StoreLock, commit, sync_dir, unix_secs, write_temp},
+    manifest::{MANIFEST_SUFFIX, ManifestName, TEMP_PREFIX, library_file_name},
+};
+use crate::abi::{ABI_VERSION, EntryFn, LIBRARY_ABI_SYMBOL};
+use libloading::Library;
+use revm::primitives::{B256, keccak256};
+use std::{
+    collections::HashMap,
+    fs::{self, File},
+    io,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, Weak},
+    time::SystemTime,
+};
+use tracing::{debug, debug_span};
+
+/// The artifact store in a directory: see the [module documentation](super) for the layout.
+///
+/// Any number of `DiskStore`s, in any number of threads and processes, may use one directory
+/// at once. A store reads and writes artifacts of its own [`BuildId`] only, and lists all.
+#[derive(Debug)]
+pub struct DiskStore {
+    dir: PathBuf,
+    build: BuildId,
+    /// Libraries this store has opened and checked, by checksum, with their length. A library
+    /// holding many contracts is then read, hashed and mapped once rather than once per
+    /// contract; the mapping of an open library cannot change, so it needs no new check while
+    /// any artifact loaded from it is alive.
+    opened: Mutex<HashMap<B256, (u64, Weak<Library>)>>,
+}
+
+/// What a scan found about a library file, so a library referenced by several manifests is
+/// read and hashed once per scan.
+#[derive(Clone, Copy)]
+pub(crate) enum LibraryFacts {
+    Missing,
+    Present { len: u64, checksum: B256 },
+}
+
+impl DiskStore {
+    /// Opens the store in `dir` for `build`, creating the directory if it does not exist.
+    pub fn open(dir: impl Into<PathBuf>, build: BuildId) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
+        Ok(Self { dir, build, opened: Mutex::new(HashMap::new()) })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The build this store reads and writes artifacts for.
+    pub fn build(&self) -> &BuildId {
+        &self.build
+    }
+
+    /// Where `key`'s manifest from this store's build is.
+    pub fn manifest_path(&self, key: &ArtifactKey) -> PathBuf {
+        self.dir.join(ManifestName::new(*key, &self.build).file_name())
+    }
+
+    /// Writes the library unless the store already holds it, then makes its name durable.
+    fn put_library(&self, library: &[u8], checksum: &B256, path: &Path) -> Result<(), StoreError> {
+        let held = fs::read(path).is_ok_and(|bytes| bytes.len() == library.len() && keccak256(&bytes) == *checksum);
+        if held {
+            // Refresh its age: garbage collection spares young unreferenced libraries, which
+            // matters where the store lock is not honoured. Failing to is harmless otherwise.
+            if let Err(e) = File::open(path).and_then(|f| f.set_modified(SystemTime::now())) {
+                debug!(path = %path.display(), error = %e, "cannot refresh the library's modification time");
+            }
+        } else {
+            // Absent, or damaged: replace it atomically with good bytes. Readers that mapped
+            // the old file keep their mapping.
+            let temp = write_temp(&self.dir, library)?;
+            commit(&temp, path)?;
+        }
+        // Also when the library was already there: its writer may have died before syncing.
+        sync_dir(&self.dir)
+    }
+
+    fn put_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let path = self.manifest_path(&manifest.key());
+        let json = serde_json::to_vec_pretty(manifest)
+            .map_err(|source| StoreError::Serialize { path: path.clone(), source })?;
+        let temp = write_temp(&self.dir, &json)?;
+        commit(&temp, &path)
+    }
+
+    /// Reads and decodes a manifest; `Ok(None)` when the file does not exist.
+    fn read_manifest(path: &Path) -> Result<Option<Manifest>, ArtifactError> {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ArtifactError::ManifestUnreadable { path: path.to_owned(), source }),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| ArtifactError::ManifestMalformed { path: path.to_owned(), source })
+    }
+
+    /// The checks a manifest's contents must pass for `expected`: the key, this build, and a
+    /// library name of this store. Returns the library's path.
+    fn check_manifest(
+        &self,
+        path: &Path,
+        manifest: &Manifest,
+        expected: &ArtifactKey,
+    ) -> Result<PathBuf, ArtifactError> {
+        let path = || path.to_owned();
+        if manifest.code_hash != expected.code_hash {
+            return Err(ArtifactError::CodeHashMismatch {
+                path: path(),
+                expected: expected.code_hash,
+                found: manifest.code_hash,
+            });
+        }
+        if manifest.spec != expected.spec {
+            return Err(ArtifactError::SpecMismatch { path: path(), expected: expected.spec, found: manifest.spec });
+        }
+        if manifest.abi_version != self.build.abi_version {
+            return Err(ArtifactError::AbiVersionMismatch {
+                path: path(),
+                expected: self.build.abi_version,
+                found: manifest.abi_version,
+            });
+        }
+        if manifest.compiler_version != self.build.compiler_version {
+            return Err(ArtifactError::CompilerVersionMismatch {
+                path: path(),
+                expected: self.build.compiler_version.clone(),
+                found: manifest.compiler_version.clone(),
+            });
+        }
+        if manifest.target != self.build.target {
+            return Err(ArtifactError::TargetMismatch {
+                path: path(),
+                expected: self.build.target.clone(),
+                found: manifest.target.clone(),
+            });
+        }
+        // The name must be the one the checksum gives: that keeps a manifest from pointing
+        // outside the store, and makes one name always mean one content.
+        let library = library_file_name(&manifest.checksum);
+        if manifest.library != library {
+            return Err(ArtifactError::LibraryName {
+                path: path(),
+                expected: library,
+                found: manifest.library.clone(),
+            });
+        }
+        Ok(self.dir.join(library))
+    }
+
+    /// Reads a library file whole and hashes it.
+    pub(crate) fn library_facts(path: &Path) -> Result<LibraryFacts, ArtifactError> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(LibraryFacts::Present { len: bytes.len() as u64, checksum: keccak256(&bytes) }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LibraryFacts::Missing),
+            Err(source) => Err(ArtifactError::LibraryUnreadable { path: path.to_owned(), source }),
+        }
+    }
+
+    /// Checks a library's facts against what its manifest records: present, length, checksum.
+    pub(crate) fn check_library(path: &Path, facts: LibraryFacts, manifest: &Manifest) -> Result<(), ArtifactError> {
+        let path = || path.to_owned();
+        let LibraryFacts::Present { len, checksum } = facts else {
+            return Err(ArtifactError::LibraryMissing { path: path() });
+        };
+        if len != manifest.library_len {
+            return Err(ArtifactError::LibraryLength { path: path(), expected: manifest.library_len, found: len });
+        }
+        if checksum != manifest.checksum {
+            return Err(ArtifactError::ChecksumMismatch { path: path(), expected: manifest.checksum, found: checksum });
+        }
+        Ok(())
+    }
+
+    /// Maps a library whose bytes passed [`Self::check_library`] and checks the ABI version it
+    /// exports.
+    pub(crate) fn open_library(path: &Path) -> Result<Library, ArtifactError> {
+        // SAFETY: loading a library runs its initialisers and maps its code into the process.
+        // The file is one of this store's: its length and keccak checksum were just checked
+        // against the manifest, which the build that produced it wrote only after renaming the
+        // complete file into place. Library files are named by their content and never
+        // modified once renamed into place (a damaged one is replaced by a new file, which does
+        // not alter existing mappings). Its contents come from this crate's AOT compiler,
+        // whose libraries have no initialisers or destructors of their own, so loading one has
+        // no effect beyond mapping it.
+        let library = unsafe { Library::new(path) }
+            .map_err(|source| ArtifactError::LibraryOpen { path: path.to_owned(), source })?;
+        // SAFETY: the symbol is declared by the AOT compiler as a `u32` constant; only its
+        // address is taken here.
+        let symbol = unsafe { library.get::<*const u32>(LIBRARY_ABI_SYMBOL.as_bytes()) }.map_err(|source| {
+            ArtifactError::AbiSymbolMissing { path: path.to_owned(), symbol: LIBRARY_ABI_SYMBOL, source }
+        })?;
+        let address: *const u32 = *symbol;
+        // SAFETY: `address` is the address of the exported `u32` (non-null: the loader found
+        // it), in a mapping that lives as long as `library`.
+        let found = unsafe { address.read_unaligned() };
+        if found != ABI_VERSION {
+            return Err(ArtifactError::AbiSymbolMismatch { path: path.to_owned(), expected: ABI_VERSION, found });
+        }
+        Ok(library)
+    }
+
+    /// Finds a contract's entry point in an opened library.
+    pub(crate) fn entry(path: &Path, library: &Library, symbol: &str) -> Result<EntryFn, ArtifactError> {
+        // SAFETY: entry symbols of AOT libraries are functions with the `EntryFn` signature
+        // (the library's ABI version, checked when it was opened, says so). The pointer is
+        // used only while the `Library` that owns it is alive (see `LoadedArtifact`).
+        let entry = unsafe { library.get::<EntryFn>(symbol.as_bytes()) }.map_err(|source| {
+            ArtifactError::EntrySymbolMissing { path: path.to_owned(), symbol: symbol.to_owned(), source }
+        })?;
+        Ok(*entry)
+    }
+
+    /// The library for `manifest`: the one already opened by this store if it is still loaded,
+    /// otherwise read, checked and opened now.
+    fn library_for(&self, path: &Path, manifest: &Manifest) -> Result<Arc<Library>, ArtifactError> {
+        let cached = self.opened_library(&manifest.checksum, manifest.library_len);
+        if let Some(library) = cached {
+            return Ok(library);
+        }
+        Self::check_library(path, Self::library_facts(path)?, manifest)?;
+        let library = Arc::new(Self::open_library(path)?);
+        let mut opened = self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        opened.retain(|_, (_, weak)| weak.strong_count() > 0);
+        opened.insert(manifest.checksum, (manifest.library_len, Arc::downgrade(&library)));
+        Ok(library)
+    }
+
+    fn opened_library(&self, checksum: &B256, len: u64) -> Option<Arc<Library>> {
+        let opened = self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (opened_len, weak) = opened.get(checksum)?;
+        if *opened_len == len { weak.upgrade() } else { None }
+    }
+
+    /// Checks one manifest file for [`ArtifactStore::list`]: its name, contents and library
+    /// bytes (hashing each library once per scan through `facts`). `None` when the file
+    /// disappeared meanwhile.
+    pub(crate) fn check_listed(
+        &self,
+        path: PathBuf,
+        facts: &mut HashMap<String, LibraryFacts>,
+    ) -> Option<ListedArtifact> {
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = match ManifestName::parse(file_name) {
+            Ok(name) => name,
+            Err(detail) => {
+                let status = ArtifactStatus::Refused(ArtifactError::ManifestName { path: path.clone(), detail });
+                return Some(ListedArtifact { path, manifest: None, status });
+            }
+        };
+        let manifest = match Self::read_manifest(&path) {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => return None,
+            Err(e) => return Some(ListedArtifact { path, manifest: None, status: ArtifactStatus::Refused(e) }),
+        };
+        let checked = self.check_manifest(&path, &manifest, &name.key).and_then(|library| {
+            let known = facts.get(&manifest.library).copied();
+            let found = match known {
+                Some(found) => found,
+                None => {
+                    let found = Self::library_facts(&library)?;
+                    facts.insert(manifest.library.clone(), found);
+                    found
+                }
+            };
+            Self::check_library(&library, found, &manifest)
+        });
+        let status = match checked {
+            Ok(()) => ArtifactStatus::Valid,
+            Err(e) => ArtifactStatus::Refused(e),
+        };
+        Some(ListedArtifact { path, manifest: Some(manifest), status })
+    }
+
+    /// Paths of the manifest files in the store, sorted.
+    pub(crate) fn manifest_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut paths = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| StoreError::io("read directory", &self.dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io("read directory", &self.dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(MANIFEST_SUFFIX) && !name.starts_with(TEMP_PREFIX) {
+                paths.push(entry.path());
+            }
+        }
+        paths.sort();
+        Ok(paths)
+    }
+}
+
+impl ArtifactStore for DiskStore {
+    fn put(&self, library: &[u8], entries: &[ArtifactEntry]) -> Result<(), StoreError> {
+        let span =
+            debug_span!("store_put", dir = %self.dir.display(), contracts = entries.len(), bytes = library.len());
+        let _span = span.enter();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let _lock = StoreLock::shared(&self.dir)?;
+        let checksum = keccak256(library);
+        let library_name = library_file_name(&checksum);
+        self.put_library(library, &checksum, &self.dir.join(&library_name))?;
+        let created_unix_secs = unix_secs();
+        for entry in entries {
+            self.put_manifest(&Manifest {
+                code_hash: entry.key.code_hash,
+                spec: entry.key.spec,
+                compiler_version: self.build.compiler_version.clone(),
+                abi_version: self.build.abi_version,
+                target: self.build.target.clone(),
+                symbol: entry.symbol.clone(),
+                bytecode_len: entry.bytecode_len,
+                library: library_name.clone(),
+                library_len: library.len() as u64,
+                checksum,
+                created_unix_secs,
+            })?;
+        }
+        sync_dir(&self.dir)?;
+        debug!(library = %library_name, "stored");
+        Ok(())
+    }
+
+    fn load(&self, key: &ArtifactKey) -> Result<Option<LoadedArtifact>, ArtifactError> {
+        let span = debug_span!("store_load", dir = %self.dir.display(), %key);
+        let _span = span.enter();
+        let path = self.manifest_path(key);
+        let Some(manifest) = Self::read_manifest(&path)? else {
+            return Ok(None);
+        };
+        let loaded = self.check_manifest(&path, &manifest, key).and_then(|library_path| {
+            let library = self.library_for(&library_path, &manifest)?;
+            let entry = Self::entry(&library_path, &library, &manifest.symbol)?;
+            Ok(LoadedArtifact { manifest, entry, library })
+        });
+        match &loaded {
+            Ok(artifact) => debug!(library = %artifact.manifest.library, "loaded"),
+            Err(e) => debug!(reason = e.reason(), error = %e, "refused"),
+        }
+        loaded.map(Some)
+    }
+
+    fn list(&self) -> Result<Vec<ListedArtifact>, StoreError> {
+        let mut facts = HashMap::new();
+        Ok(self.manifest_paths()?.into_iter().filter_map(|path| self.check_listed(path, &mut facts)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        abi::entry_symbol,
+        store::test_lib::{TempDir, library},
+    };
+    use revm::primitives::hardfork::SpecId;
+
+    fn build() -> BuildId {
+        BuildId::new("revm-jit test", "test-target")
+    }
+
+    fn key(n: u8) -> ArtifactKey {
+        ArtifactKey::new(keccak256([n]), SpecId::CANCUN)
+    }
+
+    fn entry(key: ArtifactKey) -> ArtifactEntry {
+        ArtifactEntry { key, symbol: entry_symbol(&key.code_hash, key.spec), bytecode_len: 3 }
+    }
+
+    fn call(artifact: &LoadedArtifact) -> u32 {
+        // SAFETY: test libraries' entry functions ignore their argument.
+        unsafe { (artifact.entry)(std::ptr::null_mut()) }
+    }
+
+    #[test]
+    fn put_then_load_runs_the_stored_code() {
+        let dir = TempDir::new("unit-put-load");
+        let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
+        let (a, b) = (key(1), key(2));
+        let bytes = library(&[(&entry(a).symbol, 11), (&entry(b).symbol, 22)]);
+        store.put(&bytes, &[entry(a), entry(b)]).unwrap();
+
+        let loaded_a = store.load(&a).unwrap().expect("stored");
+        let loaded_b = store.load(&b).unwrap().expect("stored");
+        assert_eq!((call(&loaded_a), call(&loaded_b)), (11, 22));
+        assert_eq!(loaded_a.manifest.key(), a);
+        assert_eq!(loaded_a.manifest.checksum, keccak256(&bytes));
+        assert_eq!(loaded_a.manifest.library_len, bytes.len() as u64);
+        assert_eq!(loaded_a.manifest.build(), build());
+        // One library file, opened once for both contracts.
+        assert!(Arc::ptr_eq(&loaded_a.library, &loaded_b.library));
+        assert_eq!(store.load(&key(3)).unwrap().map(|a| a.manifest), None);
+    }
+
+    #[test]
+    fn empty_put_writes_nothing() {
+        let dir = TempDir::new("unit-empty");
+        let store = DiskStore::open(dir.path(), build()).unwrap();
+        store.put(&library(&[]), &[]).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn other_builds_do_not_see_each_others_artifacts() {
+        let dir = TempDir::new("unit-builds");
+        let store = DiskStore::open(dir.path(), build()).unwrap();
+        let k = key(1);
+        store.put(&library(&[(&entry(k).symbol, 1)]), &[entry(k)]).unwrap();
+        for other in [BuildId::new("revm-jit other", "test-target"), BuildId::new("revm-jit test", "other-target")] {
+            let other = DiskStore::open(dir.path(), other).unwrap();
+            assert!(other.load(&k).unwrap().is_none());
+        }
+        assert!(store.load(&k).unwrap().is_some());
+    }
+
+    #[test]
+    fn put_repairs_a_damaged_library_and_keeps_a_good_one() {
+        let dir = TempDir::new("unit-repair");
+        let store = DiskStore::open(dir.path(), build()).unwrap();
+        let k = key(1);
+        let bytes = library(&[(&entry(k).symbol, 5)]);
+        store.put(&bytes, &[entry(k)]).unwrap();
+        let library_path = dir.path().join(library_file_name(&keccak256(&bytes)));
+        let inode = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(p).unwrap().ino()
+        };
+        let before = inode(&library_path);
+        store.put(&bytes, &[entry(k)]).unwrap();
+        assert_eq!(inode(&library_path), before, "an intact library is not rewritten");
+
+        fs::write(&library_path, b"damaged").unwrap();
+        assert_eq!(store.load(&k).unwrap_err().reason(), "truncated");
+        store.put(&bytes, &[entry(k)]).unwrap();
+        assert_eq!(fs::read(&library_path).unwrap(), bytes);
+        assert_eq!(call(&store.load(&k).unwrap().unwrap()), 5);
+    }
+
+    #[test]
+    fn manifest_is_pretty_json_naming_its_library() {
+        let dir = TempDir::new("unit-json");
+        let store = DiskStore::open(dir.path(), build()).unwrap();
+        let k = key(1);
+        let bytes = library(&[(&entry(k).symbol, 1)]);
+        store.put(&bytes, &[entry(k)]).unwrap();
+        let text = fs::read_to_string(store.manifest_path(&k)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["spec"], "Cancun");
+        assert_eq!(value["spec_id"], SpecId::CANCUN as u8);
+        assert_eq!(value["library"], library_file_name(&keccak256(&bytes)));
+        assert_eq!(value["symbol"], entry(k).symbol);
+        assert!(text.contains('\n'), "readable by people: {text}");
+    }
+}

@@ -1,0 +1,252 @@
+//! Errors of the artifact store: [`StoreError`] when the store itself cannot be used (its
+//! directory cannot be read or written), [`ArtifactError`] when one stored artifact is refused.
+
+use revm::primitives::{B256, hardfork::SpecId};
+use std::{io, path::PathBuf};
+
+/// The store as a whole failed: a file or the directory could not be read or written.
+///
+/// Callers treat it like a cache failure (compile instead of loading, skip storing); it never
+/// means an artifact was half written, since every write commits by a rename.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation on a path in the store failed.
+    #[error("artifact store: cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What the store was doing, e.g. "create directory", "write", "rename".
+        op: &'static str,
+        /// The file or directory it was doing it to.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A manifest could not be encoded as JSON (cannot happen with the types used, but a
+    /// serializer error must not become a panic).
+    #[error("artifact store: cannot encode the manifest {}: {source}", path.display())]
+    Serialize {
+        /// The manifest that was being written.
+        path: PathBuf,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io { op, path: path.into(), source }
+    }
+}
+
+/// Why one stored artifact is refused. The variants follow the order in which
+/// [`crate::store::ArtifactStore::load`] checks an artifact, so the first problem found is the
+/// one reported; [`ArtifactError::reason`] gives a short label for counting refusals.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// A manifest's file name is not one this store writes (so its key cannot be known).
+    #[error("{}: not a manifest name of this store ({detail})", path.display())]
+    ManifestName {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the name.
+        detail: &'static str,
+    },
+    /// The manifest exists but could not be read.
+    #[error("{}: cannot read the manifest: {source}", path.display())]
+    ManifestUnreadable {
+        /// The manifest.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The manifest is not valid JSON or lacks a field (or names an unknown fork).
+    #[error("{}: malformed manifest: {source}", path.display())]
+    ManifestMalformed {
+        /// The manifest.
+        path: PathBuf,
+        /// The decoder's error.
+        source: serde_json::Error,
+    },
+    /// The manifest describes another contract than the one its name (or the caller) asked for.
+    #[error("{}: manifest is for code hash {found}, expected {expected}", path.display())]
+    CodeHashMismatch {
+        /// The manifest.
+        path: PathBuf,
+        /// The code hash asked for.
+        expected: B256,
+        /// The code hash recorded.
+        found: B256,
+    },
+    /// The manifest describes the contract for another fork than the one asked for.
+    #[error("{}: manifest is for fork {found:?}, expected {expected:?}", path.display())]
+    SpecMismatch {
+        /// The manifest.
+        path: PathBuf,
+        /// The fork asked for.
+        expected: SpecId,
+        /// The fork recorded.
+        found: SpecId,
+    },
+    /// The artifact was built for another ABI between native code and the runtime.
+    #[error("{}: artifact built for ABI version {found}, this build speaks {expected}", path.display())]
+    AbiVersionMismatch {
+        /// The manifest.
+        path: PathBuf,
+        /// This build's ABI version.
+        expected: u32,
+        /// The recorded ABI version.
+        found: u32,
+    },
+    /// The artifact was built by another compiler version.
+    #[error("{}: artifact built by compiler {found:?}, this build is {expected:?}", path.display())]
+    CompilerVersionMismatch {
+        /// The manifest.
+        path: PathBuf,
+        /// This build's compiler version.
+        expected: String,
+        /// The recorded compiler version.
+        found: String,
+    },
+    /// The artifact was built for another target (triple or CPU).
+    #[error("{}: artifact built for target {found:?}, this build runs on {expected:?}", path.display())]
+    TargetMismatch {
+        /// The manifest.
+        path: PathBuf,
+        /// This build's target.
+        expected: String,
+        /// The recorded target.
+        found: String,
+    },
+    /// The manifest names a library file that is not the content-addressed name of its
+    /// checksum (a hand-edited manifest, or one pointing outside the store).
+    #[error("{}: library name {found:?} is not the store's name for its checksum ({expected:?})", path.display())]
+    LibraryName {
+        /// The manifest.
+        path: PathBuf,
+        /// The name the checksum gives.
+        expected: String,
+        /// The recorded name.
+        found: String,
+    },
+    /// The library file the manifest points at does not exist.
+    #[error("{}: library file is missing", path.display())]
+    LibraryMissing {
+        /// The library file.
+        path: PathBuf,
+    },
+    /// The library file exists but could not be read.
+    #[error("{}: cannot read the library: {source}", path.display())]
+    LibraryUnreadable {
+        /// The library file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The library file's length differs from the recorded one (usually truncated).
+    #[error("{}: library is {found} bytes, manifest records {expected}", path.display())]
+    LibraryLength {
+        /// The library file.
+        path: PathBuf,
+        /// The recorded length.
+        expected: u64,
+        /// The file's length.
+        found: u64,
+    },
+    /// The library's bytes do not hash to the recorded checksum (corrupted or replaced).
+    #[error("{}: library checksum is {found}, manifest records {expected}", path.display())]
+    ChecksumMismatch {
+        /// The library file.
+        path: PathBuf,
+        /// The recorded checksum.
+        expected: B256,
+        /// The checksum of the file's bytes.
+        found: B256,
+    },
+    /// The dynamic loader refused the library.
+    #[error("{}: cannot load the library: {source}", path.display())]
+    LibraryOpen {
+        /// The library file.
+        path: PathBuf,
+        /// The loader's error.
+        source: libloading::Error,
+    },
+    /// The library does not export the ABI version symbol, so it was not built by this crate's
+    /// AOT compiler (or is too old to say).
+    #[error("{}: library does not export `{symbol}`: {source}", path.display())]
+    AbiSymbolMissing {
+        /// The library file.
+        path: PathBuf,
+        /// The symbol looked for.
+        symbol: &'static str,
+        /// The loader's error.
+        source: libloading::Error,
+    },
+    /// The library says it was built for another ABI version than this build speaks, although
+    /// its manifest agreed.
+    #[error("{}: library exports ABI version {found}, this build speaks {expected}", path.display())]
+    AbiSymbolMismatch {
+        /// The library file.
+        path: PathBuf,
+        /// This build's ABI version.
+        expected: u32,
+        /// The version the library exports.
+        found: u32,
+    },
+    /// The library does not export the contract's entry point.
+    #[error("{}: library does not export entry symbol `{symbol}`: {source}", path.display())]
+    EntrySymbolMissing {
+        /// The library file.
+        path: PathBuf,
+        /// The symbol looked for.
+        symbol: String,
+        /// The loader's error.
+        source: libloading::Error,
+    },
+}
+
+impl ArtifactError {
+    /// A short stable label for the kind of refusal, for counters and logs (one per variant).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ManifestName { .. } => "manifest-name",
+            Self::ManifestUnreadable { .. } => "manifest-io",
+            Self::ManifestMalformed { .. } => "manifest-malformed",
+            Self::CodeHashMismatch { .. } => "code-hash",
+            Self::SpecMismatch { .. } => "spec",
+            Self::AbiVersionMismatch { .. } => "abi-version",
+            Self::CompilerVersionMismatch { .. } => "compiler-version",
+            Self::TargetMismatch { .. } => "target",
+            Self::LibraryName { .. } => "library-name",
+            Self::LibraryMissing { .. } => "library-missing",
+            Self::LibraryUnreadable { .. } => "library-io",
+            Self::LibraryLength { .. } => "truncated",
+            Self::ChecksumMismatch { .. } => "checksum",
+            Self::LibraryOpen { .. } => "library-open",
+            Self::AbiSymbolMissing { .. } => "abi-symbol-missing",
+            Self::AbiSymbolMismatch { .. } => "abi-symbol",
+            Self::EntrySymbolMissing { .. } => "entry-symbol",
+        }
+    }
+
+    /// Whether the artifact is intact but belongs to another build (ABI version, compiler
+    /// version or target differ): such artifacts are refused here yet may serve another build
+    /// sharing the store, so garbage collection can keep them apart from damaged ones.
+    pub fn is_other_build(&self) -> bool {
+        matches!(
+            self,
+            Self::AbiVersionMismatch { .. } | Self::CompilerVersionMismatch { .. } | Self::TargetMismatch { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn errors_cross_threads() {
+        assert_error::<StoreError>();
+        assert_error::<ArtifactError>();
+    }
+}

@@ -1,0 +1,385 @@
+//! What the store records: the key of a compiled contract, the identity of the build that
+//! compiled it, the per-contract [`Manifest`], and the file names all of these map to.
+
+use crate::abi::ABI_VERSION;
+use revm::primitives::{B256, hardfork::SpecId, hex, keccak256};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Prefix of library files; the rest of the name is derived from the library's checksum.
+pub(crate) const LIBRARY_PREFIX: &str = "lib-";
+/// Suffix of manifest files.
+pub(crate) const MANIFEST_SUFFIX: &str = ".json";
+/// Prefix of files being written; they become libraries or manifests when renamed.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+/// Identifies one compiled contract: the same bytecode compiles differently per fork, so the
+/// fork is part of the key (as in the runtime's in-memory cache).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ArtifactKey {
+    /// Keccak hash of the contract's bytecode.
+    pub code_hash: B256,
+    /// The fork the code was compiled for.
+    pub spec: SpecId,
+}
+
+impl ArtifactKey {
+    /// The key of `code_hash` compiled for `spec`.
+    pub fn new(code_hash: B256, spec: SpecId) -> Self {
+        Self { code_hash, spec }
+    }
+}
+
+impl fmt::Display for ArtifactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.code_hash, <&str>::from(self.spec))
+    }
+}
+
+/// One contract inside a library handed to [`crate::store::ArtifactStore::put`]: which
+/// contract it is, and the exported name of its entry point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactEntry {
+    /// The contract.
+    pub key: ArtifactKey,
+    /// Exported name of its entry function in the library (normally
+    /// [`crate::abi::entry_symbol`] of the key).
+    pub symbol: String,
+    /// Length of the bytecode it was compiled from (recorded for tools; not checked on load).
+    pub bytecode_len: u64,
+}
+
+/// Identity of the build that reads and writes the store. Everything that changes what an
+/// artifact means is in it, so an artifact is only ever used by a build identical in these
+/// respects to the one that wrote it; others are refused (and kept apart by file name).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BuildId {
+    /// Version of the compiler that produced the code: this crate's version plus anything
+    /// else that changes generated code (LLVM version, revm version, a git revision, ...).
+    pub compiler_version: String,
+    /// Version of the ABI between native code and the runtime; [`ABI_VERSION`] for any build
+    /// that loads code (other values only make sense for tools and tests).
+    pub abi_version: u32,
+    /// What the code was compiled for: host triple and CPU (and features, if not the host's).
+    pub target: String,
+}
+
+impl BuildId {
+    /// The identity of a build speaking this crate's [`ABI_VERSION`].
+    pub fn new(compiler_version: impl Into<String>, target: impl Into<String>) -> Self {
+        Self { compiler_version: compiler_version.into(), abi_version: ABI_VERSION, target: target.into() }
+    }
+
+    /// Short hash of the compiler version and target, part of manifest names so that several
+    /// builds can share one store without overwriting each other's manifests.
+    pub(crate) fn tag(&self) -> String {
+        let mut input = Vec::with_capacity(self.compiler_version.len() + self.target.len() + 1);
+        input.extend_from_slice(self.compiler_version.as_bytes());
+        input.push(0);
+        input.extend_from_slice(self.target.as_bytes());
+        hex::encode(&keccak256(&input)[..4])
+    }
+}
+
+/// What the store records for one contract, as a JSON file in the store directory.
+///
+/// The manifest is the commit point of a write: it is renamed into place only after its
+/// library, so an existing manifest always names a complete library, and its checksum lets a
+/// reader detect a library damaged afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ManifestFile", into = "ManifestFile")]
+pub struct Manifest {
+    /// Keccak hash of the contract's bytecode.
+    pub code_hash: B256,
+    /// The fork the code was compiled for. Recorded as both the fork's name and revm's number
+    /// for it; on reading, the name decides, and a number that disagrees (a manifest written
+    /// with another fork numbering) makes the manifest malformed.
+    pub spec: SpecId,
+    /// [`BuildId::compiler_version`] of the writer.
+    pub compiler_version: String,
+    /// [`BuildId::abi_version`] of the writer.
+    pub abi_version: u32,
+    /// [`BuildId::target`] of the writer.
+    pub target: String,
+    /// Exported name of the contract's entry function in the library.
+    pub symbol: String,
+    /// Length of the bytecode the code was compiled from.
+    pub bytecode_len: u64,
+    /// File name of the library within the store directory.
+    pub library: String,
+    /// Length of the library file in bytes.
+    pub library_len: u64,
+    /// Keccak hash of the library file's bytes.
+    pub checksum: B256,
+    /// When the manifest was written, in seconds since the Unix epoch.
+    pub created_unix_secs: u64,
+}
+
+impl Manifest {
+    /// The contract this manifest describes.
+    pub fn key(&self) -> ArtifactKey {
+        ArtifactKey::new(self.code_hash, self.spec)
+    }
+
+    /// The identity of the build that wrote it.
+    pub fn build(&self) -> BuildId {
+        BuildId {
+            compiler_version: self.compiler_version.clone(),
+            abi_version: self.abi_version,
+            target: self.target.clone(),
+        }
+    }
+}
+
+/// The manifest as stored: the fork as name and number.
+#[derive(Serialize, Deserialize)]
+struct ManifestFile {
+    code_hash: B256,
+    spec: String,
+    spec_id: u8,
+    compiler_version: String,
+    abi_version: u32,
+    target: String,
+    symbol: String,
+    bytecode_len: u64,
+    library: String,
+    library_len: u64,
+    checksum: B256,
+    created_unix_secs: u64,
+}
+
+impl From<Manifest> for ManifestFile {
+    fn from(m: Manifest) -> Self {
+        Self {
+            code_hash: m.code_hash,
+            spec: <&str>::from(m.spec).to_owned(),
+            spec_id: m.spec as u8,
+            compiler_version: m.compiler_version,
+            abi_version: m.abi_version,
+            target: m.target,
+            symbol: m.symbol,
+            bytecode_len: m.bytecode_len,
+            library: m.library,
+            library_len: m.library_len,
+            checksum: m.checksum,
+            created_unix_secs: m.created_unix_secs,
+        }
+    }
+}
+
+impl TryFrom<ManifestFile> for Manifest {
+    type Error = String;
+
+    fn try_from(f: ManifestFile) -> Result<Self, String> {
+        Ok(Self {
+            code_hash: f.code_hash,
+            spec: parse_spec(&f.spec, f.spec_id)?,
+            compiler_version: f.compiler_version,
+            abi_version: f.abi_version,
+            target: f.target,
+            symbol: f.symbol,
+            bytecode_len: f.bytecode_len,
+            library: f.library,
+            library_len: f.library_len,
+            checksum: f.checksum,
+            created_unix_secs: f.created_unix_secs,
+        })
+    }
+}
+
+/// Every fork this build knows, oldest first.
+fn all_specs() -> impl Iterator<Item = SpecId> {
+    (0..=SpecId::NEXT as u8).filter_map(SpecId::try_from_u8)
+}
+
+/// The fork recorded as `name` and `number`. The name is matched without regard to case,
+/// either as revm's fork name ("Spurious") or as the enum variant ("SPURIOUS_DRAGON"), because
+/// names are what stays stable across revm versions while numbers have been reassigned.
+fn parse_spec(name: &str, number: u8) -> Result<SpecId, String> {
+    let name = name.trim();
+    let spec = all_specs()
+        .find(|spec| <&str>::from(*spec).eq_ignore_ascii_case(name) || format!("{spec:?}").eq_ignore_ascii_case(name))
+        .ok_or_else(|| format!("unknown fork {name:?} (recorded as number {number})"))?;
+    if spec as u8 != number {
+        return Err(format!(
+            "fork {name:?} is number {} in this build but recorded as {number} (another fork numbering)",
+            spec as u8
+        ));
+    }
+    Ok(spec)
+}
+
+/// The content-addressed file name of a library: same bytes, same name, so writers of the
+/// same library never conflict and a name never refers to two different contents.
+pub(crate) fn library_file_name(checksum: &B256) -> String {
+    format!("{LIBRARY_PREFIX}{}{}", hex::encode(&checksum[..16]), std::env::consts::DLL_SUFFIX)
+}
+
+/// Whether `name` has the shape of a library file name this store writes.
+pub(crate) fn is_library_file_name(name: &str) -> bool {
+    name.strip_prefix(LIBRARY_PREFIX)
+        .and_then(|rest| rest.strip_suffix(std::env::consts::DLL_SUFFIX))
+        .is_some_and(|digest| digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The parts of a manifest's file name: `<code hash>-<fork number>-abi<N>-<build tag>.json`.
+/// The name carries the whole lookup key, so a load is one file open, and the ABI version and
+/// build tag keep builds sharing a store from replacing each other's manifests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ManifestName {
+    pub(crate) key: ArtifactKey,
+    pub(crate) abi_version: u32,
+    pub(crate) build_tag: String,
+}
+
+impl ManifestName {
+    /// The name of `key`'s manifest written by `build`.
+    pub(crate) fn new(key: ArtifactKey, build: &BuildId) -> Self {
+        Self { key, abi_version: build.abi_version, build_tag: build.tag() }
+    }
+
+    /// The file name.
+    pub(crate) fn file_name(&self) -> String {
+        format!(
+            "{}-{}-abi{}-{}{MANIFEST_SUFFIX}",
+            hex::encode(self.key.code_hash),
+            self.key.spec as u8,
+            self.abi_version,
+            self.build_tag
+        )
+    }
+
+    /// Parses a file name written by [`Self::file_name`]; the error says what does not fit.
+    pub(crate) fn parse(file_name: &str) -> Result<Self, &'static str> {
+        let stem = file_name.strip_suffix(MANIFEST_SUFFIX).ok_or("no .json suffix")?;
+        let mut parts = stem.split('-');
+        let (Some(hash), Some(spec), Some(abi), Some(tag), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("expected <code hash>-<fork>-abi<N>-<build>.json");
+        };
+        if hash.len() != 64 {
+            return Err("code hash is not 64 hex digits");
+        }
+        let code_hash = hash.parse::<B256>().map_err(|_| "code hash is not 64 hex digits")?;
+        let spec = spec.parse::<u8>().ok().and_then(SpecId::try_from_u8).ok_or("fork number unknown to this build")?;
+        let abi_version = abi.strip_prefix("abi").and_then(|n| n.parse().ok()).ok_or("malformed ABI version")?;
+        if tag.len() != 8 || !tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("build tag is not 8 hex digits");
+        }
+        Ok(Self { key: ArtifactKey::new(code_hash, spec), abi_version, build_tag: tag.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(spec: SpecId) -> Manifest {
+        let checksum = keccak256(b"library");
+        Manifest {
+            code_hash: keccak256(b"code"),
+            spec,
+            compiler_version: "revm-jit 0.1.0".into(),
+            abi_version: ABI_VERSION,
+            target: "x86_64-unknown-linux-gnu znver3".into(),
+            symbol: "f".into(),
+            bytecode_len: 10,
+            library: library_file_name(&checksum),
+            library_len: 7,
+            checksum,
+            created_unix_secs: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips_with_fork_name_and_number() {
+        for spec in all_specs() {
+            let m = manifest(spec);
+            let json = serde_json::to_string(&m).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["spec"], <&str>::from(spec));
+            assert_eq!(value["spec_id"], spec as u8);
+            assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), m);
+        }
+    }
+
+    fn with_spec(spec: &str, spec_id: u8) -> Result<Manifest, serde_json::Error> {
+        let mut value = serde_json::to_value(manifest(SpecId::CANCUN)).unwrap();
+        value["spec"] = spec.into();
+        value["spec_id"] = spec_id.into();
+        serde_json::from_value(value)
+    }
+
+    #[test]
+    fn fork_names_parse_without_regard_to_case_or_form() {
+        let cancun = SpecId::CANCUN as u8;
+        for name in ["Cancun", "cancun", "CANCUN", " Cancun "] {
+            assert_eq!(with_spec(name, cancun).unwrap().spec, SpecId::CANCUN, "{name}");
+        }
+        let spurious = SpecId::SPURIOUS_DRAGON as u8;
+        for name in ["Spurious", "SPURIOUS_DRAGON", "spurious_dragon"] {
+            assert_eq!(with_spec(name, spurious).unwrap().spec, SpecId::SPURIOUS_DRAGON, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_fork_or_disagreeing_number_is_malformed() {
+        let err = with_spec("Bogota", 200).unwrap_err().to_string();
+        assert!(err.contains("unknown fork \"Bogota\""), "{err}");
+        let err = with_spec("Cancun", SpecId::PRAGUE as u8).unwrap_err().to_string();
+        assert!(err.contains("another fork numbering"), "{err}");
+    }
+
+    #[test]
+    fn missing_field_is_malformed() {
+        let mut value = serde_json::to_value(manifest(SpecId::CANCUN)).unwrap();
+        value.as_object_mut().unwrap().remove("checksum");
+        assert!(serde_json::from_value::<Manifest>(value).is_err());
+    }
+
+    #[test]
+    fn manifest_names_round_trip() {
+        let build = BuildId::new("revm-jit 0.1.0", "x86_64-unknown-linux-gnu znver3");
+        let name = ManifestName::new(ArtifactKey::new(keccak256(b"code"), SpecId::PRAGUE), &build);
+        let file_name = name.file_name();
+        assert!(file_name.starts_with(&hex::encode(keccak256(b"code"))), "{file_name}");
+        assert!(file_name.ends_with(&format!("-{}-abi{ABI_VERSION}-{}.json", SpecId::PRAGUE as u8, build.tag())));
+        assert_eq!(ManifestName::parse(&file_name).unwrap(), name);
+    }
+
+    #[test]
+    fn foreign_names_do_not_parse() {
+        let hash = hex::encode(keccak256(b"code"));
+        for bad in [
+            "notes.json".to_owned(),
+            format!("{hash}-11-abi1-0011aabb.txt"),
+            format!("{hash}-250-abi1-0011aabb.json"),
+            format!("{hash}-11-v1-0011aabb.json"),
+            format!("{hash}-11-abi1-0011aab.json"),
+            format!("{hash}-11-abi1-0011aabb-x.json"),
+            format!("{}-11-abi1-0011aabb.json", &hash[2..]),
+        ] {
+            assert!(ManifestName::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn build_tag_separates_compiler_versions_and_targets() {
+        let a = BuildId::new("1", "x86_64 znver3");
+        assert_eq!(a.tag().len(), 8);
+        assert_ne!(a.tag(), BuildId::new("2", "x86_64 znver3").tag());
+        assert_ne!(a.tag(), BuildId::new("1", "x86_64 skylake").tag());
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(BuildId::new("ab", "c").tag(), BuildId::new("a", "bc").tag());
+    }
+
+    #[test]
+    fn library_names_are_content_addressed() {
+        let name = library_file_name(&keccak256(b"library"));
+        assert!(is_library_file_name(&name), "{name}");
+        assert_ne!(name, library_file_name(&keccak256(b"other library")));
+        assert!(!is_library_file_name("lib-../../etc/passwd.so"));
+        assert!(!is_library_file_name(".tmp-1-2-3"));
+    }
+}

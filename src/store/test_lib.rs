@@ -1,0 +1,59 @@
+//! Real shared libraries for the store's tests, built with the system C compiler: they export
+//! the ABI version symbol and entry functions returning a marker, so a test can tell which
+//! library a loaded entry point came from.
+
+use crate::abi::ABI_VERSION;
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+/// A directory removed when dropped.
+pub(crate) struct TempDir(PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(label: &str) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("revm-jit-store-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        Self(path)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A shared library exporting `revm_jit_abi_version = abi` (no such symbol when `None`) and,
+/// for each `(symbol, marker)`, `unsigned int symbol(void *ctx)` returning `marker` without
+/// touching `ctx`. Returns the library file's bytes.
+pub(crate) fn build_library(abi: Option<u32>, entries: &[(&str, u32)]) -> Vec<u8> {
+    let dir = TempDir::new("cc");
+    let mut source = String::new();
+    if let Some(abi) = abi {
+        writeln!(source, "const unsigned int revm_jit_abi_version = {abi}u;").unwrap();
+    }
+    for (symbol, marker) in entries {
+        writeln!(source, "unsigned int {symbol}(void *ctx) {{ (void)ctx; return {marker}u; }}").unwrap();
+    }
+    let (c, so) = (dir.path().join("lib.c"), dir.path().join("lib.so"));
+    std::fs::write(&c, source).expect("write the C source");
+    let status = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&so).arg(&c).status().expect("run cc");
+    assert!(status.success(), "cc failed");
+    std::fs::read(&so).expect("read the built library")
+}
+
+/// [`build_library`] with this build's ABI version.
+pub(crate) fn library(entries: &[(&str, u32)]) -> Vec<u8> {
+    build_library(Some(ABI_VERSION), entries)
+}
