@@ -4,7 +4,16 @@
 //! transactions through an [`Executor`], so a new mode is added in one place and every
 //! tool gains it at once.
 
+use crate::compiler::aot;
+use crate::store::{ArtifactStore, DiskStore, StoreError};
 use crate::{JitConfig, JitEvm, JitRuntime};
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 use revm::{
     Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
     context::{
@@ -26,6 +35,9 @@ pub enum Mode {
     /// wait for the compiler: each contract is compiled on a worker thread at its first miss
     /// and the frame waits for it, so frames run native.
     Runtime,
+    /// Every contract compiled on first sight to a shared library, written to an artifact
+    /// store, loaded back through the store, and run from there.
+    Aot,
 }
 
 impl Mode {
@@ -35,6 +47,7 @@ impl Mode {
             Mode::Interp => "interp",
             Mode::Jit => "jit",
             Mode::Runtime => "runtime",
+            Mode::Aot => "aot",
         }
     }
 }
@@ -62,21 +75,66 @@ pub struct Executor {
     frames: FrameCounts,
     /// The runtime compiled code comes from (`jit`: eager, shared by every transaction).
     runtime: Option<JitRuntime>,
+    /// The artifact store's directory when the executor made it; held only to be removed on drop.
+    _scratch_store: Option<ScratchDir>,
+}
+
+/// A directory removed, with its contents, when dropped.
+#[derive(Debug)]
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh directory for an `aot` executor's store: unique per process and executor.
+fn scratch_store_dir() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("revm-jit-store-{}-{n}", std::process::id()))
+}
+
+/// Opens the store in `dir` for this build.
+fn open_store(dir: &Path) -> Result<Arc<dyn ArtifactStore>, StoreError> {
+    Ok(Arc::new(DiskStore::open(dir, aot::build_id())?))
 }
 
 impl Executor {
     /// Creates an executor for `mode`.
     pub fn new(mode: Mode) -> Self {
+        Self::with_store(mode, None).expect("an executor without a given store always starts")
+    }
+
+    /// Creates an executor for `mode` with an artifact store in `store`: `runtime` preloads
+    /// it (and writes what it compiles to it), `aot` writes and loads through it (a fresh
+    /// temporary store when `None`); `interp` and `jit` ignore it.
+    pub fn with_store(mode: Mode, store: Option<&Path>) -> Result<Self, StoreError> {
+        let mut scratch_store = None;
         let runtime = match mode {
             Mode::Interp => None,
             Mode::Jit => Some(JitRuntime::new(JitConfig::eager())),
-            Mode::Runtime => Some(JitRuntime::new(JitConfig {
-                hot_threshold: 0,
-                wait_for_compile: Some(std::time::Duration::from_secs(300)),
-                ..JitConfig::default()
-            })),
+            Mode::Runtime => {
+                let store = store.map(open_store).transpose()?;
+                Some(JitRuntime::new(JitConfig {
+                    hot_threshold: 0,
+                    wait_for_compile: Some(std::time::Duration::from_secs(300)),
+                    write_artifacts: store.is_some(),
+                    store,
+                    ..JitConfig::default()
+                }))
+            }
+            Mode::Aot => {
+                let dir = match store {
+                    Some(dir) => dir.to_path_buf(),
+                    None => scratch_store.insert(ScratchDir(scratch_store_dir())).0.clone(),
+                };
+                let store = open_store(&dir)?;
+                Some(JitRuntime::new(JitConfig { store: Some(store), write_artifacts: true, ..JitConfig::eager() }))
+            }
         };
-        Self { mode, frames: FrameCounts::default(), runtime }
+        Ok(Self { mode, frames: FrameCounts::default(), runtime, _scratch_store: scratch_store })
     }
 
     /// The mode this executor runs.
@@ -128,7 +186,7 @@ impl Executor {
     ) -> Result<ExecutionResult, EVMError<DB::Error>> {
         match self.mode {
             Mode::Interp => ctx.build_mainnet().transact_commit(tx),
-            Mode::Jit | Mode::Runtime => {
+            Mode::Jit | Mode::Runtime | Mode::Aot => {
                 let mut evm = self.jit_evm(ctx);
                 let result = evm.transact_commit(tx);
                 self.add_frames(evm.frame_counts());
@@ -145,7 +203,7 @@ impl Executor {
     ) -> Result<ResultAndState, EVMError<DB::Error>> {
         match self.mode {
             Mode::Interp => ctx.build_mainnet().transact(tx),
-            Mode::Jit | Mode::Runtime => {
+            Mode::Jit | Mode::Runtime | Mode::Aot => {
                 let mut evm = self.jit_evm(ctx);
                 let result = evm.transact(tx);
                 self.add_frames(evm.frame_counts());

@@ -106,8 +106,8 @@ fn main() -> ExitCode {
             eprintln!("error: {mode}: no case was executed (filter: {filter:?})");
             nothing_ran = true;
         }
-        if matches!(mode, Mode::Jit | Mode::Runtime) && report.frames.interpreted > 0 {
-            // `jit` and `runtime` (threshold 0, waiting for the compiler) run every frame natively.
+        if matches!(mode, Mode::Jit | Mode::Runtime | Mode::Aot) && report.frames.interpreted > 0 {
+            // `jit`, `aot` and `runtime` (threshold 0, waiting for the compiler) run every frame natively.
             eprintln!("error: {mode}: {} frames ran in the interpreter", report.frames.interpreted);
             failed += 1;
         }

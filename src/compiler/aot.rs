@@ -10,6 +10,7 @@
 
 use super::{CompileError, CompilePhases, Compiler, ContextGuard, panic_message};
 use crate::abi::{ABI_VERSION, LIBRARY_ABI_SYMBOL, entry_symbol};
+use crate::store::{ArtifactEntry, ArtifactKey, BuildId};
 use inkwell::{
     OptimizationLevel,
     context::Context,
@@ -254,4 +255,52 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// The identity artifacts of this build are stored under: this compiler, this ABI, this
+/// machine.
+pub fn build_id() -> BuildId {
+    BuildId::new(COMPILER_VERSION, target_id())
+}
+
+/// A linked library and what it holds, ready for [`crate::store::ArtifactStore::put`].
+#[derive(Debug)]
+pub struct BuiltLibrary {
+    /// The shared library's bytes.
+    pub bytes: Vec<u8>,
+    /// One entry per contract in it.
+    pub entries: Vec<ArtifactEntry>,
+    /// Total compile time of the contracts, linking excluded.
+    pub compile_time: Duration,
+    /// Time the linker took.
+    pub link_time: Duration,
+}
+
+/// Compiles each (bytecode, fork) and links them all into one library. The linker is found
+/// once per process ([`Linker::find`]).
+pub fn build_library(compiler: &mut Compiler, contracts: &[(&[u8], SpecId)]) -> Result<BuiltLibrary, AotError> {
+    static LINKER: std::sync::OnceLock<Result<Linker, String>> = std::sync::OnceLock::new();
+    let linker = LINKER.get_or_init(|| Linker::find().map_err(|e| e.to_string())).as_ref().map_err(|message| {
+        AotError::LinkerNotFound { linker: PathBuf::from("cc"), source: std::io::Error::other(message.clone()) }
+    })?;
+    let mut objects = Vec::with_capacity(contracts.len());
+    let mut compile_time = Duration::ZERO;
+    for &(code, spec) in contracts {
+        let object = compiler.compile_object(code, spec)?;
+        compile_time += object.compile_time;
+        objects.push(object);
+    }
+    let abi = compiler.abi_object()?;
+    let start = Instant::now();
+    let output = TempDir::new(&std::env::temp_dir().join("revm-jit"))?;
+    let bytes = linker.link(&abi, &objects, &output.path.join("lib.so"))?;
+    let entries = objects
+        .iter()
+        .map(|o| ArtifactEntry {
+            key: ArtifactKey::new(o.code_hash, o.spec),
+            symbol: o.symbol.clone(),
+            bytecode_len: o.bytecode_len as u64,
+        })
+        .collect();
+    Ok(BuiltLibrary { bytes, entries, compile_time, link_time: start.elapsed() })
 }

@@ -86,6 +86,9 @@ pub enum CompileError {
     /// The compiler panicked; the panic was contained.
     #[error("compiler panicked: {0}")]
     Panic(String),
+    /// Building, storing or loading back an AOT artifact failed.
+    #[error("AOT artifact: {0}")]
+    Artifact(String),
 }
 
 /// Compiler settings.

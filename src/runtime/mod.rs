@@ -15,12 +15,14 @@ mod stats;
 
 pub use stats::{JitStats, StatsSnapshot};
 
-use crate::compiler::{CompileError, CompiledFn, Compiler, CompilerConfig};
+use crate::compiler::{CompileError, CompiledFn, Compiler, CompilerConfig, aot};
+use crate::store::{ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
 use revm::bytecode::Bytecode;
 use revm::primitives::{B256, hardfork::SpecId};
 use std::{
     cell::RefCell,
+    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -61,6 +63,17 @@ pub struct JitConfig {
     /// produce the code (tests and benchmarks use it to make frames run native without
     /// compiling on the caller's thread; a node leaves it `None`). Default `None`.
     pub wait_for_compile: Option<Duration>,
+    /// A store of AOT artifacts: everything valid in it is loaded into the cache when the
+    /// runtime starts, and a contract about to be compiled is looked for there first.
+    /// Default `None`.
+    pub store: Option<Arc<dyn ArtifactStore>>,
+    /// With a store: compile through the AOT path (object, shared library, store, load back)
+    /// instead of the in-process JIT, so that whatever gets compiled is found by the next
+    /// start. Costs a linker run per contract. Default `false`.
+    pub write_artifacts: bool,
+    /// The longest preloading may take; artifacts not loaded by then are loaded on demand.
+    /// Default 60 s.
+    pub preload_timeout: Duration,
 }
 
 impl Default for JitConfig {
@@ -75,6 +88,9 @@ impl Default for JitConfig {
             cache_time_to_idle: None,
             max_bytecode_len: 64 * 1024,
             wait_for_compile: None,
+            store: None,
+            write_artifacts: false,
+            preload_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -93,6 +109,29 @@ impl JitConfig {
 pub struct JitRuntime {
     shared: Arc<Shared>,
     background: Option<Background>,
+    preload: PreloadReport,
+}
+
+/// What preloading the artifact store at start-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreloadReport {
+    /// Artifacts loaded into the cache.
+    pub loaded: u64,
+    /// Artifacts refused, by [`crate::store::ArtifactError::reason`] (damaged, or built by another build).
+    pub refused: BTreeMap<&'static str, u64>,
+    /// The store could not be listed at all (the runtime then starts empty).
+    pub list_error: Option<String>,
+    /// Whether the time limit stopped preloading early.
+    pub timed_out: bool,
+    /// How long preloading took.
+    pub elapsed: Duration,
+}
+
+impl PreloadReport {
+    /// Artifacts refused, over all reasons.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().sum()
+    }
 }
 
 /// A cheap, cloneable, `Send + Sync` reference to a [`JitRuntime`], held by each `JitEvm`.
@@ -141,8 +180,15 @@ impl JitRuntime {
             (Some(tx), Some(rx))
         };
         let shared = Arc::new(Shared { config, enabled: AtomicBool::new(true), cache, failed, stats, events });
-        let background = receiver.map(|rx| Background::start(JitHandle { shared: Arc::clone(&shared) }, rx));
-        Self { shared, background }
+        let handle = JitHandle { shared: Arc::clone(&shared) };
+        let preload = handle.preload();
+        let background = receiver.map(|rx| Background::start(handle, rx));
+        Self { shared, background, preload }
+    }
+
+    /// What preloading the artifact store did (empty without a store).
+    pub fn preload_report(&self) -> &PreloadReport {
+        &self.preload
     }
 
     /// A handle for EVMs to look code up through.
@@ -221,16 +267,103 @@ impl JitHandle {
         }
     }
 
-    /// Compiles on the calling thread and caches the result (or the failure).
+    /// Loads every valid artifact of the configured store into the cache, within
+    /// [`JitConfig::preload_timeout`].
+    fn preload(&self) -> PreloadReport {
+        let mut report = PreloadReport::default();
+        let Some(store) = &self.shared.config.store else { return report };
+        let span = tracing::info_span!("preload");
+        let _guard = span.enter();
+        let start = Instant::now();
+        let listed = match store.list() {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the artifact store; starting without preloaded code");
+                report.list_error = Some(error.to_string());
+                return report;
+            }
+        };
+        for artifact in listed {
+            if start.elapsed() > self.shared.config.preload_timeout {
+                report.timed_out = true;
+                break;
+            }
+            let key = match (&artifact.status, &artifact.manifest) {
+                (ArtifactStatus::Valid, Some(manifest)) => manifest.key(),
+                (status, _) => {
+                    let reason = match status {
+                        ArtifactStatus::Refused(error) => error.reason(),
+                        ArtifactStatus::Valid => "manifest-malformed",
+                    };
+                    *report.refused.entry(reason).or_default() += 1;
+                    self.shared.stats.store_refused.inc();
+                    continue;
+                }
+            };
+            match self.load_from_store(store.as_ref(), (key.code_hash, key.spec)) {
+                Ok(Some(_)) => report.loaded += 1,
+                Ok(None) => {}
+                Err(reason) => *report.refused.entry(reason).or_default() += 1,
+            }
+        }
+        report.elapsed = start.elapsed();
+        tracing::info!(loaded = report.loaded, refused = report.refused_total(), elapsed = ?report.elapsed, "preloaded");
+        report
+    }
+
+    /// Loads `key` from `store` into the cache. A refused artifact is counted and logged, and
+    /// its reason returned; the caller then compiles (or runs interpreted).
+    fn load_from_store(&self, store: &dyn ArtifactStore, key: CodeKey) -> Result<Option<CompiledFn>, &'static str> {
+        match store.load(&ArtifactKey::new(key.0, key.1)) {
+            Ok(Some(artifact)) => {
+                let manifest = &artifact.manifest;
+                // SAFETY: the store checked that the manifest's key, ABI and compiler version
+                // and target match this build and that the library is intact and exports the
+                // entry symbol of this key; the library `Arc` keeps the code mapped.
+                let compiled = unsafe {
+                    CompiledFn::from_library(
+                        artifact.entry,
+                        Arc::clone(&artifact.library),
+                        manifest.code_hash,
+                        manifest.spec,
+                        usize::try_from(manifest.bytecode_len).unwrap_or(usize::MAX),
+                        usize::try_from(manifest.library_len).unwrap_or(usize::MAX),
+                    )
+                };
+                self.shared.stats.loaded_from_store.inc();
+                self.shared.cache.insert(key, compiled.clone());
+                Ok(Some(compiled))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "stored artifact refused");
+                self.shared.stats.store_refused.inc();
+                Err(error.reason())
+            }
+        }
+    }
+
+    /// Compiles on the calling thread and caches the result (or the failure). With a store,
+    /// a valid stored artifact is used instead; with [`JitConfig::write_artifacts`], the
+    /// contract is compiled to an AOT artifact, stored, and loaded back from the store.
     pub fn compile_now(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, Arc<str>> {
         let shared = &*self.shared;
+        if let Some(store) = &shared.config.store
+            && let Ok(Some(compiled)) = self.load_from_store(store.as_ref(), key)
+        {
+            return Ok(compiled);
+        }
         let start = Instant::now();
         let result = THREAD_COMPILER.with(|cell| {
             let mut slot = cell.borrow_mut();
             if slot.is_none() {
                 *slot = Some(Compiler::new(shared.config.compiler.clone())?);
             }
-            slot.as_mut().expect("compiler initialised").compile(code, key.1)
+            let compiler = slot.as_mut().expect("compiler initialised");
+            match &shared.config.store {
+                Some(store) if shared.config.write_artifacts => self.compile_artifact(compiler, store.as_ref(), key, code),
+                _ => compiler.compile(code, key.1),
+            }
         });
         shared.stats.compile_ns.add(start.elapsed().as_nanos() as u64);
         match result {
@@ -243,6 +376,28 @@ impl JitHandle {
                 self.record_failure(key, &e);
                 Err(e.to_string().into())
             }
+        }
+    }
+
+    /// The AOT path of [`JitHandle::compile_now`]: object, library, store, load back.
+    fn compile_artifact(
+        &self,
+        compiler: &mut Compiler,
+        store: &dyn ArtifactStore,
+        key: CodeKey,
+        code: &[u8],
+    ) -> Result<CompiledFn, CompileError> {
+        let library = aot::build_library(compiler, &[(code, key.1)]).map_err(|e| CompileError::Artifact(e.to_string()))?;
+        let put = store.put(&library.bytes, &library.entries);
+        if let Err(error) = put {
+            self.shared.stats.store_write_failed.inc();
+            return Err(CompileError::Artifact(format!("storing the artifact failed: {error}")));
+        }
+        self.shared.stats.store_written.inc();
+        match self.load_from_store(store, key) {
+            Ok(Some(compiled)) => Ok(compiled),
+            Ok(None) => Err(CompileError::Artifact("the stored artifact was not found again".into())),
+            Err(reason) => Err(CompileError::Artifact(format!("the stored artifact was refused ({reason})"))),
         }
     }
 
