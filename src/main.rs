@@ -19,6 +19,10 @@ enum Command {
     Bench(revm_jit::bench::cli::BenchArgs),
     /// Run one transaction (a fixture, or a call to given code) and print its result.
     Run(revm_jit::bench::run::RunArgs),
+    /// Compile contracts ahead of time into an artifact store.
+    Compile(revm_jit::compiler::cli::CompileArgs),
+    /// List, verify or garbage-collect an artifact store.
+    Store(revm_jit::store::cli::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,5 +31,7 @@ fn main() -> ExitCode {
         Command::Statetest(args) => revm_jit::statetest::cli::run(args),
         Command::Bench(args) => revm_jit::bench::cli::run(&args),
         Command::Run(args) => revm_jit::bench::run::run(&args),
+        Command::Compile(args) => revm_jit::compiler::cli::run(&args),
+        Command::Store(args) => revm_jit::store::cli::run(&args),
     }
 }

@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Untimed warm-up runs after the first (compiling) run.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: usize,
+    /// Artifact store: `runtime` preloads it (and writes what it compiles); `aot` writes and
+    /// loads through it (default: a temporary store per case).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 }
 
 /// Parses `--spec` (see [`fixture::parse_spec`]).
@@ -113,6 +117,7 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
         min_runs: args.min_runs.max(1),
         max_runs: args.max_runs.max(1),
         warmup_runs: args.warmup,
+        store: args.store.clone(),
     };
     let matches = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
 

@@ -123,12 +123,14 @@ pub struct MeasureConfig {
     pub max_runs: usize,
     /// Untimed runs after the first (compiling) run.
     pub warmup_runs: usize,
+    /// Artifact store for `runtime` and `aot` (see [`Executor::with_store`]).
+    pub store: Option<std::path::PathBuf>,
 }
 
 impl Default for MeasureConfig {
     /// 0.5 s or at least 10 runs, at most 1,000,000 runs, 3 warm-up runs.
     fn default() -> Self {
-        Self { target_time: Duration::from_millis(500), min_runs: 10, max_runs: 1_000_000, warmup_runs: 3 }
+        Self { target_time: Duration::from_millis(500), min_runs: 10, max_runs: 1_000_000, warmup_runs: 3, store: None }
     }
 }
 
@@ -193,7 +195,11 @@ fn run_once(case: &Case, executor: &mut Executor) -> Result<(Outcome, Duration),
 
 /// Measures `case` in `mode` (see the [module docs](self) for the procedure).
 pub fn measure(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Measurement, BenchError> {
-    let mut executor = Executor::new(mode);
+    let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|e| BenchError::Evm {
+        name: case.name.clone(),
+        mode,
+        message: format!("opening the artifact store: {e}"),
+    })?;
     let compile_before = executor.compile_ns();
     let (first, _) = run_once(case, &mut executor)?;
     let compile_ns = executor.compile_ns().saturating_sub(compile_before);
@@ -325,7 +331,7 @@ mod tests {
 
     #[test]
     fn outcome_differences_name_each_field() {
-        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 2, max_runs: 2, warmup_runs: 1 };
+        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 2, max_runs: 2, warmup_runs: 1, store: None };
         let a = measure(&case("PUSH 1 PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config).unwrap();
         let b =
             measure(&case("PUSH 2 PUSH 0 SSTORE PUSH 1 PUSH 0 MSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config)
@@ -342,7 +348,7 @@ mod tests {
 
     #[test]
     fn unexpected_status_is_an_error() {
-        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 1, max_runs: 1, warmup_runs: 0 };
+        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 1, max_runs: 1, warmup_runs: 0, store: None };
         let reverting = case("PUSH 0 PUSH 0 REVERT");
         let expected = Status::Success(revm::context_interface::result::SuccessReason::Return);
         let e = bench_case(&reverting, &[Mode::Interp], Some(&expected), &config).unwrap_err();

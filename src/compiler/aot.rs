@@ -276,24 +276,25 @@ pub struct BuiltLibrary {
     pub link_time: Duration,
 }
 
-/// Compiles each (bytecode, fork) and links them all into one library. The linker is found
-/// once per process ([`Linker::find`]).
+/// Compiles each (bytecode, fork) and links them all into one library.
 pub fn build_library(compiler: &mut Compiler, contracts: &[(&[u8], SpecId)]) -> Result<BuiltLibrary, AotError> {
+    let objects =
+        contracts.iter().map(|&(code, spec)| compiler.compile_object(code, spec)).collect::<Result<Vec<_>, _>>()?;
+    link_objects(compiler, &objects)
+}
+
+/// Links compiled contracts into one library. The linker is found once per process
+/// ([`Linker::find`]).
+pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<BuiltLibrary, AotError> {
     static LINKER: std::sync::OnceLock<Result<Linker, String>> = std::sync::OnceLock::new();
     let linker = LINKER.get_or_init(|| Linker::find().map_err(|e| e.to_string())).as_ref().map_err(|message| {
         AotError::LinkerNotFound { linker: PathBuf::from("cc"), source: std::io::Error::other(message.clone()) }
     })?;
-    let mut objects = Vec::with_capacity(contracts.len());
-    let mut compile_time = Duration::ZERO;
-    for &(code, spec) in contracts {
-        let object = compiler.compile_object(code, spec)?;
-        compile_time += object.compile_time;
-        objects.push(object);
-    }
+    let compile_time = objects.iter().map(|o| o.compile_time).sum();
     let abi = compiler.abi_object()?;
     let start = Instant::now();
     let output = TempDir::new(&std::env::temp_dir().join("revm-jit"))?;
-    let bytes = linker.link(&abi, &objects, &output.path.join("lib.so"))?;
+    let bytes = linker.link(&abi, objects, &output.path.join("lib.so"))?;
     let entries = objects
         .iter()
         .map(|o| ArtifactEntry {

@@ -6,6 +6,7 @@
 //! dropped, so a [`Compiler`] can be reused for any number of contracts without growing.
 
 pub mod aot;
+pub mod cli;
 mod orc;
 
 use orc::{JitCode, OrcJit};

@@ -24,6 +24,10 @@ pub struct Args {
     /// traces or the inspector hooks differ.
     #[arg(long)]
     pub check_traces: bool,
+    /// Artifact store: `runtime` preloads it and writes what it compiles; `aot` writes and
+    /// loads through it (default: a temporary store).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
     /// State-test files, or directories searched recursively for `.json` files.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -38,7 +42,14 @@ pub fn run(args: Args) -> ExitCode {
         threads: usize::try_from(args.threads).unwrap_or(usize::MAX),
         filter: args.filter,
         check_traces: args.check_traces,
+        store: args.store.clone(),
     };
+    if let Some(dir) = &args.store
+        && let Err(error) = crate::store::DiskStore::open(dir, crate::compiler::aot::build_id())
+    {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     let report = run_tests(&args.paths, &options, &mut Console::new(""));
 
     let mut json_failed = false;

@@ -69,12 +69,15 @@ pub struct RunOptions {
     /// native frames (`InspectionMode::Native`), and fail it when the call traces, logs or
     /// hooks differ (see [`crate::traces`]).
     pub check_traces: bool,
+    /// Artifact store directory for `runtime` (preloaded, and written) and `aot` (written
+    /// and loaded); `aot` without one uses a temporary store per worker.
+    pub store: Option<PathBuf>,
 }
 
 impl RunOptions {
     /// Options for `mode` with two threads, no filter and no trace checks.
     pub fn new(mode: Mode) -> Self {
-        Self { mode, threads: 2, filter: None, check_traces: false }
+        Self { mode, threads: 2, filter: None, check_traces: false, store: None }
     }
 }
 
@@ -152,18 +155,25 @@ fn walk(root: &Path, dir: &Path, label: &str, jobs: &mut Vec<Job>) -> std::io::R
 struct Worker {
     executor: Executor,
     retired: FrameCounts,
+    store: Option<PathBuf>,
 }
 
 impl Worker {
-    fn new(mode: Mode) -> Self {
-        Self { executor: Executor::new(mode), retired: FrameCounts::default() }
+    fn new(mode: Mode, store: Option<PathBuf>) -> Self {
+        Self { executor: Self::executor(mode, store.as_deref()), retired: FrameCounts::default(), store }
+    }
+
+    fn executor(mode: Mode, store: Option<&Path>) -> Executor {
+        // The command line opens the store before starting workers, so this cannot fail
+        // unless the directory vanished in between.
+        Executor::with_store(mode, store).unwrap_or_else(|e| panic!("opening the artifact store: {e}"))
     }
 
     fn replace_executor(&mut self) {
         let frames = self.executor.frame_counts();
         self.retired.native += frames.native;
         self.retired.interpreted += frames.interpreted;
-        self.executor = Executor::new(self.executor.mode());
+        self.executor = Self::executor(self.executor.mode(), self.store.as_deref());
     }
 
     fn frames(&self) -> FrameCounts {
@@ -206,7 +216,7 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
             let handle = std::thread::Builder::new()
                 .name(format!("statetest-{i}"))
                 .spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(options.mode);
+                    let mut worker = Worker::new(options.mode, options.store.clone());
                     while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let job = &jobs[index];
                         let cases = run_file(&mut worker, &job.path, options);
