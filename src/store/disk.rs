@@ -334,19 +334,30 @@ impl ArtifactStore for DiskStore {
         let span = debug_span!("store_load", dir = %self.dir.display(), %key);
         let _span = span.enter();
         let path = self.manifest_path(key);
-        let Some(manifest) = Self::read_manifest(&path)? else {
-            return Ok(None);
-        };
-        let loaded = self.check_manifest(&path, &manifest, key).and_then(|library_path| {
-            let library = self.library_for(&library_path, &manifest)?;
-            let entry = Self::entry(&library_path, &library, &manifest.symbol)?;
-            Ok(LoadedArtifact { manifest, entry, library })
-        });
-        match &loaded {
-            Ok(artifact) => debug!(library = %artifact.manifest.library, "loaded"),
-            Err(e) => debug!(reason = e.reason(), error = %e, "refused"),
+        let mut retried = false;
+        loop {
+            let Some(manifest) = Self::read_manifest(&path)? else {
+                return Ok(None);
+            };
+            let loaded = self.check_manifest(&path, &manifest, key).and_then(|library_path| {
+                let library = self.library_for(&library_path, &manifest)?;
+                let entry = Self::entry(&library_path, &library, &manifest.symbol)?;
+                Ok(LoadedArtifact { manifest, entry, library })
+            });
+            match loaded {
+                Ok(artifact) => {
+                    debug!(library = %artifact.manifest.library, "loaded");
+                    return Ok(Some(artifact));
+                }
+                // A writer may have replaced the manifest after it was read, and garbage
+                // collection removed the library it named: the new manifest deserves a look.
+                Err(ArtifactError::LibraryMissing { .. }) if !retried => retried = true,
+                Err(e) => {
+                    debug!(reason = e.reason(), error = %e, "refused");
+                    return Err(e);
+                }
+            }
         }
-        loaded.map(Some)
     }
 
     fn list(&self) -> Result<Vec<ListedArtifact>, StoreError> {
@@ -443,6 +454,23 @@ mod tests {
         store.put(&bytes, &[entry(k)]).unwrap();
         assert_eq!(fs::read(&library_path).unwrap(), bytes);
         assert_eq!(call(&store.load(&k).unwrap().unwrap()), 5);
+    }
+
+    #[test]
+    fn storing_a_held_library_again_makes_it_young() {
+        let dir = TempDir::new("unit-touch");
+        let store = DiskStore::open(dir.path(), build()).unwrap();
+        let k = key(1);
+        let bytes = library(&[(&entry(k).symbol, 1)]);
+        store.put(&bytes, &[entry(k)]).unwrap();
+        let path = dir.path().join(library_file_name(&keccak256(&bytes)));
+        let day_ago = SystemTime::now() - std::time::Duration::from_secs(24 * 60 * 60);
+        File::open(&path).unwrap().set_modified(day_ago).unwrap();
+        // Storing the library again reuses the file, whose age must then not let garbage
+        // collection take it before the new manifest exists.
+        store.put(&bytes, &[entry(k)]).unwrap();
+        let modified = fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(modified > day_ago + std::time::Duration::from_secs(60 * 60), "{modified:?}");
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl StoreError {
 /// one reported; [`ArtifactError::reason`] gives a short label for counting refusals.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    /// A manifest's file name is not one this store writes (so its key cannot be known).
+    /// A manifest's file name is not one this store writes, so its key cannot be known (only
+    /// when listing: a load computes the name from the key).
     #[error("{}: not a manifest name of this store ({detail})", path.display())]
     ManifestName {
         /// The file.

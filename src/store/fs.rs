@@ -4,11 +4,12 @@
 use super::{error::StoreError, manifest::TEMP_PREFIX};
 use std::{
     fs::{self, File, OpenOptions},
-    io::Write,
+    io::{self, Write},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
+use tracing::warn;
 
 /// Name of the lock file in the store directory.
 const LOCK_FILE: &str = ".lock";
@@ -77,15 +78,23 @@ impl StoreLock {
     /// Takes the lock shared (many writers at once), waiting for garbage collection to finish.
     pub(crate) fn shared(dir: &Path) -> Result<Self, StoreError> {
         let file = Self::open(dir)?;
-        file.lock_shared().map_err(|e| StoreError::io("lock (shared)", dir.join(LOCK_FILE), e))?;
+        Self::taken(file.lock_shared(), dir);
         Ok(Self { _file: file })
     }
 
     /// Takes the lock exclusively, waiting for writers in progress to finish.
     pub(crate) fn exclusive(dir: &Path) -> Result<Self, StoreError> {
         let file = Self::open(dir)?;
-        file.lock().map_err(|e| StoreError::io("lock", dir.join(LOCK_FILE), e))?;
+        Self::taken(file.lock(), dir);
         Ok(Self { _file: file })
+    }
+
+    /// A file system without locks (some network file systems) does not make the store
+    /// unusable: the grace periods of garbage collection remain.
+    fn taken(locked: io::Result<()>, dir: &Path) {
+        if let Err(e) = locked {
+            warn!(path = %dir.join(LOCK_FILE).display(), error = %e, "cannot lock the store; relying on grace periods");
+        }
     }
 
     fn open(dir: &Path) -> Result<File, StoreError> {
