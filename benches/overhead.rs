@@ -39,10 +39,18 @@ fn overhead(c: &mut Criterion) {
             }
         };
         group.bench_function("jit_evm_disabled", |b| {
-            b.iter_batched(jit_evm(&eager, false), |mut evm| black_box(evm.transact(case.tx())), BatchSize::PerIteration)
+            b.iter_batched(
+                jit_evm(&eager, false),
+                |mut evm| black_box(evm.transact(case.tx())),
+                BatchSize::PerIteration,
+            )
         });
         group.bench_function("jit_evm_every_lookup_misses", |b| {
-            b.iter_batched(jit_evm(&missing, true), |mut evm| black_box(evm.transact(case.tx())), BatchSize::PerIteration)
+            b.iter_batched(
+                jit_evm(&missing, true),
+                |mut evm| black_box(evm.transact(case.tx())),
+                BatchSize::PerIteration,
+            )
         });
         group.bench_function("jit_evm_native", |b| {
             b.iter_batched(jit_evm(&eager, true), |mut evm| black_box(evm.transact(case.tx())), BatchSize::PerIteration)

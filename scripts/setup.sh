@@ -4,7 +4,8 @@
 # it is already present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(llvm-22-dev libpolly-22-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev)
+# gcc is the linker driver AOT artifacts are linked with; binutils provides nm for their tests.
+packages=(llvm-22-dev libpolly-22-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev gcc binutils)
 
 missing=()
 for p in "${packages[@]}"; do

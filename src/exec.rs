@@ -7,13 +7,6 @@
 use crate::compiler::aot;
 use crate::store::{ArtifactStore, DiskStore, StoreError};
 use crate::{JitConfig, JitEvm, JitRuntime};
-use std::{
-    path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
 use revm::{
     Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
     context::{
@@ -21,6 +14,13 @@ use revm::{
         result::{EVMError, ExecutionResult, ResultAndState},
     },
     handler::MainnetContext,
+};
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// How transactions are executed.

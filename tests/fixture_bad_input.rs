@@ -218,6 +218,7 @@ fn bench_counts_bad_fixtures_and_runs_the_rest() {
         min_runs: 1,
         max_runs: 2,
         warmup: 0,
+        store: None,
     };
     let summary = execute(&args).expect("directory is readable");
     let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();

@@ -331,7 +331,8 @@ mod tests {
 
     #[test]
     fn outcome_differences_name_each_field() {
-        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 2, max_runs: 2, warmup_runs: 1, store: None };
+        let config =
+            MeasureConfig { target_time: Duration::ZERO, min_runs: 2, max_runs: 2, warmup_runs: 1, store: None };
         let a = measure(&case("PUSH 1 PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config).unwrap();
         let b =
             measure(&case("PUSH 2 PUSH 0 SSTORE PUSH 1 PUSH 0 MSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config)
@@ -348,7 +349,8 @@ mod tests {
 
     #[test]
     fn unexpected_status_is_an_error() {
-        let config = MeasureConfig { target_time: Duration::ZERO, min_runs: 1, max_runs: 1, warmup_runs: 0, store: None };
+        let config =
+            MeasureConfig { target_time: Duration::ZERO, min_runs: 1, max_runs: 1, warmup_runs: 0, store: None };
         let reverting = case("PUSH 0 PUSH 0 REVERT");
         let expected = Status::Success(revm::context_interface::result::SuccessReason::Return);
         let e = bench_case(&reverting, &[Mode::Interp], Some(&expected), &config).unwrap_err();

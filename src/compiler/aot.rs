@@ -124,13 +124,19 @@ impl Compiler {
         })
     }
 
-    fn object_inner(&mut self, code: &[u8], spec: SpecId, symbol: &str) -> Result<(Vec<u8>, CompilePhases), CompileError> {
+    fn object_inner(
+        &mut self,
+        code: &[u8],
+        spec: SpecId,
+        symbol: &str,
+    ) -> Result<(Vec<u8>, CompilePhases), CompileError> {
         let mut phases = CompilePhases::default();
         let context = ContextGuard::new();
         let module = self.build_module(context.get(), code, spec, symbol, &mut phases)?;
         let clock = Instant::now();
         let machine = self.aot_machine()?;
-        let buffer = machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        let buffer =
+            machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
         phases.machine_code = clock.elapsed();
         Ok((buffer.as_slice().to_vec(), phases))
     }
@@ -145,7 +151,8 @@ impl Compiler {
         global.set_constant(true);
         global.set_linkage(Linkage::External);
         let machine = self.aot_machine()?;
-        let buffer = machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
+        let buffer =
+            machine.write_to_memory_buffer(&module, FileType::Object).map_err(|e| CompileError::Llvm(e.to_string()))?;
         Ok(buffer.as_slice().to_vec())
     }
 

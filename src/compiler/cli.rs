@@ -111,7 +111,11 @@ fn collect(args: &CompileArgs) -> Result<BTreeMap<B256, Bytes>, String> {
         return Err("give --code HEX, fixture files, or directories of fixtures".into());
     }
     for input in &args.inputs {
-        let files = if input.is_dir() { fixture::fixture_files(input).map_err(|e| e.to_string())? } else { vec![input.clone()] };
+        let files = if input.is_dir() {
+            fixture::fixture_files(input).map_err(|e| e.to_string())?
+        } else {
+            vec![input.clone()]
+        };
         for file in files {
             for case in fixture::load_file(&file, None).map_err(|e| e.to_string())? {
                 for account in case.db.cache.accounts.values() {

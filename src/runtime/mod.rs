@@ -361,7 +361,9 @@ impl JitHandle {
             }
             let compiler = slot.as_mut().expect("compiler initialised");
             match &shared.config.store {
-                Some(store) if shared.config.write_artifacts => self.compile_artifact(compiler, store.as_ref(), key, code),
+                Some(store) if shared.config.write_artifacts => {
+                    self.compile_artifact(compiler, store.as_ref(), key, code)
+                }
                 _ => compiler.compile(code, key.1),
             }
         });
@@ -387,7 +389,8 @@ impl JitHandle {
         key: CodeKey,
         code: &[u8],
     ) -> Result<CompiledFn, CompileError> {
-        let library = aot::build_library(compiler, &[(code, key.1)]).map_err(|e| CompileError::Artifact(e.to_string()))?;
+        let library =
+            aot::build_library(compiler, &[(code, key.1)]).map_err(|e| CompileError::Artifact(e.to_string()))?;
         let put = store.put(&library.bytes, &library.entries);
         if let Err(error) = put {
             self.shared.stats.store_write_failed.inc();

@@ -56,6 +56,20 @@ const EIP7610: &str = "EIP-7610: creates over an account that has only storage; 
 /// of the results does not change.
 const SLOW_FILES: &[&str] = &["stTimeConsuming/CALLBlake2f_MaxRounds.json", "VMTests/vmPerformance/loopMul.json"];
 
+/// Fixture files whose traces are not compared under `check_traces`, by path fragment: their
+/// transactions make tens of thousands of calls (or nest a thousand calls carrying a megabyte
+/// each), where building the reference traces dominates the whole suite's run time (parity
+/// trace addresses are quadratic in the number of calls). They still run and are judged in
+/// every mode; only the extra inspected runs are skipped.
+const TRACE_CHECK_SKIPPED: &[&str] = &[
+    "stQuadraticComplexityTest/",
+    "stTimeConsuming/",
+    "50000",
+    "Call1MB1024Calldepth",
+    "Callcode1MB",
+    "vmPerformance/",
+];
+
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -421,6 +435,10 @@ impl Case<'_> {
     /// mode, which has no native code; fails if a frame of the native run was interpreted.
     fn check_traces(&self, executor: &Executor) -> Status {
         let Some(runtime) = executor.runtime() else { return Status::Passed };
+        let path = self.path.to_string_lossy();
+        if TRACE_CHECK_SKIPPED.iter().any(|fragment| path.contains(fragment)) {
+            return Status::Passed;
+        }
         let Ok(tx) = env::tx_env(self.path, self.test, self.fork, self.index, self.post, self.cfg.chain_id) else {
             return Status::Passed;
         };
