@@ -2,10 +2,12 @@
 //!
 //! The pipeline, one module per stage:
 //! [`analysis`] (decode, blocks, sections) → [`codegen`] (LLVM IR) → [`compiler`] (machine
-//! code owned by a [`CompiledFn`]) → [`runtime`] (cache, compilation) → [`handler`]
-//! ([`JitEvm`], which runs frames natively through the [`abi`] and the [`builtins`]).
+//! code owned by a [`CompiledFn`], in process or as AOT libraries) → [`store`] (AOT artifacts
+//! on disk) → [`runtime`] (cache, compilation, preload) → [`handler`] ([`JitEvm`], which runs
+//! frames natively through the [`abi`] and the [`builtins`], inspected or not).
 //!
 //! Around it: [`exec`] (execution modes), [`statetest`] (the Ethereum state-test runner),
+//! [`traces`] (trace equality between native and interpreted frames),
 //! [`bench`], [`fixture`] and [`programs`] (benchmarks), and [`asm`] (a small EVM assembler
 //! used by the embedded programs and the tests).
 
