@@ -6,7 +6,7 @@
 //! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
 //! gas: it *is* the interpreter's code, run on the same state.
 
-use crate::abi::{ArithFn, Builtins, EvmContext};
+use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn};
 use crate::handler::inspect::{report_logs, report_selfdestruct};
 use revm::context::{ContextTr, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
@@ -19,6 +19,20 @@ use revm::interpreter::{
 use revm::primitives::U256;
 use std::marker::PhantomData;
 
+/// A builtin table: the given way of running opcodes through revm, and the arithmetic
+/// builtins, which are the same for every table.
+const fn with_revm_instruction(revm_instruction: RevmInstructionFn) -> Builtins {
+    Builtins {
+        revm_instruction,
+        div: div as ArithFn,
+        sdiv: sdiv as ArithFn,
+        rem: rem as ArithFn,
+        smod: smod as ArithFn,
+        addmod: addmod as ArithFn,
+        mulmod: mulmod as ArithFn,
+    }
+}
+
 /// The builtin table for frames whose host is `H`.
 ///
 /// The table is a promoted constant, so the pointer is valid for the whole program.
@@ -27,15 +41,7 @@ pub fn table<H: Host>() -> &'static Builtins {
         const TABLE: Builtins;
     }
     impl<H: Host> HasTable for H {
-        const TABLE: Builtins = Builtins {
-            revm_instruction: revm_instruction::<H>,
-            div: div as ArithFn,
-            sdiv: sdiv as ArithFn,
-            rem: rem as ArithFn,
-            smod: smod as ArithFn,
-            addmod: addmod as ArithFn,
-            mulmod: mulmod as ArithFn,
-        };
+        const TABLE: Builtins = with_revm_instruction(revm_instruction::<H>);
     }
     &<H as HasTable>::TABLE
 }
@@ -54,15 +60,7 @@ where
         H: Host + ContextTr<Journal: JournalExt>,
         I: Inspector<H, EthInterpreter>,
     {
-        const TABLE: Builtins = Builtins {
-            revm_instruction: revm_instruction_inspected::<H, I>,
-            div: div as ArithFn,
-            sdiv: sdiv as ArithFn,
-            rem: rem as ArithFn,
-            smod: smod as ArithFn,
-            addmod: addmod as ArithFn,
-            mulmod: mulmod as ArithFn,
-        };
+        const TABLE: Builtins = with_revm_instruction(revm_instruction_inspected::<H, I>);
     }
     &Inspected::<H, I>::TABLE
 }

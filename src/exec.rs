@@ -4,7 +4,7 @@
 //! transactions through an [`Executor`], so a new mode is added in one place and every
 //! tool gains it at once.
 
-use crate::compiler::aot;
+use crate::compiler::aot::{self, ScratchDir};
 use crate::store::{ArtifactStore, DiskStore, StoreError};
 use crate::{JitConfig, JitEvm, JitRuntime};
 use revm::{
@@ -15,13 +15,7 @@ use revm::{
     },
     handler::MainnetContext,
 };
-use std::{
-    path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{path::Path, sync::Arc};
 
 /// How transactions are executed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
@@ -79,23 +73,6 @@ pub struct Executor {
     _scratch_store: Option<ScratchDir>,
 }
 
-/// A directory removed, with its contents, when dropped.
-#[derive(Debug)]
-struct ScratchDir(PathBuf);
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A fresh directory for an `aot` executor's store: unique per process and executor.
-fn scratch_store_dir() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("revm-jit-store-{}-{n}", std::process::id()))
-}
-
 /// Opens the store in `dir` for this build.
 fn open_store(dir: &Path) -> Result<Arc<dyn ArtifactStore>, StoreError> {
     Ok(Arc::new(DiskStore::open(dir, aot::build_id())?))
@@ -128,7 +105,11 @@ impl Executor {
             Mode::Aot => {
                 let dir = match store {
                     Some(dir) => dir.to_path_buf(),
-                    None => scratch_store.insert(ScratchDir(scratch_store_dir())).0.clone(),
+                    None => {
+                        let scratch = ScratchDir::new("revm-jit-store")
+                            .map_err(|e| StoreError::io("create directory", std::env::temp_dir(), e))?;
+                        scratch_store.insert(scratch).path().to_path_buf()
+                    }
                 };
                 let store = open_store(&dir)?;
                 Some(JitRuntime::new(JitConfig { store: Some(store), write_artifacts: true, ..JitConfig::eager() }))

@@ -203,38 +203,39 @@ impl Linker {
         Ok(Self { program })
     }
 
-    /// Links the objects into the shared library `output` and returns its bytes.
-    pub fn link(&self, abi_object: &[u8], objects: &[ObjectCode], output: &Path) -> Result<Vec<u8>, AotError> {
+    /// Links the objects into a shared library in `dir` (a scratch directory, which also
+    /// receives the object files) and returns the library's bytes.
+    pub fn link(&self, abi_object: &[u8], objects: &[ObjectCode], dir: &Path) -> Result<Vec<u8>, AotError> {
         if objects.is_empty() {
             return Err(AotError::Empty);
         }
+        let output = dir.join("lib.so");
         let span = tracing::debug_span!("link", contracts = objects.len(), output = %output.display());
         let _guard = span.enter();
-        let dir = TempDir::new(output)?;
         let mut inputs = Vec::with_capacity(objects.len() + 1);
-        let abi_path = dir.path.join("abi.o");
+        let abi_path = dir.join("abi.o");
         write(&abi_path, abi_object)?;
         inputs.push(abi_path);
         for (i, object) in objects.iter().enumerate() {
-            let path = dir.path.join(format!("c{i}.o"));
+            let path = dir.join(format!("c{i}.o"));
             write(&path, &object.object)?;
             inputs.push(path);
         }
         let result = Command::new(&self.program)
             .args(["-shared", "-nostdlib", "-Wl,--build-id=none", "-Wl,-z,noexecstack", "-o"])
-            .arg(output)
+            .arg(&output)
             .args(&inputs)
             .output()
             .map_err(|source| AotError::LinkerNotFound { linker: self.program.clone(), source })?;
         if !result.status.success() {
             return Err(AotError::LinkFailed {
                 linker: self.program.clone(),
-                output: output.to_path_buf(),
+                output,
                 status: result.status,
                 stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
             });
         }
-        std::fs::read(output).map_err(|source| AotError::Io { path: output.to_path_buf(), source })
+        std::fs::read(&output).map_err(|source| AotError::Io { path: output, source })
     }
 }
 
@@ -242,23 +243,31 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), AotError> {
     std::fs::write(path, bytes).map_err(|source| AotError::Io { path: path.to_path_buf(), source })
 }
 
-/// A scratch directory next to the output, removed on drop.
-struct TempDir {
+/// A fresh directory under the system's temporary directory, unique per process and use,
+/// removed with its contents when dropped: where libraries are linked, and where the `aot`
+/// mode keeps a store nobody asked to keep.
+#[derive(Debug)]
+pub(crate) struct ScratchDir {
     path: PathBuf,
 }
 
-impl TempDir {
-    fn new(near: &Path) -> Result<Self, AotError> {
+impl ScratchDir {
+    /// Creates `<temp>/<prefix>-<pid>-<n>`.
+    pub(crate) fn new(prefix: &str) -> std::io::Result<Self> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let parent = near.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = parent.join(format!(".link-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|source| AotError::Io { path: path.clone(), source })?;
+        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
         Ok(Self { path })
+    }
+
+    /// The directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 }
 
-impl Drop for TempDir {
+impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
@@ -300,8 +309,8 @@ pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<B
     let compile_time = objects.iter().map(|o| o.compile_time).sum();
     let abi = compiler.abi_object()?;
     let start = Instant::now();
-    let output = TempDir::new(&std::env::temp_dir().join("revm-jit"))?;
-    let bytes = linker.link(&abi, objects, &output.path.join("lib.so"))?;
+    let dir = ScratchDir::new("revm-jit-link").map_err(|source| AotError::Io { path: std::env::temp_dir(), source })?;
+    let bytes = linker.link(&abi, objects, dir.path())?;
     let entries = objects
         .iter()
         .map(|o| ArtifactEntry {

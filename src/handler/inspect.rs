@@ -215,8 +215,7 @@ where
     }
 
     fn inspect_one_tx(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
-        self.recent.clear();
-        self.inner.ctx.set_tx(tx);
+        self.start_transaction(tx);
         MainnetHandler::default().inspect_run(self)
     }
 }
@@ -242,8 +241,7 @@ where
         system_contract_address: Address,
         data: Bytes,
     ) -> Result<Self::ExecutionResult, Self::Error> {
-        self.recent.clear();
-        self.inner.ctx.set_tx(CTX::Tx::new_system_tx_with_caller(caller, system_contract_address, data));
+        self.start_transaction(CTX::Tx::new_system_tx_with_caller(caller, system_contract_address, data));
         MainnetHandler::default().run_system_call(self)
     }
 }
@@ -279,8 +277,7 @@ where
         system_contract_address: Address,
         data: Bytes,
     ) -> Result<Self::ExecutionResult, Self::Error> {
-        self.recent.clear();
-        self.inner.ctx.set_tx(CTX::Tx::new_system_tx_with_caller(caller, system_contract_address, data));
+        self.start_transaction(CTX::Tx::new_system_tx_with_caller(caller, system_contract_address, data));
         MainnetHandler::default().inspect_run_system_call(self)
     }
 }

@@ -183,6 +183,15 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P>
 where
     CTX: ContextTr,
 {
+    /// Sets the next transaction, and forgets the code the previous one used.
+    fn start_transaction(&mut self, tx: CTX::Tx)
+    where
+        CTX: ContextSetters,
+    {
+        self.recent.clear();
+        self.inner.ctx.set_tx(tx);
+    }
+
     /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
     /// and there is some; counts the frame when it starts.
     fn compiled_for_current_frame(&mut self, allowed: bool) -> Option<CompiledFn> {
@@ -338,8 +347,7 @@ where
     }
 
     fn transact_one(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
-        self.recent.clear();
-        self.inner.ctx.set_tx(tx);
+        self.start_transaction(tx);
         MainnetHandler::default().run(self)
     }
 
