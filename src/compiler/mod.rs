@@ -7,9 +7,11 @@
 
 pub mod aot;
 pub mod cli;
+pub mod memory;
 mod orc;
 
-use orc::{JitCode, OrcJit};
+pub use memory::{CodeMemoryExhausted, CodeMemoryStats, code_memory_stats};
+use orc::{JitCode, JitError, OrcJit};
 
 use crate::abi::EntryFn;
 use crate::analysis::Analysis;
@@ -87,13 +89,17 @@ pub enum CompileError {
     /// The compiler panicked; the panic was contained.
     #[error("compiler panicked: {0}")]
     Panic(String),
+    /// The JIT could not get memory for the machine code (limit reached, or the kernel
+    /// refused another mapping).
+    #[error(transparent)]
+    OutOfCodeMemory(#[from] CodeMemoryExhausted),
     /// Building, storing or loading back an AOT artifact failed.
     #[error("AOT artifact: {0}")]
     Artifact(String),
 }
 
 /// Compiler settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CompilerConfig {
     /// Optimisation level.
     pub opt_level: OptLevel,
@@ -102,6 +108,17 @@ pub struct CompilerConfig {
     pub dump_ir_dir: Option<std::path::PathBuf>,
     /// Failures to inject, for testing that they are contained. Empty in normal use.
     pub faults: Vec<InjectedFault>,
+    /// Bytes of address space that the machine code of all in-process compiled contracts may
+    /// map together (see [`memory`]). A contract that would need more is refused with
+    /// [`CompileError::OutOfCodeMemory`] and runs interpreted. Default 1 GiB: four times the
+    /// runtime's default cache capacity, so fragmentation never refuses code the cache admits.
+    pub max_code_memory: usize,
+}
+
+impl Default for CompilerConfig {
+    fn default() -> Self {
+        Self { opt_level: OptLevel::default(), dump_ir_dir: None, faults: Vec::new(), max_code_memory: 1 << 30 }
+    }
 }
 
 /// A failure made to happen when a given contract is compiled: how tests show that compiler
@@ -151,6 +168,11 @@ impl std::fmt::Debug for Compiler {
     }
 }
 
+/// Heap memory a compiled contract costs beyond its machine code, measured as the growth of
+/// the process's resident memory per contract over thousands of small JIT-compiled contracts
+/// (`tests/jit_memory.rs` prints it).
+pub const ENTRY_OVERHEAD_BYTES: usize = 4096;
+
 /// A compiled contract: its entry point and the owner of its machine code.
 ///
 /// Cloning is cheap; the machine code lives until the last clone is dropped, so a running
@@ -165,8 +187,8 @@ pub struct CompiledFn {
     pub spec: SpecId,
     /// Length of the bytecode that was compiled.
     pub bytecode_len: usize,
-    /// Size of the machine code (the object file it was loaded or linked from), in bytes:
-    /// what the runtime's cache is weighted by.
+    /// Bytes the machine code occupies: its code, data and unwind tables in JIT memory, or the
+    /// mapped size of the library it was loaded from.
     pub code_size: usize,
     /// Wall-clock compile time.
     pub compile_time: Duration,
@@ -213,9 +235,13 @@ impl CompiledFn {
         self.entry
     }
 
-    /// The cache weight: machine-code size, or the bytecode length when the size is unknown.
+    /// The cache weight: what keeping this code costs the process, in bytes. That is the
+    /// machine code's memory plus [`ENTRY_OVERHEAD_BYTES`] for the bookkeeping every compiled
+    /// contract carries (the cache entry, the JIT's symbol and resource tracker, the linker's
+    /// per-object state and registered unwind tables), so that the cache's capacity bounds
+    /// resident memory however small the contracts are.
     pub fn cache_weight(&self) -> usize {
-        if self.code_size > 0 { self.code_size } else { self.bytecode_len.max(1) }
+        self.code_size.max(self.bytecode_len) + ENTRY_OVERHEAD_BYTES
     }
 
     /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
@@ -267,17 +293,23 @@ impl Compiler {
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
         configure_llvm_once();
-        let target_machine = target
-            .create_target_machine(
-                &triple,
-                &cpu,
-                &features,
-                config.opt_level.codegen(),
-                RelocMode::Default,
-                CodeModel::JITDefault,
-            )
-            .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))?;
-        let jit = OrcJit::new().map_err(CompileError::Llvm)?;
+        // Position-independent code with the small code model: everything an object refers to
+        // lies in its one contiguous JIT-memory reservation, so PC-relative addressing reaches
+        // it, and calls out of it go through the GOT.
+        let machine = || {
+            target
+                .create_target_machine(
+                    &triple,
+                    &cpu,
+                    &features,
+                    config.opt_level.codegen(),
+                    RelocMode::PIC,
+                    CodeModel::Small,
+                )
+                .ok_or_else(|| CompileError::Llvm(format!("no target machine for {triple}")))
+        };
+        let target_machine = machine()?;
+        let jit = OrcJit::new(machine()?, config.max_code_memory).map_err(CompileError::Llvm)?;
         Ok(Self { config, target_machine, aot_machine: None, cpu, jit })
     }
 
@@ -297,13 +329,13 @@ impl Compiler {
             .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))));
         let compile_time = start.elapsed();
         let (entry, jit, phases) = result.inspect_err(|e| tracing::debug!(error = %e, "compile failed"))?;
-        tracing::debug!(?compile_time, ?phases, code_size = jit.object_len, "compiled");
+        tracing::debug!(?compile_time, ?phases, code_size = jit.memory_bytes, "compiled");
         Ok(CompiledFn {
             entry,
             code_hash: keccak256(code),
             spec,
             bytecode_len: code.len(),
-            code_size: jit.object_len,
+            code_size: jit.memory_bytes,
             code: CodeOwner::Jit(Arc::new(jit)),
             compile_time,
             phases,
@@ -333,7 +365,10 @@ impl Compiler {
         let context_ref = context.release();
         // SAFETY: the module lives in the context and neither is referenced by anything else.
         let (address, jit_code) =
-            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(CompileError::Llvm)?;
+            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(|e| match e {
+                JitError::Memory(exhausted) => CompileError::OutOfCodeMemory(exhausted),
+                JitError::Llvm(message) => CompileError::Llvm(message),
+            })?;
         phases.machine_code = clock.elapsed();
         // SAFETY: `address` is the machine code of the function emitted above, whose signature
         // is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
@@ -368,6 +403,8 @@ impl Compiler {
         let analysis = Analysis::new(code, spec);
         lap(&mut phases.analysis);
         let module = context.create_module("evm");
+        module.set_triple(&self.target_machine.get_triple());
+        module.set_data_layout(&self.target_machine.get_target_data().get_data_layout());
         codegen::emit_function(context, &module, &analysis, name)?;
         if cfg!(debug_assertions) {
             module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;

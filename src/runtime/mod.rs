@@ -425,6 +425,11 @@ impl JitHandle {
         self.shared.cache.run_pending_tasks();
         snapshot.cached_entries = self.shared.cache.entry_count();
         snapshot.resident_code_bytes = self.shared.cache.weighted_size();
+        let memory = crate::compiler::code_memory_stats();
+        snapshot.jit_mappings = memory.mappings;
+        snapshot.jit_mapped_bytes = memory.mapped_bytes;
+        snapshot.jit_allocated_bytes = memory.allocated_bytes;
+        snapshot.jit_resident_bytes = memory.resident_bytes;
         snapshot
     }
 

@@ -93,8 +93,18 @@ pub struct StatsSnapshot {
     pub store_write_failed: u64,
     /// Compiled contracts in the cache now.
     pub cached_entries: u64,
-    /// Machine-code bytes of the compiled contracts in the cache now (the cache's weight).
+    /// Bytes the compiled contracts in the cache cost (the cache's weight: machine code plus
+    /// per-contract bookkeeping, see [`crate::CompiledFn::cache_weight`]).
     pub resident_code_bytes: u64,
+    /// Memory mappings held for in-process JIT code, by every runtime of the process (the JIT's
+    /// code memory is one pool, see [`crate::compiler::memory`]).
+    pub jit_mappings: u64,
+    /// Bytes of address space those mappings span.
+    pub jit_mapped_bytes: u64,
+    /// Bytes of JIT memory handed out to compiled contracts' code, data and unwind tables.
+    pub jit_allocated_bytes: u64,
+    /// Bytes of those mappings backed by physical memory.
+    pub jit_resident_bytes: u64,
 }
 
 impl JitStats {
@@ -118,6 +128,10 @@ impl JitStats {
             store_write_failed: self.store_write_failed.get(),
             cached_entries: 0,
             resident_code_bytes: 0,
+            jit_mappings: 0,
+            jit_mapped_bytes: 0,
+            jit_allocated_bytes: 0,
+            jit_resident_bytes: 0,
         }
     }
 }
