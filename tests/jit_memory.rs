@@ -7,7 +7,9 @@
 //! resident memory must stay under a stated bound, and so must the JIT's own counters.
 //!
 //! `REVM_JIT_MEMORY_CONTRACTS=N` sets the number of contracts per runtime (default 3,000, what
-//! CI runs; the figures in the notes come from 100,000).
+//! CI runs; the figures in the notes come from 100,000). `REVM_JIT_MEMORY_CACHE_MIB=M` sets the
+//! cache capacity (default 8 MiB); with a cache large enough that nothing is evicted, the
+//! resident growth per contract printed at the end is what one compiled contract costs.
 
 use revm::handler::MainnetContext;
 use revm::{
@@ -188,16 +190,21 @@ fn run_many(label: &str, runtime: &JitRuntime, count: usize) -> u64 {
         }
     }
     eprintln!(
-        "{label}: peak {peak_maps} mappings (+{} over warm-up), peak {} MiB resident (+{} MiB)",
+        "{label}: peak {peak_maps} mappings (+{} over warm-up), peak {} MiB resident (+{} MiB, {} bytes per contract)",
         peak_maps - base_maps,
         peak_rss >> 20,
-        (peak_rss - base_rss) >> 20
+        (peak_rss - base_rss) >> 20,
+        (peak_rss - base_rss) / count.max(1) as u64,
     );
     native
 }
 
+fn cache_bytes() -> u64 {
+    std::env::var("REVM_JIT_MEMORY_CACHE_MIB").ok().and_then(|n| n.parse::<u64>().ok()).map_or(CACHE_BYTES, |m| m << 20)
+}
+
 fn small_cache(config: JitConfig) -> JitConfig {
-    JitConfig { cache_capacity_bytes: CACHE_BYTES, ..config }
+    JitConfig { cache_capacity_bytes: cache_bytes(), ..config }
 }
 
 /// Every contract compiled on first use: mappings and memory stay flat as the cache evicts.
@@ -208,8 +215,8 @@ fn eager_runtime_keeps_mappings_and_memory_bounded() {
     let native = run_many("eager", &runtime, count);
     let stats = runtime.handle().stats();
     assert!(native as usize >= count, "every contract ran native: {native} native frames for {count}");
-    assert!(stats.evictions > 0, "the cache evicted: {stats:?}");
-    assert!(stats.resident_code_bytes <= CACHE_BYTES, "{stats:?}");
+    assert!(stats.evictions > 0 || cache_bytes() != CACHE_BYTES, "the cache evicted: {stats:?}");
+    assert!(stats.resident_code_bytes <= cache_bytes(), "{stats:?}");
     assert!(stats.jit_mappings <= 2 * (CompilerConfig::default().max_code_memory as u64 >> 24), "{stats:?}");
 }
 
@@ -223,7 +230,7 @@ fn background_runtime_keeps_mappings_and_memory_bounded() {
     let native = run_many("background", &runtime, count);
     let stats = runtime.handle().stats();
     assert!(native as usize >= count * 9 / 10, "most contracts ran native: {native} native frames for {count}");
-    assert!(stats.evictions > 0, "the cache evicted: {stats:?}");
+    assert!(stats.evictions > 0 || cache_bytes() != CACHE_BYTES, "the cache evicted: {stats:?}");
     assert!(stats.compiled as usize >= count, "{stats:?}");
 }
 
