@@ -5,10 +5,9 @@ use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives
 use revm_jit::{
     Compiler, CompilerConfig, JitConfig, JitEvm, JitRuntime,
     compiler::aot,
-    fixture::Case,
-    programs,
-    store::{ArtifactKey, ArtifactStore, DiskStore},
+    store::{ArtifactKey, ArtifactStore, BuildId, DiskStore},
 };
+use revm_jit_cli::{fixture::Case, programs};
 use std::{path::PathBuf, sync::Arc};
 
 /// A fresh store directory under the target directory, removed when dropped.
@@ -22,7 +21,7 @@ impl TempStore {
     }
 
     fn open(&self) -> Arc<dyn ArtifactStore> {
-        Arc::new(DiskStore::open(&self.0, aot::build_id()).expect("store opens"))
+        Arc::new(DiskStore::open(&self.0, BuildId::current()).expect("store opens"))
     }
 }
 
@@ -87,7 +86,7 @@ fn store_one(dir: &TempStore, case: &Case) -> (PathBuf, PathBuf) {
     let code = case.db.cache.accounts[&target].info.code.clone().expect("the target has code").original_bytes();
     let mut compiler = Compiler::new(CompilerConfig::default()).expect("compiler");
     let library = aot::build_library(&mut compiler, &[(&code, case.spec)]).expect("library builds");
-    let store = DiskStore::open(&dir.0, aot::build_id()).expect("store");
+    let store = DiskStore::open(&dir.0, BuildId::current()).expect("store");
     store.put(&library.bytes, &library.entries).expect("stored");
     let key = ArtifactKey::new(revm::primitives::keccak256(&code), case.spec);
     let manifest = store.manifest_path(&key);

@@ -1,3 +1,5 @@
+//! End-to-end smoke tests: a few programs run in every mode and agree with the interpreter.
+
 mod common;
 use common::Scenario;
 use revm::primitives::hex;

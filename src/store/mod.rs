@@ -20,7 +20,6 @@
 //! [`DiskStore`] is the implementation; [`ArtifactStore`] is the interface the runtime uses,
 //! so tests and other back ends can stand in for it.
 
-pub mod cli;
 mod disk;
 mod error;
 mod fs;

@@ -6,7 +6,7 @@
 //! (`$REVM_JIT_STATETESTS`, else `../shared/ethereum-tests/GeneralStateTests`) and copied
 //! to a temporary directory with the broken variants next to it.
 
-use revm_jit::{
+use revm_jit_cli::{
     exec::Mode,
     statetest::{Failure, FixtureError, LoadError, Quiet, Report, RunOptions, Status, load_file, run},
 };

@@ -14,7 +14,6 @@
 //! (interpreter or compiled) is judged the same way. [`run`] returns a [`Report`];
 //! [`cli`] is the `revm-jit statetest` command.
 
-pub mod cli;
 pub mod env;
 pub mod fixture;
 pub mod progress;

@@ -4,11 +4,11 @@
 //! pre-state), or from directories of fixtures. They are compiled for `--spec` and linked in
 //! libraries of up to `--per-library` contracts each, which are written to the store.
 
-use super::{CompilerConfig, aot};
 use crate::fixture;
-use crate::store::{ArtifactStore, DiskStore};
-use crate::{Compiler, OptLevel};
 use revm::primitives::{B256, Bytes, hardfork::SpecId, keccak256};
+use revm_jit::compiler::{CompilerConfig, aot};
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore};
+use revm_jit::{Compiler, OptLevel};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Instant};
 
 /// Arguments of `revm-jit compile`.
@@ -30,8 +30,32 @@ pub struct CompileArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     pub per_library: u64,
     /// LLVM optimisation level.
-    #[arg(long, value_enum, default_value_t = OptLevel::Default)]
-    pub opt_level: OptLevel,
+    #[arg(long, value_enum, default_value_t = OptLevelArg::Default)]
+    pub opt_level: OptLevelArg,
+}
+
+/// `--opt-level`: the library's [`OptLevel`], as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptLevelArg {
+    /// No IR optimisation: fastest compile.
+    None,
+    /// Store forwarding and constant folding only.
+    Less,
+    /// The EVM-tuned pipeline.
+    Default,
+    /// LLVM's full `O2` pipeline.
+    Aggressive,
+}
+
+impl From<OptLevelArg> for OptLevel {
+    fn from(arg: OptLevelArg) -> Self {
+        match arg {
+            OptLevelArg::None => OptLevel::None,
+            OptLevelArg::Less => OptLevel::Less,
+            OptLevelArg::Default => OptLevel::Default,
+            OptLevelArg::Aggressive => OptLevel::Aggressive,
+        }
+    }
 }
 
 fn parse_spec(name: &str) -> Result<SpecId, String> {
@@ -56,9 +80,9 @@ fn execute(args: &CompileArgs) -> Result<(), String> {
     if contracts.is_empty() {
         return Err("no contract code found in the inputs".into());
     }
-    let store = DiskStore::open(&args.store, aot::build_id()).map_err(|e| e.to_string())?;
-    let mut compiler =
-        Compiler::new(CompilerConfig { opt_level: args.opt_level, ..Default::default() }).map_err(|e| e.to_string())?;
+    let store = DiskStore::open(&args.store, BuildId::current()).map_err(|e| e.to_string())?;
+    let mut compiler = Compiler::new(CompilerConfig { opt_level: args.opt_level.into(), ..Default::default() })
+        .map_err(|e| e.to_string())?;
     let contracts: Vec<(B256, Bytes)> = contracts.into_iter().collect();
     let progress = indicatif::ProgressBar::new(contracts.len() as u64);
     progress.set_style(

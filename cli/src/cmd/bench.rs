@@ -1,7 +1,7 @@
 //! `revm-jit bench`: measures the embedded programs or a directory of fixtures in one or
 //! more modes, prints a table and optionally writes a JSON report.
 
-use super::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
+use crate::bench::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
 use crate::{
     exec::Mode,
     fixture::{self, Case, DEFAULT_SPEC, FixtureError},
@@ -110,7 +110,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
 /// each failure (to stderr) as it goes. Fails only when the fixture directory cannot be
 /// listed; a fixture that does not load or run is recorded in the summary.
 pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
-    super::steady_heap();
+    crate::bench::steady_heap();
     let modes = ordered_modes(&args.modes);
     let config = MeasureConfig {
         target_time: Duration::from_millis(args.time_ms),

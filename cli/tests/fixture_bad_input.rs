@@ -1,11 +1,9 @@
 //! Malformed bench fixtures produce typed errors naming the file and the field, and the
 //! bench keeps going with the other fixtures, counting the failures.
 
-use revm_jit::{
-    bench::{
-        BenchError,
-        cli::{BenchArgs, execute},
-    },
+use revm_jit_cli::{
+    bench::BenchError,
+    cmd::bench::{BenchArgs, execute},
     exec::{Executor, Mode},
     fixture::{FixtureError, load_file},
 };

@@ -1,7 +1,8 @@
 //! `revm-jit run`: executes one transaction (each test of a fixture file, or a call to
 //! given code) in one mode and prints its status, gas, output and logs.
 
-use super::{Outcome, Status, cli::parse_spec_arg, report};
+use crate::bench::{Outcome, Status, report};
+use crate::cmd::bench::parse_spec_arg;
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
