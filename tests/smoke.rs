@@ -1,4 +1,4 @@
-//! End-to-end smoke tests: a few programs run in every mode and agree with the interpreter.
+//! Small programs compiled and run against the interpreter: arithmetic, loops, jumps into runs of JUMPDESTs, sections that overflow the stack.
 
 mod common;
 use common::Scenario;

@@ -369,10 +369,7 @@ impl ArtifactStore for DiskStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        abi::entry_symbol,
-        store::test_lib::{TempDir, library},
-    };
+    use crate::{abi::entry_symbol, store::test_lib::library};
     use revm::primitives::hardfork::SpecId;
 
     fn build() -> BuildId {
@@ -394,7 +391,7 @@ mod tests {
 
     #[test]
     fn put_then_load_runs_the_stored_code() {
-        let dir = TempDir::new("unit-put-load");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
         let (a, b) = (key(1), key(2));
         let bytes = library(&[(&entry(a).symbol, 11), (&entry(b).symbol, 22)]);
@@ -414,7 +411,7 @@ mod tests {
 
     #[test]
     fn empty_put_writes_nothing() {
-        let dir = TempDir::new("unit-empty");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         store.put(&library(&[]), &[]).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -422,7 +419,7 @@ mod tests {
 
     #[test]
     fn other_builds_do_not_see_each_others_artifacts() {
-        let dir = TempDir::new("unit-builds");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         store.put(&library(&[(&entry(k).symbol, 1)]), &[entry(k)]).unwrap();
@@ -435,7 +432,7 @@ mod tests {
 
     #[test]
     fn put_repairs_a_damaged_library_and_keeps_a_good_one() {
-        let dir = TempDir::new("unit-repair");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 5)]);
@@ -458,7 +455,7 @@ mod tests {
 
     #[test]
     fn storing_a_held_library_again_makes_it_young() {
-        let dir = TempDir::new("unit-touch");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 1)]);
@@ -475,7 +472,7 @@ mod tests {
 
     #[test]
     fn manifest_is_pretty_json_naming_its_library() {
-        let dir = TempDir::new("unit-json");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 1)]);

@@ -26,8 +26,9 @@ mod fs;
 mod maintenance;
 mod manifest;
 
-#[cfg(test)]
-mod test_lib;
+#[cfg(any(test, feature = "test-hooks"))]
+#[doc(hidden)]
+pub mod test_lib;
 
 pub use disk::DiskStore;
 pub use error::{ArtifactError, StoreError};
