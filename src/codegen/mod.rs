@@ -386,7 +386,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     // ---- context and stack access ----
 
     fn ctx_field(&self, index: u64, name: &str) -> Result<PointerValue<'ctx>, CodegenError> {
-        // SAFETY (LLVM IR): `index` is a field of the 64-byte EvmContext (see `abi::field`).
+        // SAFETY: inkwell marks GEPs unsafe because an out-of-bounds one is undefined in the
+        // generated code. `index` is one of the `abi::field` indices: an 8-byte field of the
+        // 72-byte `EvmContext` native code is called with (`abi` asserts the offsets and the
+        // size at compile time), so the address stays inside that context.
         Ok(unsafe { self.builder.build_gep(self.i64, self.ctx_ptr, &[self.i64.const_int(index, false)], name)? })
     }
 

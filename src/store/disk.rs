@@ -184,14 +184,15 @@ impl DiskStore {
     /// Maps a library whose bytes passed [`Self::check_library`] and checks the ABI version it
     /// exports.
     pub(crate) fn open_library(path: &Path) -> Result<Library, ArtifactError> {
-        // SAFETY: loading a library runs its initialisers and maps its code into the process.
-        // The file is one of this store's: its length and keccak checksum were just checked
-        // against the manifest, which the build that produced it wrote only after renaming the
-        // complete file into place. Library files are named by their content and never
-        // modified once renamed into place (a damaged one is replaced by a new file, which does
-        // not alter existing mappings). Its contents come from this crate's AOT compiler,
-        // whose libraries have no initialisers or destructors of their own, so loading one has
-        // no effect beyond mapping it.
+        // SAFETY: loading a library maps its code into the process and runs its initialisers.
+        // Checked: the file's length and keccak checksum match its manifest (`check_library`,
+        // just before this call), so a library damaged on disk is refused. Trusted, not
+        // checked: that the store directory is written only by builds of this crate, whose
+        // libraries are linked with `-nostdlib` from objects defining no initialisers or
+        // destructors, so that loading one only maps it (the checksum detects damage, not
+        // forgery: whoever can write the directory can make this process run code); and that
+        // the file is not replaced between the check and this call (the store never changes a
+        // library in place: a damaged one is replaced by renaming a new file over it).
         let library = unsafe { Library::new(path) }
             .map_err(|source| ArtifactError::LibraryOpen { path: path.to_owned(), source })?;
         // SAFETY: the symbol is declared by the AOT compiler as a `u32` constant; only its

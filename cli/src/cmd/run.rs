@@ -2,7 +2,6 @@
 //! given code) in one mode and prints its status, gas, output and logs.
 
 use crate::bench::{Outcome, Status, report};
-use crate::cmd::bench::parse_spec_arg;
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
@@ -33,7 +32,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "interp")]
     pub mode: Mode,
     /// Hard fork to run under (default: the fixture's config, else Cancun).
-    #[arg(long, value_name = "SPEC", value_parser = parse_spec_arg)]
+    #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
     pub spec: Option<SpecId>,
     /// Transaction gas limit (default: the fixture's, or 30,000,000 for code).
     #[arg(long, value_name = "N")]
