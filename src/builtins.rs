@@ -72,11 +72,15 @@ where
 /// instantiated for, and no other reference to them is in use.
 pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32 {
     // SAFETY: the caller guarantees the context is the runtime's, whose pointers are live and
-    // unaliased for the duration of the native call (see `crate::evm::run_native`).
-    let ctx = unsafe { &mut *ctx };
-    let interpreter = unsafe { &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>() };
-    let host = unsafe { &mut *ctx.host.cast::<H>() };
-    let table = unsafe { &*ctx.instruction_table.cast::<InstructionTable<EthInterpreter, H>>() };
+    // unaliased for the duration of the native call (see `crate::evm::run_native`), and point
+    // to values of the types this function is instantiated for.
+    let (ctx, interpreter, host, table) = unsafe {
+        let ctx = &mut *ctx;
+        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
+        let host = &mut *ctx.host.cast::<H>();
+        let table = &*ctx.instruction_table.cast::<InstructionTable<EthInterpreter, H>>();
+        (ctx, interpreter, host, table)
+    };
 
     sync_into_interpreter(ctx, interpreter);
     // The interpreter advances the pc past the opcode before executing it.
