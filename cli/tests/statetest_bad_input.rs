@@ -3,7 +3,7 @@
 //! not stop the other files of the run.
 //!
 //! The good fixture is ethereum/tests' `stExample/add11.json`, read from the suite
-//! (`$REVM_JIT_STATETESTS`, else `../shared/ethereum-tests/GeneralStateTests`) and copied
+//! (`$REVM_JIT_STATETESTS`, else `shared/ethereum-tests/GeneralStateTests` beside the repository) and copied
 //! to a temporary directory with the broken variants next to it.
 
 use revm_jit_cli::{
@@ -19,7 +19,7 @@ const CONTRACT: &str = "0x095e7baea6a6c7c4c2dfeb977efac326af552d87";
 fn add11() -> String {
     let suite = std::env::var_os("REVM_JIT_STATETESTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ethereum-tests/GeneralStateTests"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ethereum-tests/GeneralStateTests"));
     let path = suite.join("stExample/add11.json");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
