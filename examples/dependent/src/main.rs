@@ -11,14 +11,14 @@ use revm::{
 use revm_jit::{JitConfig, JitEvm, JitRuntime};
 
 /// Sums 1..=n for n in the first calldata word and returns the sum.
-const SUM: &str = "60006000355b80156016578091019060019003600556 5b5060005260206000f3";
+const SUM: &str = "60006000355b801560165780910190600190036005565b5060005260206000f3";
 
 fn main() {
     let caller = Address::repeat_byte(0x11);
     let contract = Address::repeat_byte(0x22);
     let mut db = CacheDB::new(EmptyDB::default());
     db.insert_account_info(caller, AccountInfo { balance: U256::from(10u64.pow(18)), ..Default::default() });
-    let code = Bytecode::new_raw(Bytes::from(hex::decode(SUM.replace(' ', "")).expect("hex")));
+    let code = Bytecode::new_raw(Bytes::from(hex::decode(SUM).expect("hex")));
     db.insert_account_info(contract, AccountInfo::default().with_code(code));
     let tx = TxEnv::builder()
         .caller(caller)
