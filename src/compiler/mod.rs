@@ -5,8 +5,8 @@
 //! identity ([`COMPILER_VERSION`], [`target_id`]).
 //!
 //! Each contract is built in its own LLVM context and module, optimised, then handed to the
-//! compiler's ORC JIT ([`orc`]), which turns it into machine code and drops the IR. The code
-//! is owned by a [`JitCode`] that frees it when the last [`CompiledFn`] referring to it is
+//! compiler's ORC JIT (`orc`), which turns it into machine code and drops the IR. The code
+//! is owned by a `JitCode` that frees it when the last [`CompiledFn`] referring to it is
 //! dropped, so a [`Compiler`] can be reused for any number of contracts without growing.
 
 #[cfg(feature = "llvm")]

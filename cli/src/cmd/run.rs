@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// Runtime code, as hex, to deploy at 0xcc…cc and call from a funded 0x11…11.
     #[arg(long, value_name = "HEX")]
     pub code: Option<String>,
-    /// Like `--code`, but the code is assembled from this file (revm_jit::asm syntax).
+    /// Like `--code`, but the code is assembled from this file (revm_jit_cli::asm syntax).
     #[arg(long, value_name = "FILE")]
     pub asm: Option<PathBuf>,
     /// Calldata, as hex (replaces a fixture's data too).
