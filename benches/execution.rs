@@ -10,10 +10,11 @@
 //! routine, every mode's executor runs the case once before measurement (so compiling
 //! modes have compiled it), and every mode must produce the interpreter's outcome (a
 //! difference panics).
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
 use clap::ValueEnum;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use revm_jit::{
+use revm_jit_cli::{
     bench::Outcome,
     exec::{Executor, Mode},
     fixture::{self, Case, DEFAULT_SPEC},
@@ -70,7 +71,7 @@ fn run_once(case: &Case, executor: &mut Executor) -> Outcome {
 }
 
 fn execution(c: &mut Criterion) {
-    revm_jit::bench::steady_heap();
+    revm_jit_cli::bench::steady_heap();
     let modes = modes();
     for case in cases() {
         let mut group = c.benchmark_group(&case.name);

@@ -7,14 +7,16 @@
 //! the timed routine, as `revm-jit bench` does.
 //!
 //! `cargo bench --bench overhead`
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use revm::{ExecuteEvm, MainBuilder, primitives::hardfork::SpecId};
-use revm_jit::{JitConfig, JitEvm, JitRuntime, fixture::Case, programs};
+use revm_jit::{JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::{fixture::Case, programs};
 use std::{hint::black_box, time::Duration};
 
 fn overhead(c: &mut Criterion) {
-    revm_jit::bench::steady_heap();
+    revm_jit_cli::bench::steady_heap();
     // Code is never hot enough to compile: every lookup misses and sends an event.
     let missing = JitRuntime::new(JitConfig { hot_threshold: u32::MAX, ..JitConfig::default() });
     let eager = JitRuntime::new(JitConfig::eager());

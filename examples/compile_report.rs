@@ -4,7 +4,8 @@
 //! `cargo run --release --example compile_report [DIR]`
 
 use revm::{bytecode::Bytecode, primitives::hardfork::SpecId};
-use revm_jit::{Compiler, CompilerConfig, fixture};
+use revm_jit::{Compiler, CompilerConfig};
+use revm_jit_cli::fixture;
 use std::path::PathBuf;
 
 fn main() {

@@ -8,7 +8,8 @@
 use alloy_rpc_types_trace::geth::CallConfig;
 use revm::{InspectEvm, MainBuilder, primitives::hardfork::SpecId};
 use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
-use revm_jit::{InspectionMode, JitConfig, JitEvm, JitRuntime, programs};
+use revm_jit::{InspectionMode, JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::programs;
 
 fn main() {
     let runtime = JitRuntime::new(JitConfig::eager());

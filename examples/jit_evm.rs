@@ -5,7 +5,8 @@
 //! `cargo run --release --example jit_evm`
 
 use revm::{ExecuteEvm, MainBuilder, primitives::hardfork::SpecId};
-use revm_jit::{JitConfig, JitEvm, JitRuntime, programs};
+use revm_jit::{JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::programs;
 use std::time::Instant;
 
 fn main() {

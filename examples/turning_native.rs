@@ -6,7 +6,8 @@
 //! `cargo run --release --example turning_native`
 
 use revm::{ExecuteEvm, MainBuilder, primitives::hardfork::SpecId};
-use revm_jit::{JitConfig, JitEvm, JitRuntime, programs};
+use revm_jit::{JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::programs;
 use std::time::{Duration, Instant};
 
 fn main() {

@@ -7,11 +7,10 @@
 //! gas: it *is* the interpreter's code, run on the same state.
 
 use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn};
-use crate::handler::inspect::{report_logs, report_selfdestruct};
-use revm::context::{ContextTr, JournalTr};
+use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
-    Host, InstructionContext, InstructionTable, Interpreter,
+    Host, InstructionContext, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
     instructions::i256::{i256_div, i256_mod},
     interpreter::EthInterpreter,
     interpreter_types::{Jumps, LoopControl},
@@ -73,11 +72,15 @@ where
 /// instantiated for, and no other reference to them is in use.
 pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32 {
     // SAFETY: the caller guarantees the context is the runtime's, whose pointers are live and
-    // unaliased for the duration of the native call (see `crate::handler::run_native`).
-    let ctx = unsafe { &mut *ctx };
-    let interpreter = unsafe { &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>() };
-    let host = unsafe { &mut *ctx.host.cast::<H>() };
-    let table = unsafe { &*ctx.instruction_table.cast::<InstructionTable<EthInterpreter, H>>() };
+    // unaliased for the duration of the native call (see `crate::evm::run_native`), and point
+    // to values of the types this function is instantiated for.
+    let (ctx, interpreter, host, table) = unsafe {
+        let ctx = &mut *ctx;
+        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
+        let host = &mut *ctx.host.cast::<H>();
+        let table = &*ctx.instruction_table.cast::<InstructionTable<EthInterpreter, H>>();
+        (ctx, interpreter, host, table)
+    };
 
     sync_into_interpreter(ctx, interpreter);
     // The interpreter advances the pc past the opcode before executing it.
@@ -134,6 +137,54 @@ where
         report_selfdestruct(interpreter, host, inspector, journal_before);
     }
     status
+}
+
+/// Reports the logs journaled since `logs_before` to the inspector, with the interpreter of
+/// the frame that emitted them, as revm's inspected instruction loop does.
+#[cold]
+pub(crate) fn report_logs<H, I>(
+    interpreter: &mut Interpreter<EthInterpreter>,
+    host: &mut H,
+    inspector: &mut I,
+    logs_before: usize,
+) where
+    H: ContextTr<Journal: JournalExt>,
+    I: Inspector<H, EthInterpreter>,
+{
+    let logs = host.journal().logs()[logs_before..].to_vec();
+    for log in logs {
+        inspector.log_full(interpreter, host, log);
+    }
+}
+
+/// When the frame's pending action is a selfdestruct, reports it to the inspector from the
+/// journal entries recorded since `journal_before` (the account destroyed, or the balance
+/// moved when the account survives, per EIP-6780).
+#[cold]
+pub(crate) fn report_selfdestruct<H, I>(
+    interpreter: &mut Interpreter<EthInterpreter>,
+    host: &mut H,
+    inspector: &mut I,
+    journal_before: usize,
+) where
+    H: ContextTr<Journal: JournalExt>,
+    I: Inspector<H, EthInterpreter>,
+{
+    let is_selfdestruct = matches!(
+        interpreter.bytecode.action(),
+        Some(InterpreterAction::Return(result)) if result.result == InstructionResult::SelfDestruct
+    );
+    if !is_selfdestruct {
+        return;
+    }
+    let entry = host.journal().journal().get(journal_before..).and_then(|entries| entries.last());
+    if let Some(
+        JournalEntry::AccountDestroyed { address: contract, target, had_balance: value, .. }
+        | JournalEntry::BalanceTransfer { from: contract, to: target, balance: value, .. },
+    ) = entry
+    {
+        inspector.selfdestruct(*contract, *target, *value);
+    }
 }
 
 /// Writes native code's stack length and gas into the interpreter.

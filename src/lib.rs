@@ -1,32 +1,34 @@
 //! revm-jit: runs revm's EVM bytecode as native code compiled through LLVM.
 //!
 //! The pipeline, one module per stage:
-//! [`analysis`] (decode, blocks, sections) → [`codegen`] (LLVM IR) → [`compiler`] (machine
+//! [`analysis`] (decode, blocks, sections) → `codegen` (LLVM IR) → [`compiler`] (machine
 //! code owned by a [`CompiledFn`], in process or as AOT libraries) → [`store`] (AOT artifacts
-//! on disk) → [`runtime`] (cache, compilation, preload) → [`handler`] ([`JitEvm`], which runs
+//! on disk) → [`runtime`] (cache, compilation, preload) → [`evm`] ([`JitEvm`], which runs
 //! frames natively through the [`abi`] and the [`builtins`], inspected or not).
 //!
-//! Around it: [`exec`] (execution modes), [`statetest`] (the Ethereum state-test runner),
-//! [`traces`] (trace equality between native and interpreted frames),
-//! [`bench`], [`fixture`] and [`programs`] (benchmarks), and [`asm`] (a small EVM assembler
-//! used by the embedded programs and the tests).
+//! # Features
+//!
+//! - `llvm` (default): the compiler, through LLVM 22 (`codegen`, [`Compiler`]). Without it the
+//!   runtime still loads and runs AOT artifacts from a [`store`] built by a build with it, on
+//!   the same machine; everything else runs in revm's interpreter.
+//! - `test-hooks`: settings for tests and benchmarks only (injected compiler faults, a wait
+//!   for the background compiler).
+//!
+//! The command line, state-test runner and benchmarks live in the unpublished `revm-jit-cli`
+//! crate of the workspace.
 
 pub mod abi;
 pub mod analysis;
-pub mod asm;
-pub mod bench;
 pub mod builtins;
+#[cfg(feature = "llvm")]
 pub mod codegen;
 pub mod compiler;
-pub mod exec;
-pub mod fixture;
-pub mod handler;
-pub mod programs;
+pub mod evm;
 pub mod runtime;
-pub mod statetest;
 pub mod store;
-pub mod traces;
 
-pub use compiler::{CompileError, CompilePhases, CompiledFn, Compiler, CompilerConfig, OptLevel};
-pub use handler::{InspectionMode, JitEvm};
+#[cfg(feature = "llvm")]
+pub use compiler::Compiler;
+pub use compiler::{CompileError, CompilePhases, CompiledFn, CompilerConfig, OptLevel};
+pub use evm::{FrameCounts, InspectionMode, JitEvm};
 pub use runtime::{JitConfig, JitHandle, JitRuntime};

@@ -10,7 +10,7 @@
 //! traces compared (`REVM_JIT_STATETEST_TRACES=0` skips that).
 
 use clap::ValueEnum;
-use revm_jit::{
+use revm_jit_cli::{
     exec::Mode,
     statetest::{Console, RunOptions, run},
 };

@@ -5,31 +5,19 @@ use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives
 use revm_jit::{
     Compiler, CompilerConfig, JitConfig, JitEvm, JitRuntime,
     compiler::aot,
-    fixture::Case,
-    programs,
-    store::{ArtifactKey, ArtifactStore, DiskStore},
+    store::{ArtifactKey, ArtifactStore, BuildId, DiskStore},
 };
+use revm_jit_cli::{fixture::Case, programs};
 use std::{path::PathBuf, sync::Arc};
 
-/// A fresh store directory under the target directory, removed when dropped.
-struct TempStore(PathBuf);
-
-impl TempStore {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("revm-jit-aot-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn open(&self) -> Arc<dyn ArtifactStore> {
-        Arc::new(DiskStore::open(&self.0, aot::build_id()).expect("store opens"))
-    }
+/// A fresh store directory, removed when dropped.
+fn temp_store() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
 }
 
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The store in `dir`, opened for this build.
+fn open(dir: &tempfile::TempDir) -> Arc<dyn ArtifactStore> {
+    Arc::new(DiskStore::open(dir.path(), BuildId::current()).expect("store opens"))
 }
 
 fn interpreted(case: &Case) -> ExecutionResult {
@@ -51,10 +39,10 @@ fn aot_runtime(store: Arc<dyn ArtifactStore>) -> JitRuntime {
 
 #[test]
 fn artifacts_survive_a_restart() {
-    let dir = TempStore::new("restart");
+    let dir = temp_store();
     let cases: Vec<Case> = programs::all().iter().map(|p| p.case(SpecId::CANCUN)).collect();
     let written = {
-        let runtime = aot_runtime(dir.open());
+        let runtime = aot_runtime(open(&dir));
         for case in &cases {
             let (result, native) = run(&runtime, case);
             assert!(native && result == interpreted(case), "{}", case.name);
@@ -66,7 +54,7 @@ fn artifacts_survive_a_restart() {
         stats.store_written
     };
     // A new runtime on the same store: everything is preloaded, nothing compiles.
-    let runtime = aot_runtime(dir.open());
+    let runtime = aot_runtime(open(&dir));
     let report = runtime.preload_report();
     assert_eq!(report.loaded, written, "{report:?}");
     assert_eq!(report.refused_total(), 0, "{report:?}");
@@ -82,18 +70,18 @@ fn artifacts_survive_a_restart() {
 
 /// Stores `case`'s contract with `Compiler` directly (as `revm-jit compile` does) and returns
 /// the paths of its manifest and library.
-fn store_one(dir: &TempStore, case: &Case) -> (PathBuf, PathBuf) {
+fn store_one(dir: &tempfile::TempDir, case: &Case) -> (PathBuf, PathBuf) {
     let revm::primitives::TxKind::Call(target) = case.tx.kind else { panic!("a call") };
     let code = case.db.cache.accounts[&target].info.code.clone().expect("the target has code").original_bytes();
     let mut compiler = Compiler::new(CompilerConfig::default()).expect("compiler");
     let library = aot::build_library(&mut compiler, &[(&code, case.spec)]).expect("library builds");
-    let store = DiskStore::open(&dir.0, aot::build_id()).expect("store");
+    let store = DiskStore::open(dir.path(), BuildId::current()).expect("store");
     store.put(&library.bytes, &library.entries).expect("stored");
     let key = ArtifactKey::new(revm::primitives::keccak256(&code), case.spec);
     let manifest = store.manifest_path(&key);
     let text = std::fs::read_to_string(&manifest).expect("manifest");
     let json: serde_json::Value = serde_json::from_str(&text).expect("manifest json");
-    let library = dir.0.join(json["library"].as_str().expect("library name"));
+    let library = dir.path().join(json["library"].as_str().expect("library name"));
     (manifest, library)
 }
 
@@ -101,14 +89,14 @@ fn store_one(dir: &TempStore, case: &Case) -> (PathBuf, PathBuf) {
 /// `reason`, counts the refusal, and still gives the interpreter's result (interpreted, or
 /// recompiled when the runtime may compile).
 fn refused_after(name: &str, reason: &str, damage: impl FnOnce(&PathBuf, &PathBuf)) {
-    let dir = TempStore::new(name);
+    let dir = temp_store();
     let case = programs::fibonacci().case(SpecId::CANCUN);
     let (manifest, library) = store_one(&dir, &case);
     damage(&manifest, &library);
 
     // Preload refuses it, with the reason.
     let runtime =
-        JitRuntime::new(JitConfig { store: Some(dir.open()), hot_threshold: u32::MAX, ..JitConfig::default() });
+        JitRuntime::new(JitConfig { store: Some(open(&dir)), hot_threshold: u32::MAX, ..JitConfig::default() });
     let report = runtime.preload_report().clone();
     assert_eq!(report.loaded, 0, "{name}: {report:?}");
     assert_eq!(report.refused.get(reason), Some(&1), "{name}: {report:?}");
@@ -118,13 +106,13 @@ fn refused_after(name: &str, reason: &str, damage: impl FnOnce(&PathBuf, &PathBu
     drop(runtime);
 
     // A runtime that may compile recompiles it (and repairs the store).
-    let runtime = aot_runtime(dir.open());
+    let runtime = aot_runtime(open(&dir));
     let (result, native) = run(&runtime, &case);
     assert_eq!(result, interpreted(&case), "{name}");
     assert!(native, "{name}: not recompiled");
     assert_eq!(runtime.handle().stats().compiled, 1, "{name}");
     drop(runtime);
-    let runtime = aot_runtime(dir.open());
+    let runtime = aot_runtime(open(&dir));
     assert_eq!(runtime.preload_report().loaded, 1, "{name}: the store was not repaired");
 }
 
@@ -174,7 +162,7 @@ fn a_wrong_spec_is_refused() {
 #[test]
 fn libraries_need_no_symbols_from_the_host() {
     let case = programs::storage().case(SpecId::CANCUN);
-    let dir = TempStore::new("symbols");
+    let dir = temp_store();
     let (_, library) = store_one(&dir, &case);
     let output = match std::process::Command::new("nm").args(["-D", "--undefined-only"]).arg(&library).output() {
         Ok(output) if output.status.success() => output,

@@ -12,8 +12,9 @@ use revm::{
     primitives::{Address, Bytes, U256, address, hardfork::SpecId},
     state::{AccountInfo, Bytecode},
 };
-use revm_jit::{
-    InspectionMode, JitConfig, JitEvm, JitRuntime, asm,
+use revm_jit::{InspectionMode, JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::{
+    asm,
     fixture::{self, Case},
     traces::{HookCounter, record_interpreted, record_native},
 };

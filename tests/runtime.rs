@@ -2,7 +2,8 @@
 //! switch, shutdown, and many threads sharing one runtime while code is compiled and evicted.
 
 use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives::hardfork::SpecId};
-use revm_jit::{JitConfig, JitEvm, JitRuntime, fixture::Case, programs};
+use revm_jit::{JitConfig, JitEvm, JitRuntime};
+use revm_jit_cli::{fixture::Case, programs};
 use std::time::{Duration, Instant};
 
 /// Runs `case` through a `JitEvm` on `runtime`; returns the result and whether a frame ran

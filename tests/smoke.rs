@@ -1,3 +1,5 @@
+//! Small programs compiled and run against the interpreter: arithmetic, loops, jumps into runs of JUMPDESTs, sections that overflow the stack.
+
 mod common;
 use common::Scenario;
 use revm::primitives::hex;

@@ -5,68 +5,22 @@
 use revm::primitives::{B256, hardfork::SpecId, keccak256};
 use revm_jit::{
     abi::{ABI_VERSION, entry_symbol},
+    store::test_lib::build_library,
     store::{ArtifactEntry, ArtifactError, ArtifactKey, ArtifactStore, BuildId, DiskStore, GcOptions, LoadedArtifact},
 };
 use serde_json::Value;
 use std::{
     collections::{BTreeMap, HashSet},
-    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
     process::Command,
     sync::{
         Arc, Barrier,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     thread,
     time::Duration,
 };
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("revm-jit-store-it-{label}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn store(&self) -> PathBuf {
-        self.0.join("store")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A shared library exporting `revm_jit_abi_version = abi` (absent when `None`) and, for each
-/// `(symbol, marker)`, `unsigned int symbol(void *ctx)` returning `marker`.
-fn build_library(abi: Option<u32>, entries: &[(&str, u32)]) -> Vec<u8> {
-    let dir = TempDir::new("cc");
-    let mut source = String::new();
-    if let Some(abi) = abi {
-        writeln!(source, "const unsigned int revm_jit_abi_version = {abi}u;").unwrap();
-    }
-    for (symbol, marker) in entries {
-        writeln!(source, "unsigned int {symbol}(void *ctx) {{ (void)ctx; return {marker}u; }}").unwrap();
-    }
-    let (c, so) = (dir.path().join("lib.c"), dir.path().join("lib.so"));
-    fs::write(&c, source).unwrap();
-    let status = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&so).arg(&c).status().expect("run cc");
-    assert!(status.success(), "cc failed");
-    fs::read(&so).unwrap()
-}
 
 /// A library of this ABI version holding `(key, marker)` contracts, and their entries.
 fn library_for(contracts: &[(ArtifactKey, u32)]) -> (Vec<u8>, Vec<ArtifactEntry>) {
@@ -132,14 +86,14 @@ fn refusal(dir: &Path, k: &ArtifactKey) -> ArtifactError {
 
 #[test]
 fn a_reopened_store_loads_what_was_put() {
-    let dir = TempDir::new("restart");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let (a, b) = (key(1, SpecId::CANCUN), key(1, SpecId::PRAGUE));
     {
-        let store = DiskStore::open(dir.store(), build()).unwrap();
+        let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
         let (bytes, entries) = library_for(&[(a, 7), (b, 8)]);
         store.put(&bytes, &entries).unwrap();
     }
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let loaded = store.load(&a).unwrap().expect("stored before the restart");
     assert_eq!(call(&loaded), 7);
     assert_eq!(loaded.manifest.key(), a);
@@ -151,15 +105,15 @@ fn a_reopened_store_loads_what_was_put() {
 
 #[test]
 fn a_flipped_byte_is_refused_by_the_checksum() {
-    let dir = TempDir::new("flip");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
-    let library = store_one(&dir.store(), k, 1);
+    let library = store_one(&dir.path().join("store"), k, 1);
     let mut bytes = fs::read(&library).unwrap();
     let good = keccak256(&bytes);
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     replace_file(&library, &bytes);
-    match refusal(&dir.store(), &k) {
+    match refusal(&dir.path().join("store"), &k) {
         ArtifactError::ChecksumMismatch { path, expected, found } => {
             assert_eq!((path, expected, found), (library, good, keccak256(&bytes)));
         }
@@ -169,12 +123,12 @@ fn a_flipped_byte_is_refused_by_the_checksum() {
 
 #[test]
 fn a_truncated_library_is_refused() {
-    let dir = TempDir::new("truncate");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
-    let library = store_one(&dir.store(), k, 1);
+    let library = store_one(&dir.path().join("store"), k, 1);
     let bytes = fs::read(&library).unwrap();
     replace_file(&library, &bytes[..bytes.len() - 100]);
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(
         matches!(e, ArtifactError::LibraryLength { expected, found, .. }
             if expected == bytes.len() as u64 && found == bytes.len() as u64 - 100),
@@ -185,22 +139,22 @@ fn a_truncated_library_is_refused() {
 
 #[test]
 fn a_missing_library_is_refused() {
-    let dir = TempDir::new("missing");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
-    let library = store_one(&dir.store(), k, 1);
+    let library = store_one(&dir.path().join("store"), k, 1);
     fs::remove_file(&library).unwrap();
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(matches!(&e, ArtifactError::LibraryMissing { path } if *path == library), "{e}");
 }
 
 #[test]
 fn a_manifest_of_another_abi_version_is_refused() {
-    let dir = TempDir::new("abi");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
-    store_one(&dir.store(), k, 1);
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    store_one(&dir.path().join("store"), k, 1);
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     edit_manifest(&store, &k, |m| m["abi_version"] = (ABI_VERSION + 1).into());
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(
         matches!(e, ArtifactError::AbiVersionMismatch { expected, found, .. }
             if expected == ABI_VERSION && found == ABI_VERSION + 1),
@@ -211,14 +165,14 @@ fn a_manifest_of_another_abi_version_is_refused() {
 
 #[test]
 fn a_manifest_for_another_fork_or_code_is_refused() {
-    let dir = TempDir::new("spec");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let (cancun, prague) = (key(1, SpecId::CANCUN), key(1, SpecId::PRAGUE));
-    store_one(&dir.store(), cancun, 1);
+    store_one(&dir.path().join("store"), cancun, 1);
 
     // Requested Prague, the file there records Cancun.
     fs::copy(store.manifest_path(&cancun), store.manifest_path(&prague)).unwrap();
-    let e = refusal(&dir.store(), &prague);
+    let e = refusal(&dir.path().join("store"), &prague);
     assert!(matches!(e, ArtifactError::SpecMismatch { expected: SpecId::PRAGUE, found: SpecId::CANCUN, .. }), "{e}");
     assert_eq!(e.reason(), "spec");
 
@@ -227,13 +181,13 @@ fn a_manifest_for_another_fork_or_code_is_refused() {
         m["spec"] = "Prague".into();
         m["spec_id"] = (SpecId::PRAGUE as u8).into();
     });
-    let e = refusal(&dir.store(), &cancun);
+    let e = refusal(&dir.path().join("store"), &cancun);
     assert!(matches!(e, ArtifactError::SpecMismatch { expected: SpecId::CANCUN, found: SpecId::PRAGUE, .. }), "{e}");
 
     // Another contract's manifest under this contract's name.
     let other = key(2, SpecId::CANCUN);
     fs::copy(store.manifest_path(&prague), store.manifest_path(&other)).unwrap();
-    let e = refusal(&dir.store(), &other);
+    let e = refusal(&dir.path().join("store"), &other);
     assert!(
         matches!(e, ArtifactError::CodeHashMismatch { expected, found, .. }
             if expected == other.code_hash && found == cancun.code_hash),
@@ -243,23 +197,23 @@ fn a_manifest_for_another_fork_or_code_is_refused() {
 
 #[test]
 fn artifacts_of_another_compiler_or_target_are_refused() {
-    let dir = TempDir::new("build");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
-    store_one(&dir.store(), k, 1);
+    store_one(&dir.path().join("store"), k, 1);
     // Another build looks under another name and finds nothing.
     for other in [
         BuildId::new("revm-jit store-test 2", build().target),
         BuildId::new(build().compiler_version, "aarch64-test-linux generic"),
         BuildId { abi_version: ABI_VERSION + 1, ..build() },
     ] {
-        assert!(DiskStore::open(dir.store(), other).unwrap().load(&k).unwrap().is_none());
+        assert!(DiskStore::open(dir.path().join("store"), other).unwrap().load(&k).unwrap().is_none());
     }
 
     // A manifest under this build's name recording another compiler, then another target.
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let original = read_manifest(&store, &k);
     edit_manifest(&store, &k, |m| m["compiler_version"] = "revm-jit store-test 0".into());
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(
         matches!(&e, ArtifactError::CompilerVersionMismatch { expected, found, .. }
             if *expected == build().compiler_version && found == "revm-jit store-test 0"),
@@ -267,19 +221,19 @@ fn artifacts_of_another_compiler_or_target_are_refused() {
     );
     edit_manifest(&store, &k, |m| *m = original.clone());
     edit_manifest(&store, &k, |m| m["target"] = "x86_64-test-linux znver9".into());
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(matches!(&e, ArtifactError::TargetMismatch { found, .. } if found == "x86_64-test-linux znver9"), "{e}");
     assert_eq!(e.reason(), "target");
 }
 
 #[test]
 fn a_library_built_for_another_abi_is_refused_after_opening() {
-    let dir = TempDir::new("abi-symbol");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let k = key(1, SpecId::CANCUN);
     let bytes = build_library(Some(ABI_VERSION + 7), &[(&entry(k).symbol, 1)]);
     store.put(&bytes, &[entry(k)]).unwrap();
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(
         matches!(e, ArtifactError::AbiSymbolMismatch { expected, found, .. }
             if expected == ABI_VERSION && found == ABI_VERSION + 7),
@@ -289,83 +243,83 @@ fn a_library_built_for_another_abi_is_refused_after_opening() {
 
 #[test]
 fn a_library_without_the_abi_symbol_is_refused() {
-    let dir = TempDir::new("no-abi-symbol");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let k = key(1, SpecId::CANCUN);
     store.put(&build_library(None, &[(&entry(k).symbol, 1)]), &[entry(k)]).unwrap();
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(matches!(e, ArtifactError::AbiSymbolMissing { symbol: "revm_jit_abi_version", .. }), "{e}");
 }
 
 #[test]
 fn a_missing_entry_symbol_is_refused() {
-    let dir = TempDir::new("no-entry");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let (k, absent) = (key(1, SpecId::CANCUN), key(2, SpecId::CANCUN));
     let (bytes, _) = library_for(&[(k, 1)]);
     store.put(&bytes, &[entry(k), entry(absent)]).unwrap();
     assert_eq!(call(&store.load(&k).unwrap().unwrap()), 1);
-    let e = refusal(&dir.store(), &absent);
+    let e = refusal(&dir.path().join("store"), &absent);
     assert!(matches!(&e, ArtifactError::EntrySymbolMissing { symbol, .. } if *symbol == entry(absent).symbol), "{e}");
 }
 
 #[test]
 fn a_malformed_manifest_is_refused() {
-    let dir = TempDir::new("malformed");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let k = key(1, SpecId::CANCUN);
-    store_one(&dir.store(), k, 1);
+    store_one(&dir.path().join("store"), k, 1);
     let good = fs::read(store.manifest_path(&k)).unwrap();
     for bad in [&b"{\"code_hash\": "[..], b"[]", b"", &good[..good.len() / 2]] {
         fs::write(store.manifest_path(&k), bad).unwrap();
-        let e = refusal(&dir.store(), &k);
+        let e = refusal(&dir.path().join("store"), &k);
         assert!(matches!(e, ArtifactError::ManifestMalformed { .. }), "{e}");
     }
     fs::write(store.manifest_path(&k), &good).unwrap();
     edit_manifest(&store, &k, |m| m["spec"] = "Bogota".into());
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(e.to_string().contains("Bogota"), "{e}");
     assert_eq!(e.reason(), "manifest-malformed");
 }
 
 #[test]
 fn a_manifest_naming_a_file_outside_the_store_is_refused() {
-    let dir = TempDir::new("escape");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let k = key(1, SpecId::CANCUN);
-    let library = store_one(&dir.store(), k, 1);
+    let library = store_one(&dir.path().join("store"), k, 1);
     fs::copy(&library, dir.path().join("outside.so")).unwrap();
     edit_manifest(&store, &k, |m| m["library"] = "../outside.so".into());
-    let e = refusal(&dir.store(), &k);
+    let e = refusal(&dir.path().join("store"), &k);
     assert!(matches!(&e, ArtifactError::LibraryName { found, .. } if found == "../outside.so"), "{e}");
 }
 
 #[test]
 fn checks_report_the_first_failure() {
-    let dir = TempDir::new("order");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let k = key(1, SpecId::CANCUN);
-    let library = store_one(&dir.store(), k, 1);
+    let library = store_one(&dir.path().join("store"), k, 1);
     // A truncated library whose manifest is also of another ABI version: the manifest's
     // problem comes first, then the length comes before the checksum.
     replace_file(&library, b"short");
     edit_manifest(&store, &k, |m| m["abi_version"] = (ABI_VERSION + 1).into());
-    assert_eq!(refusal(&dir.store(), &k).reason(), "abi-version");
+    assert_eq!(refusal(&dir.path().join("store"), &k).reason(), "abi-version");
     edit_manifest(&store, &k, |m| m["abi_version"] = ABI_VERSION.into());
-    assert_eq!(refusal(&dir.store(), &k).reason(), "truncated");
+    assert_eq!(refusal(&dir.path().join("store"), &k).reason(), "truncated");
 }
 
 #[test]
 fn contracts_of_two_libraries() {
-    let dir = TempDir::new("two-libraries");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let keys: Vec<ArtifactKey> = (1..=4).map(|n| key(n, SpecId::PRAGUE)).collect();
     let (first, first_entries) = library_for(&[(keys[0], 10), (keys[1], 11)]);
     let (second, second_entries) = library_for(&[(keys[2], 20), (keys[3], 21)]);
     store.put(&first, &first_entries).unwrap();
     store.put(&second, &second_entries).unwrap();
 
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let loaded: Vec<LoadedArtifact> = keys.iter().map(|k| store.load(k).unwrap().unwrap()).collect();
     assert_eq!(loaded.iter().map(call).collect::<Vec<_>>(), [10, 11, 20, 21]);
     assert_eq!(loaded[0].manifest.library, loaded[1].manifest.library);
@@ -386,7 +340,7 @@ fn contracts_of_two_libraries() {
 fn concurrent_writers_of_one_key_leave_a_complete_artifact() {
     const WRITERS: u32 = 6;
     const ROUNDS: usize = 10;
-    let dir = TempDir::new("threads");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let k = key(1, SpecId::CANCUN);
     let other = key(2, SpecId::CANCUN);
     // Each writer stores the same two contracts with its own markers, so its own library.
@@ -398,7 +352,7 @@ fn concurrent_writers_of_one_key_leave_a_complete_artifact() {
         let writers: Vec<_> = libraries
             .iter()
             .map(|(bytes, entries)| {
-                let (barrier, store) = (&barrier, DiskStore::open(dir.store(), build()).unwrap());
+                let (barrier, store) = (&barrier, DiskStore::open(dir.path().join("store"), build()).unwrap());
                 s.spawn(move || {
                     barrier.wait();
                     for _ in 0..ROUNDS {
@@ -409,7 +363,7 @@ fn concurrent_writers_of_one_key_leave_a_complete_artifact() {
             .collect();
         // A reader meanwhile: whatever it finds must load, and be one writer's code.
         let reader = s.spawn(|| {
-            let store = DiskStore::open(dir.store(), build()).unwrap();
+            let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
             barrier.wait();
             let mut loads = 0;
             while !done.load(Ordering::Acquire) {
@@ -427,7 +381,7 @@ fn concurrent_writers_of_one_key_leave_a_complete_artifact() {
         reader.join().unwrap()
     });
     eprintln!("reader loaded {loads} times during the writes");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let (a, b) = (store.load(&k).unwrap().unwrap(), store.load(&other).unwrap().unwrap());
     assert!((100..100 + WRITERS).contains(&call(&a)), "{}", call(&a));
     assert!((200..200 + WRITERS).contains(&call(&b)), "{}", call(&b));
@@ -444,8 +398,8 @@ fn gc_now() -> GcOptions {
 
 #[test]
 fn gc_removes_stale_temp_files_and_unreferenced_libraries_only() {
-    let dir = TempDir::new("gc");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let (a, b) = (key(1, SpecId::CANCUN), key(2, SpecId::CANCUN));
     let (library_a, entries_a) = library_for(&[(a, 1)]);
     let (replaced, entries_b) = library_for(&[(b, 2)]);
@@ -471,7 +425,7 @@ fn gc_removes_stale_temp_files_and_unreferenced_libraries_only() {
     assert_eq!(report.bytes_freed, replaced.len() as u64 + 7);
     assert!(!orphan.exists() && !stale.exists());
 
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     assert_eq!(call(&store.load(&a).unwrap().unwrap()), 1);
     assert_eq!(call(&store.load(&b).unwrap().unwrap()), 3);
     let report = store.verify().unwrap();
@@ -481,13 +435,13 @@ fn gc_removes_stale_temp_files_and_unreferenced_libraries_only() {
 
 #[test]
 fn gc_removes_refused_manifests_as_told() {
-    let dir = TempDir::new("gc-refused");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let other_build = BuildId::new("revm-jit store-test 2", build().target);
-    let other_store = DiskStore::open(dir.store(), other_build.clone()).unwrap();
+    let other_store = DiskStore::open(dir.path().join("store"), other_build.clone()).unwrap();
     let (valid, damaged, foreign) = (key(1, SpecId::CANCUN), key(2, SpecId::CANCUN), key(3, SpecId::CANCUN));
-    store_one(&dir.store(), valid, 1);
-    let damaged_library = store_one(&dir.store(), damaged, 2);
+    store_one(&dir.path().join("store"), valid, 1);
+    let damaged_library = store_one(&dir.path().join("store"), damaged, 2);
     let mut bytes = fs::read(&damaged_library).unwrap();
     bytes[0] ^= 0xff;
     replace_file(&damaged_library, &bytes);
@@ -514,12 +468,12 @@ fn gc_removes_refused_manifests_as_told() {
 
 #[test]
 fn list_reports_refused_artifacts_with_their_reasons() {
-    let dir = TempDir::new("list");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let keys: Vec<ArtifactKey> = (1..=6).map(|n| key(n, SpecId::OSAKA)).collect();
     let [valid, damaged, old_abi, malformed, foreign, bad_symbol] = keys[..] else { unreachable!() };
     for (n, k) in [valid, damaged, old_abi, malformed].into_iter().enumerate() {
-        store_one(&dir.store(), k, n as u32);
+        store_one(&dir.path().join("store"), k, n as u32);
     }
     let damaged_library = library_path(&store, &damaged);
     let bytes = fs::read(&damaged_library).unwrap();
@@ -527,7 +481,7 @@ fn list_reports_refused_artifacts_with_their_reasons() {
     edit_manifest(&store, &old_abi, |m| m["abi_version"] = 0.into());
     fs::write(store.manifest_path(&malformed), b"{ not json").unwrap();
     let (bytes, entries) = library_for(&[(foreign, 9)]);
-    DiskStore::open(dir.store(), BuildId::new("revm-jit store-test 0", build().target))
+    DiskStore::open(dir.path().join("store"), BuildId::new("revm-jit store-test 0", build().target))
         .unwrap()
         .put(&bytes, &entries)
         .unwrap();
@@ -596,7 +550,7 @@ fn list_reports_refused_artifacts_with_their_reasons() {
 fn gc_running_with_writers_never_strands_a_manifest() {
     const WRITERS: u32 = 3;
     const ROUNDS: usize = 40;
-    let dir = TempDir::new("gc-writers");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let keys = [key(1, SpecId::CANCUN), key(2, SpecId::CANCUN)];
     // Each writer alternates between two libraries of its own, so every put makes the
     // previous library unreferenced and a collection right then would remove it.
@@ -608,7 +562,7 @@ fn gc_running_with_writers_never_strands_a_manifest() {
         let writers: Vec<_> = libraries
             .iter()
             .map(|pair| {
-                let store = DiskStore::open(dir.store(), build()).unwrap();
+                let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
                 s.spawn(move || {
                     for round in 0..ROUNDS {
                         let (bytes, entries) = &pair[round % 2];
@@ -620,7 +574,7 @@ fn gc_running_with_writers_never_strands_a_manifest() {
             })
             .collect();
         let collector = s.spawn(|| {
-            let store = DiskStore::open(dir.store(), build()).unwrap();
+            let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
             let mut collections = 0;
             while !done.load(Ordering::Acquire) {
                 store.gc(&gc_now()).unwrap();
@@ -635,7 +589,7 @@ fn gc_running_with_writers_never_strands_a_manifest() {
         collector.join().unwrap()
     });
     eprintln!("{collections} collections during the writes");
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!(report.valid, 2);
@@ -669,7 +623,7 @@ fn two_processes_write_one_store() {
     if let (Ok(store), Ok(libraries)) = (std::env::var(CHILD_STORE_ENV), std::env::var(CHILD_LIBRARIES_ENV)) {
         return write_as_child(&store, &libraries);
     }
-    let dir = TempDir::new("processes");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let keys = process_keys();
     // Child `c` writes libraries whose markers are 10 * c + v (contract 0) for its two variants v.
     let mut markers = HashSet::new();
@@ -688,7 +642,7 @@ fn two_processes_write_one_store() {
                 .collect();
             Command::new(std::env::current_exe().unwrap())
                 .args(["--exact", "two_processes_write_one_store", "--nocapture", "--test-threads=1"])
-                .env(CHILD_STORE_ENV, dir.store())
+                .env(CHILD_STORE_ENV, dir.path().join("store"))
                 .env(CHILD_LIBRARIES_ENV, paths.join("\n"))
                 .spawn()
                 .unwrap()
@@ -696,7 +650,7 @@ fn two_processes_write_one_store() {
         .collect();
 
     // Collect garbage while they write: the store lock must keep their libraries safe.
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let mut children: Vec<_> = children.into_iter().map(Some).collect();
     let mut collections = 0;
     while children.iter().any(Option::is_some) {
@@ -713,7 +667,7 @@ fn two_processes_write_one_store() {
     }
     eprintln!("{collections} collections during the writes");
 
-    let store = DiskStore::open(dir.store(), build()).unwrap();
+    let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!(report.valid, keys.len());

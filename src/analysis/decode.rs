@@ -86,7 +86,7 @@ impl Instruction {
 
 /// Whether `opcode` starts a child frame (CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE,
 /// CREATE2).
-pub fn is_call_or_create(opcode: u8) -> bool {
+pub(super) fn is_call_or_create(opcode: u8) -> bool {
     matches!(opcode, op::CALL | op::CALLCODE | op::DELEGATECALL | op::STATICCALL | op::CREATE | op::CREATE2)
 }
 

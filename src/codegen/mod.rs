@@ -198,8 +198,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         // thousands of blocks make LLVM's register allocator superlinearly slow.
         self.stack_base = self.load_ctx_ptr(field::STACK, "stack")?;
         self.block_len = self.load_ctx_i64(field::STACK_LEN, "len")?;
-        // SAFETY (LLVM IR, not Rust): the index stays within the 1024-slot stack buffer because
-        // every section checks its stack bounds before touching slots.
+        // SAFETY: inkwell marks GEPs unsafe because an out-of-bounds one is undefined in the
+        // generated code. The stack length is at most 1024, the buffer's capacity (the runtime
+        // checks it at entry; native code keeps it there), so the address is inside the buffer
+        // or one past its end.
         self.block_sp = unsafe { self.builder.build_gep(self.word, self.stack_base, &[self.block_len], "sp")? };
         self.offset = 0;
         Ok(())
@@ -210,6 +212,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         if self.offset != 0 {
             let len = self.current_len()?;
             self.store_ctx(field::STACK_LEN, len)?;
+            // SAFETY: as in `reload_len`: the new stack pointer is `stack_base + len`, with the
+            // length within the buffer because the section's stack check passed.
             self.block_sp = unsafe {
                 self.builder.build_gep(
                     self.word,
@@ -386,7 +390,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     // ---- context and stack access ----
 
     fn ctx_field(&self, index: u64, name: &str) -> Result<PointerValue<'ctx>, CodegenError> {
-        // SAFETY (LLVM IR): `index` is a field of the 64-byte EvmContext (see `abi::field`).
+        // SAFETY: inkwell marks GEPs unsafe because an out-of-bounds one is undefined in the
+        // generated code. `index` is one of the `abi::field` indices: an 8-byte field of the
+        // 72-byte `EvmContext` native code is called with (`abi` asserts the offsets and the
+        // size at compile time), so the address stays inside that context.
         Ok(unsafe { self.builder.build_gep(self.i64, self.ctx_ptr, &[self.i64.const_int(index, false)], name)? })
     }
 
@@ -410,7 +417,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// Address of the stack item `depth` below the top (0 = top).
     fn slot(&self, depth: i64) -> Result<PointerValue<'ctx>, CodegenError> {
         let index = self.i64.const_int((self.offset - 1 - depth) as u64, true);
-        // SAFETY (LLVM IR): in bounds because the section's stack check passed.
+        // SAFETY: the GEP is undefined in the generated code if out of bounds; the slot is in
+        // the stack buffer because the section's stack-bounds check passed before it runs.
         Ok(unsafe { self.builder.build_gep(self.word, self.block_sp, &[index], "slot")? })
     }
 
@@ -432,7 +440,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     fn builtin_ptr(&self, index: u64) -> Result<PointerValue<'ctx>, CodegenError> {
         let ptr = self.context.ptr_type(AddressSpace::default());
         let builtins = self.load_ctx_ptr(field::BUILTINS, "builtins")?;
-        // SAFETY (LLVM IR): `index` is an entry of the `Builtins` table (see `abi::builtin`).
+        // SAFETY: the GEP is undefined in the generated code if out of bounds; `index` is an
+        // entry of the `Builtins` table the context points to (`abi::builtin`, whose offsets
+        // `abi` asserts at compile time).
         let p = unsafe { self.builder.build_gep(ptr, builtins, &[self.i64.const_int(index, false)], "builtin")? };
         Ok(self.builder.build_load(ptr, p, "builtin_fn")?.into_pointer_value())
     }

@@ -10,7 +10,7 @@
 
 use super::{CompileError, CompilePhases, Compiler, ContextGuard, panic_message};
 use crate::abi::{ABI_VERSION, LIBRARY_ABI_SYMBOL, entry_symbol};
-use crate::store::{ArtifactEntry, ArtifactKey, BuildId};
+use crate::store::{ArtifactEntry, ArtifactKey};
 use inkwell::{
     OptimizationLevel,
     context::Context,
@@ -24,10 +24,6 @@ use std::{
     process::Command,
     time::{Duration, Instant},
 };
-
-/// The compiler's identity as recorded in artifacts: code from another version may differ
-/// (codegen changes do not always change the ABI), so stores refuse it.
-pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"), " (LLVM 22)");
 
 /// One contract compiled to a relocatable object.
 #[derive(Clone, Debug)]
@@ -48,12 +44,9 @@ pub struct ObjectCode {
     pub phases: CompilePhases,
 }
 
-/// Why an AOT library could not be built.
+/// Why compiled contracts could not be linked into a library.
 #[derive(Debug, thiserror::Error)]
-pub enum AotError {
-    /// Compiling a contract failed.
-    #[error(transparent)]
-    Compile(#[from] CompileError),
+pub enum LinkError {
     /// The linker driver could not be run.
     #[error(
         "linker `{linker}` not found or not runnable ({source}); install a C toolchain (Debian: `apt install gcc`) \
@@ -88,16 +81,6 @@ pub enum AotError {
     /// No objects to link.
     #[error("no contracts to link")]
     Empty,
-}
-
-/// A string naming the machine code target: artifacts built for another CPU or feature set
-/// may use instructions this one lacks, so stores refuse them.
-pub fn target_id() -> String {
-    let triple = TargetMachine::get_default_triple();
-    let cpu = TargetMachine::get_host_cpu_name();
-    let features = TargetMachine::get_host_cpu_features();
-    let features_hash = keccak256(features.to_bytes());
-    format!("{}/{}/{}", triple.as_str().to_string_lossy(), cpu.to_string_lossy(), &features_hash.to_string()[2..10])
 }
 
 impl Compiler {
@@ -185,29 +168,29 @@ impl Linker {
     /// The linker driver `$REVM_JIT_LINKER`, else `cc`, checked by running it with
     /// `--version`: a missing toolchain is reported here, with what to install, rather than
     /// as a failed link later.
-    pub fn find() -> Result<Self, AotError> {
+    pub fn find() -> Result<Self, LinkError> {
         let program = std::env::var_os("REVM_JIT_LINKER").map_or_else(|| PathBuf::from("cc"), PathBuf::from);
         Self::with_program(program)
     }
 
     /// A specific linker driver, checked as in [`Linker::find`].
-    pub fn with_program(program: PathBuf) -> Result<Self, AotError> {
+    pub fn with_program(program: PathBuf) -> Result<Self, LinkError> {
         let output = Command::new(&program)
             .arg("--version")
             .output()
-            .map_err(|source| AotError::LinkerNotFound { linker: program.clone(), source })?;
+            .map_err(|source| LinkError::LinkerNotFound { linker: program.clone(), source })?;
         if !output.status.success() {
             let source = std::io::Error::other(format!("`--version` exited with {}", output.status));
-            return Err(AotError::LinkerNotFound { linker: program, source });
+            return Err(LinkError::LinkerNotFound { linker: program, source });
         }
         Ok(Self { program })
     }
 
     /// Links the objects into a shared library in `dir` (a scratch directory, which also
     /// receives the object files) and returns the library's bytes.
-    pub fn link(&self, abi_object: &[u8], objects: &[ObjectCode], dir: &Path) -> Result<Vec<u8>, AotError> {
+    pub fn link(&self, abi_object: &[u8], objects: &[ObjectCode], dir: &Path) -> Result<Vec<u8>, LinkError> {
         if objects.is_empty() {
-            return Err(AotError::Empty);
+            return Err(LinkError::Empty);
         }
         let output = dir.join("lib.so");
         let span = tracing::debug_span!("link", contracts = objects.len(), output = %output.display());
@@ -226,57 +209,21 @@ impl Linker {
             .arg(&output)
             .args(&inputs)
             .output()
-            .map_err(|source| AotError::LinkerNotFound { linker: self.program.clone(), source })?;
+            .map_err(|source| LinkError::LinkerNotFound { linker: self.program.clone(), source })?;
         if !result.status.success() {
-            return Err(AotError::LinkFailed {
+            return Err(LinkError::LinkFailed {
                 linker: self.program.clone(),
                 output,
                 status: result.status,
                 stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
             });
         }
-        std::fs::read(&output).map_err(|source| AotError::Io { path: output, source })
+        std::fs::read(&output).map_err(|source| LinkError::Io { path: output, source })
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), AotError> {
-    std::fs::write(path, bytes).map_err(|source| AotError::Io { path: path.to_path_buf(), source })
-}
-
-/// A fresh directory under the system's temporary directory, unique per process and use,
-/// removed with its contents when dropped: where libraries are linked, and where the `aot`
-/// mode keeps a store nobody asked to keep.
-#[derive(Debug)]
-pub(crate) struct ScratchDir {
-    path: PathBuf,
-}
-
-impl ScratchDir {
-    /// Creates `<temp>/<prefix>-<pid>-<n>`.
-    pub(crate) fn new(prefix: &str) -> std::io::Result<Self> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self { path })
-    }
-
-    /// The directory.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// The identity artifacts of this build are stored under: this compiler, this ABI, this
-/// machine.
-pub fn build_id() -> BuildId {
-    BuildId::new(COMPILER_VERSION, target_id())
+fn write(path: &Path, bytes: &[u8]) -> Result<(), LinkError> {
+    std::fs::write(path, bytes).map_err(|source| LinkError::Io { path: path.to_path_buf(), source })
 }
 
 /// A linked library and what it holds, ready for [`crate::store::ArtifactStore::put`].
@@ -293,23 +240,37 @@ pub struct BuiltLibrary {
 }
 
 /// Compiles each (bytecode, fork) and links them all into one library.
-pub fn build_library(compiler: &mut Compiler, contracts: &[(&[u8], SpecId)]) -> Result<BuiltLibrary, AotError> {
+pub fn build_library(compiler: &mut Compiler, contracts: &[(&[u8], SpecId)]) -> Result<BuiltLibrary, CompileError> {
     let objects =
         contracts.iter().map(|&(code, spec)| compiler.compile_object(code, spec)).collect::<Result<Vec<_>, _>>()?;
     link_objects(compiler, &objects)
 }
 
 /// Links compiled contracts into one library. The linker is found once per process
-/// ([`Linker::find`]).
-pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<BuiltLibrary, AotError> {
-    static LINKER: std::sync::OnceLock<Result<Linker, String>> = std::sync::OnceLock::new();
-    let linker = LINKER.get_or_init(|| Linker::find().map_err(|e| e.to_string())).as_ref().map_err(|message| {
-        AotError::LinkerNotFound { linker: PathBuf::from("cc"), source: std::io::Error::other(message.clone()) }
-    })?;
+/// ([`Linker::find`]); when it is missing, every call reports the program that was tried.
+pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<BuiltLibrary, CompileError> {
+    /// The linker found, or the program tried and why it could not run.
+    type Found = Result<Linker, (PathBuf, std::io::ErrorKind, String)>;
+    static LINKER: std::sync::OnceLock<Found> = std::sync::OnceLock::new();
+    let linker = LINKER
+        .get_or_init(|| {
+            Linker::find().map_err(|error| match error {
+                LinkError::LinkerNotFound { linker, source } => (linker, source.kind(), source.to_string()),
+                other => (PathBuf::from("cc"), std::io::ErrorKind::Other, other.to_string()),
+            })
+        })
+        .as_ref()
+        .map_err(|(linker, kind, message)| LinkError::LinkerNotFound {
+            linker: linker.clone(),
+            source: std::io::Error::new(*kind, message.clone()),
+        })?;
     let compile_time = objects.iter().map(|o| o.compile_time).sum();
     let abi = compiler.abi_object()?;
     let start = Instant::now();
-    let dir = ScratchDir::new("revm-jit-link").map_err(|source| AotError::Io { path: std::env::temp_dir(), source })?;
+    let dir = tempfile::Builder::new()
+        .prefix("revm-jit-link")
+        .tempdir()
+        .map_err(|source| LinkError::Io { path: std::env::temp_dir(), source })?;
     let bytes = linker.link(&abi, objects, dir.path())?;
     let entries = objects
         .iter()

@@ -1,33 +1,48 @@
 //! The compiler: bytecode and a [`SpecId`] in, a callable [`CompiledFn`] out.
 //!
+//! Without the `llvm` feature only what the runtime needs to run code compiled elsewhere is
+//! here: [`CompiledFn`] (made from AOT libraries), the settings and errors, and the build's
+//! identity ([`COMPILER_VERSION`], [`target_id`]).
+//!
 //! Each contract is built in its own LLVM context and module, optimised, then handed to the
-//! compiler's ORC JIT ([`orc`]), which turns it into machine code and drops the IR. The code
-//! is owned by a [`JitCode`] that frees it when the last [`CompiledFn`] referring to it is
+//! compiler's ORC JIT (`orc`), which turns it into machine code and drops the IR. The code
+//! is owned by a `JitCode` that frees it when the last [`CompiledFn`] referring to it is
 //! dropped, so a [`Compiler`] can be reused for any number of contracts without growing.
 
+#[cfg(feature = "llvm")]
 pub mod aot;
-pub mod cli;
 pub mod memory;
+#[cfg(feature = "llvm")]
 mod orc;
+mod target;
 
 pub use memory::{CodeMemoryExhausted, CodeMemoryStats, code_memory_stats};
+#[cfg(feature = "llvm")]
 use orc::{JitCode, JitError, OrcJit};
+pub use target::{COMPILER_VERSION, target_id};
 
 use crate::abi::EntryFn;
+#[cfg(feature = "llvm")]
 use crate::analysis::Analysis;
+#[cfg(feature = "llvm")]
 use crate::codegen::{self, CodegenError};
+use crate::store::{ArtifactError, StoreError};
+#[cfg(feature = "llvm")]
 use inkwell::{
     OptimizationLevel,
     context::Context,
     passes::PassBuilderOptions,
     targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine},
 };
-use revm::primitives::{B256, hardfork::SpecId, keccak256};
+#[cfg(feature = "llvm")]
+use revm::primitives::keccak256;
+use revm::primitives::{B256, hardfork::SpecId};
+#[cfg(feature = "llvm")]
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::Arc,
-    time::{Duration, Instant},
+    time::Instant,
 };
+use std::{sync::Arc, time::Duration};
 
 /// The newest fork compiled code supports; later forks run interpreted.
 pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
@@ -38,7 +53,7 @@ pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
 /// stores to loads and fold constants (early CSE over memory SSA, one round of instcombine),
 /// drop overwritten stack stores (DSE), and merge blocks. On the embedded benchmarks it runs
 /// as fast as LLVM's `O2` while spending a tenth of the time in IR optimisation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum OptLevel {
     /// No IR optimisation: fastest compile.
     None,
@@ -51,6 +66,7 @@ pub enum OptLevel {
     Aggressive,
 }
 
+#[cfg(feature = "llvm")]
 impl OptLevel {
     fn pipeline(self) -> Option<&'static str> {
         match self {
@@ -73,7 +89,12 @@ impl OptLevel {
 
 /// Why a contract was not compiled; the contract then runs in revm's interpreter.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CompileError {
+    /// This build has no compiler (the `llvm` feature is off): only code from an artifact
+    /// store runs natively.
+    #[error("this build of revm-jit has no compiler (built without the `llvm` feature)")]
+    NoCompiler,
     /// The fork is newer than the compiler knows.
     #[error("fork {0:?} is not supported by the compiler (latest supported: {LATEST_SUPPORTED_SPEC:?})")]
     UnsupportedSpec(SpecId),
@@ -81,6 +102,7 @@ pub enum CompileError {
     #[error("empty bytecode")]
     EmptyCode,
     /// Emitting IR failed.
+    #[cfg(feature = "llvm")]
     #[error(transparent)]
     Codegen(#[from] CodegenError),
     /// LLVM failed to optimise or to produce machine code.
@@ -93,9 +115,24 @@ pub enum CompileError {
     /// refused another mapping).
     #[error(transparent)]
     OutOfCodeMemory(#[from] CodeMemoryExhausted),
-    /// Building, storing or loading back an AOT artifact failed.
-    #[error("AOT artifact: {0}")]
-    Artifact(String),
+    /// Linking the contract's AOT library failed.
+    #[cfg(feature = "llvm")]
+    #[error(transparent)]
+    Link(#[from] aot::LinkError),
+    /// Writing the contract's AOT artifact to the store failed.
+    #[error("storing the AOT artifact failed: {0}")]
+    Store(#[from] StoreError),
+    /// The artifact just stored was refused when loaded back.
+    #[error("the stored AOT artifact was refused: {0}")]
+    Refused(#[from] ArtifactError),
+    /// The artifact just stored was not found when loaded back.
+    #[error("the stored AOT artifact of {code_hash} ({spec:?}) was not found again")]
+    NotStored {
+        /// The contract's code hash.
+        code_hash: B256,
+        /// The fork it was compiled for.
+        spec: SpecId,
+    },
 }
 
 /// Compiler settings.
@@ -106,7 +143,8 @@ pub struct CompilerConfig {
     /// When set, the optimised LLVM IR of every contract is written to this directory as
     /// `<code hash>-<fork>.ll`, for inspecting what the compiler produced.
     pub dump_ir_dir: Option<std::path::PathBuf>,
-    /// Failures to inject, for testing that they are contained. Empty in normal use.
+    /// Failures to inject, for testing that they are contained.
+    #[cfg(feature = "test-hooks")]
     pub faults: Vec<InjectedFault>,
     /// Bytes of address space that the machine code of all in-process compiled contracts may
     /// map together (see [`memory`]). A contract that would need more is refused with
@@ -117,13 +155,20 @@ pub struct CompilerConfig {
 
 impl Default for CompilerConfig {
     fn default() -> Self {
-        Self { opt_level: OptLevel::default(), dump_ir_dir: None, faults: Vec::new(), max_code_memory: 1 << 30 }
+        Self {
+            opt_level: OptLevel::default(),
+            dump_ir_dir: None,
+            #[cfg(feature = "test-hooks")]
+            faults: Vec::new(),
+            max_code_memory: 1 << 30,
+        }
     }
 }
 
 /// A failure made to happen when a given contract is compiled: how tests show that compiler
 /// panics, LLVM errors and worker panics are caught, counted, and leave the contract running
 /// interpreted while the runtime keeps serving everything else.
+#[cfg(feature = "test-hooks")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InjectedFault {
     /// Keccak-256 of the bytecode the fault applies to.
@@ -133,6 +178,7 @@ pub struct InjectedFault {
 }
 
 /// The kinds of [`InjectedFault`].
+#[cfg(feature = "test-hooks")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// The compiler panics mid-compilation.
@@ -143,6 +189,7 @@ pub enum FaultKind {
     WorkerPanic,
 }
 
+#[cfg(feature = "test-hooks")]
 impl CompilerConfig {
     /// Whether a fault of `kind` is injected for `code_hash`.
     pub fn has_fault(&self, code_hash: &B256, kind: FaultKind) -> bool {
@@ -152,6 +199,7 @@ impl CompilerConfig {
 
 /// Compiles contracts to in-process machine code. Reusable; not `Send` (LLVM target state is
 /// per thread), so each compiling thread owns one.
+#[cfg(feature = "llvm")]
 pub struct Compiler {
     config: CompilerConfig,
     /// Target machine for the IR pipeline (the JIT has its own for code generation).
@@ -162,6 +210,7 @@ pub struct Compiler {
     jit: Arc<OrcJit>,
 }
 
+#[cfg(feature = "llvm")]
 impl std::fmt::Debug for Compiler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compiler").field("config", &self.config).field("cpu", &self.cpu).finish()
@@ -200,6 +249,7 @@ pub struct CompiledFn {
 #[derive(Clone)]
 enum CodeOwner {
     /// Code in the compiler's JIT, freed when the last clone drops.
+    #[cfg(feature = "llvm")]
     Jit(Arc<JitCode>),
     /// Code in a loaded AOT library, unloaded when the last clone drops.
     Library(Arc<libloading::Library>),
@@ -247,6 +297,7 @@ impl CompiledFn {
     /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
     pub fn code_refs(&self) -> usize {
         match &self.code {
+            #[cfg(feature = "llvm")]
             CodeOwner::Jit(code) => Arc::strong_count(code),
             CodeOwner::Library(library) => Arc::strong_count(library),
         }
@@ -284,6 +335,7 @@ impl CompiledFn {
     }
 }
 
+#[cfg(feature = "llvm")]
 impl Compiler {
     /// Creates a compiler for the host machine.
     pub fn new(config: CompilerConfig) -> Result<Self, CompileError> {
@@ -386,6 +438,7 @@ impl Compiler {
         name: &str,
         phases: &mut CompilePhases,
     ) -> Result<inkwell::module::Module<'ctx>, CompileError> {
+        #[cfg(feature = "test-hooks")]
         if !self.config.faults.is_empty() {
             let hash = keccak256(code);
             if self.config.has_fault(&hash, FaultKind::CompilerPanic) {
@@ -426,8 +479,10 @@ impl Compiler {
 
 /// An LLVM context owned by the compiler until it is handed to the JIT; disposed on any
 /// error or panic before that.
+#[cfg(feature = "llvm")]
 struct ContextGuard(Option<Context>);
 
+#[cfg(feature = "llvm")]
 impl ContextGuard {
     fn new() -> Self {
         Self(Some(Context::create()))
@@ -446,6 +501,7 @@ impl ContextGuard {
     }
 }
 
+#[cfg(feature = "llvm")]
 impl Drop for ContextGuard {
     fn drop(&mut self) {
         // Any module of this context was dropped before (it is declared after the guard).
@@ -459,6 +515,7 @@ impl Drop for ContextGuard {
 /// jump table, so LICM hoists values out of "the loop" into the entry, where they stay live
 /// across the entire function. That tripled the register allocator's time on large contracts
 /// (snailtracer: 6.4 s to 2.1 s of codegen) and made no measurable difference to run time.
+#[cfg(feature = "llvm")]
 fn configure_llvm_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -476,8 +533,9 @@ fn configure_llvm_once() {
     });
 }
 
-/// The text of a caught panic (shared with the state-test runner, which also contains panics).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text of a caught panic's payload (the compiler and the background workers contain
+/// panics and report them with it).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

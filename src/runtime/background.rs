@@ -1,7 +1,9 @@
 //! The background compiler: a coordinator that decides what is hot and workers that compile.
 
 use super::{CodeKey, JitHandle};
-use crate::compiler::{CompileError, FaultKind, panic_message};
+#[cfg(feature = "test-hooks")]
+use crate::compiler::FaultKind;
+use crate::compiler::{CompileError, panic_message};
 use crossbeam_channel::{Receiver, Sender, select};
 use revm::primitives::Bytes;
 use std::{
@@ -155,6 +157,7 @@ fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>
         let span = tracing::debug_span!("background_compile", code_hash = %job.key.0, spec = ?job.key.1);
         let _guard = span.enter();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "test-hooks")]
             if handle.config().compiler.has_fault(&job.key.0, FaultKind::WorkerPanic) {
                 panic!("injected worker panic for {}", job.key.0);
             }

@@ -15,13 +15,16 @@ mod stats;
 
 pub use stats::{JitStats, StatsSnapshot};
 
-use crate::compiler::{CompileError, CompiledFn, Compiler, CompilerConfig, aot};
-use crate::store::{ArtifactKey, ArtifactStatus, ArtifactStore};
+use crate::compiler::{CompileError, CompiledFn, CompilerConfig};
+#[cfg(feature = "llvm")]
+use crate::compiler::{Compiler, aot};
+use crate::store::{ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
 use revm::bytecode::Bytecode;
 use revm::primitives::{B256, hardfork::SpecId};
+#[cfg(feature = "llvm")]
+use std::cell::RefCell;
 use std::{
-    cell::RefCell,
     collections::BTreeMap,
     sync::{
         Arc,
@@ -61,7 +64,8 @@ pub struct JitConfig {
     pub max_bytecode_len: usize,
     /// After sending a hotness event, wait up to this long for the background compiler to
     /// produce the code (tests and benchmarks use it to make frames run native without
-    /// compiling on the caller's thread; a node leaves it `None`). Default `None`.
+    /// compiling on the caller's thread). Default `None`.
+    #[cfg(feature = "test-hooks")]
     pub wait_for_compile: Option<Duration>,
     /// A store of AOT artifacts: everything valid in it is loaded into the cache when the
     /// runtime starts, and a contract about to be compiled is looked for there first.
@@ -87,6 +91,7 @@ impl Default for JitConfig {
             cache_capacity_bytes: 256 * 1024 * 1024,
             cache_time_to_idle: None,
             max_bytecode_len: 64 * 1024,
+            #[cfg(feature = "test-hooks")]
             wait_for_compile: None,
             store: None,
             write_artifacts: false,
@@ -150,6 +155,7 @@ struct Shared {
     events: Option<crossbeam_channel::Sender<HotEvent>>,
 }
 
+#[cfg(feature = "llvm")]
 thread_local! {
     /// One compiler per compiling thread (LLVM target state is per thread).
     static THREAD_COMPILER: RefCell<Option<Compiler>> = const { RefCell::new(None) };
@@ -234,8 +240,11 @@ impl JitHandle {
             return self.compile_now(key, code.original_byte_slice()).ok();
         }
         self.report_hot(key, code);
-        let wait = shared.config.wait_for_compile?;
-        self.wait_for(key, wait)
+        #[cfg(feature = "test-hooks")]
+        if let Some(wait) = shared.config.wait_for_compile {
+            return self.wait_for(key, wait);
+        }
+        None
     }
 
     /// Whether native execution is on for this runtime.
@@ -254,6 +263,7 @@ impl JitHandle {
 
     /// Polls the cache until the background compiler produced `key`, it failed, or `wait`
     /// passed.
+    #[cfg(feature = "test-hooks")]
     fn wait_for(&self, key: CodeKey, wait: Duration) -> Option<CompiledFn> {
         let deadline = Instant::now() + wait;
         loop {
@@ -303,7 +313,7 @@ impl JitHandle {
             match self.load_from_store(store.as_ref(), (key.code_hash, key.spec)) {
                 Ok(Some(_)) => report.loaded += 1,
                 Ok(None) => {}
-                Err(reason) => *report.refused.entry(reason).or_default() += 1,
+                Err(error) => *report.refused.entry(error.reason()).or_default() += 1,
             }
         }
         report.elapsed = start.elapsed();
@@ -311,9 +321,9 @@ impl JitHandle {
         report
     }
 
-    /// Loads `key` from `store` into the cache. A refused artifact is counted and logged, and
-    /// its reason returned; the caller then compiles (or runs interpreted).
-    fn load_from_store(&self, store: &dyn ArtifactStore, key: CodeKey) -> Result<Option<CompiledFn>, &'static str> {
+    /// Loads `key` from `store` into the cache. A refused artifact is counted, logged and
+    /// returned; the caller then compiles (or runs interpreted).
+    fn load_from_store(&self, store: &dyn ArtifactStore, key: CodeKey) -> Result<Option<CompiledFn>, ArtifactError> {
         match store.load(&ArtifactKey::new(key.0, key.1)) {
             Ok(Some(artifact)) => {
                 let manifest = &artifact.manifest;
@@ -338,7 +348,7 @@ impl JitHandle {
             Err(error) => {
                 tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "stored artifact refused");
                 self.shared.stats.store_refused.inc();
-                Err(error.reason())
+                Err(error)
             }
         }
     }
@@ -346,7 +356,9 @@ impl JitHandle {
     /// Compiles on the calling thread and caches the result (or the failure). With a store,
     /// a valid stored artifact is used instead; with [`JitConfig::write_artifacts`], the
     /// contract is compiled to an AOT artifact, stored, and loaded back from the store.
-    pub fn compile_now(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, Arc<str>> {
+    /// Without the `llvm` feature only the store can provide code
+    /// ([`CompileError::NoCompiler`] otherwise).
+    pub fn compile_now(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, CompileError> {
         let shared = &*self.shared;
         if let Some(store) = &shared.config.store
             && let Ok(Some(compiled)) = self.load_from_store(store.as_ref(), key)
@@ -354,19 +366,7 @@ impl JitHandle {
             return Ok(compiled);
         }
         let start = Instant::now();
-        let result = THREAD_COMPILER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Compiler::new(shared.config.compiler.clone())?);
-            }
-            let compiler = slot.as_mut().expect("compiler initialised");
-            match &shared.config.store {
-                Some(store) if shared.config.write_artifacts => {
-                    self.compile_artifact(compiler, store.as_ref(), key, code)
-                }
-                _ => compiler.compile(code, key.1),
-            }
-        });
+        let result = self.compile_on_this_thread(key, code);
         shared.stats.compile_ns.add(start.elapsed().as_nanos() as u64);
         match result {
             Ok(f) => {
@@ -376,12 +376,37 @@ impl JitHandle {
             }
             Err(e) => {
                 self.record_failure(key, &e);
-                Err(e.to_string().into())
+                Err(e)
             }
         }
     }
 
+    /// Compiles with this thread's compiler (made on first use), through the AOT path when
+    /// [`JitConfig::write_artifacts`] asks for it.
+    #[cfg(feature = "llvm")]
+    fn compile_on_this_thread(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, CompileError> {
+        let config = &self.shared.config;
+        THREAD_COMPILER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(Compiler::new(config.compiler.clone())?);
+            }
+            let compiler = slot.as_mut().expect("compiler initialised");
+            match &config.store {
+                Some(store) if config.write_artifacts => self.compile_artifact(compiler, store.as_ref(), key, code),
+                _ => compiler.compile(code, key.1),
+            }
+        })
+    }
+
+    /// Without the `llvm` feature there is no compiler: code comes from the store or not at all.
+    #[cfg(not(feature = "llvm"))]
+    fn compile_on_this_thread(&self, _key: CodeKey, _code: &[u8]) -> Result<CompiledFn, CompileError> {
+        Err(CompileError::NoCompiler)
+    }
+
     /// The AOT path of [`JitHandle::compile_now`]: object, library, store, load back.
+    #[cfg(feature = "llvm")]
     fn compile_artifact(
         &self,
         compiler: &mut Compiler,
@@ -389,24 +414,18 @@ impl JitHandle {
         key: CodeKey,
         code: &[u8],
     ) -> Result<CompiledFn, CompileError> {
-        let library =
-            aot::build_library(compiler, &[(code, key.1)]).map_err(|e| CompileError::Artifact(e.to_string()))?;
-        let put = store.put(&library.bytes, &library.entries);
-        if let Err(error) = put {
-            self.shared.stats.store_write_failed.inc();
-            return Err(CompileError::Artifact(format!("storing the artifact failed: {error}")));
-        }
+        let library = aot::build_library(compiler, &[(code, key.1)])?;
+        store.put(&library.bytes, &library.entries).inspect_err(|_| self.shared.stats.store_write_failed.inc())?;
         self.shared.stats.store_written.inc();
-        match self.load_from_store(store, key) {
-            Ok(Some(compiled)) => Ok(compiled),
-            Ok(None) => Err(CompileError::Artifact("the stored artifact was not found again".into())),
-            Err(reason) => Err(CompileError::Artifact(format!("the stored artifact was refused ({reason})"))),
+        match self.load_from_store(store, key)? {
+            Some(compiled) => Ok(compiled),
+            None => Err(CompileError::NotStored { code_hash: key.0, spec: key.1 }),
         }
     }
 
     /// Remembers that `key` failed, so it is never retried.
     fn record_failure(&self, key: CodeKey, error: &CompileError) {
-        if !matches!(error, CompileError::EmptyCode) {
+        if !matches!(error, CompileError::EmptyCode | CompileError::NoCompiler) {
             tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "compilation failed; running interpreted");
         }
         self.shared.stats.failed.inc();

@@ -184,14 +184,15 @@ impl DiskStore {
     /// Maps a library whose bytes passed [`Self::check_library`] and checks the ABI version it
     /// exports.
     pub(crate) fn open_library(path: &Path) -> Result<Library, ArtifactError> {
-        // SAFETY: loading a library runs its initialisers and maps its code into the process.
-        // The file is one of this store's: its length and keccak checksum were just checked
-        // against the manifest, which the build that produced it wrote only after renaming the
-        // complete file into place. Library files are named by their content and never
-        // modified once renamed into place (a damaged one is replaced by a new file, which does
-        // not alter existing mappings). Its contents come from this crate's AOT compiler,
-        // whose libraries have no initialisers or destructors of their own, so loading one has
-        // no effect beyond mapping it.
+        // SAFETY: loading a library maps its code into the process and runs its initialisers.
+        // Checked: the file's length and keccak checksum match its manifest (`check_library`,
+        // just before this call), so a library damaged on disk is refused. Trusted, not
+        // checked: that the store directory is written only by builds of this crate, whose
+        // libraries are linked with `-nostdlib` from objects defining no initialisers or
+        // destructors, so that loading one only maps it (the checksum detects damage, not
+        // forgery: whoever can write the directory can make this process run code); and that
+        // the file is not replaced between the check and this call (the store never changes a
+        // library in place: a damaged one is replaced by renaming a new file over it).
         let library = unsafe { Library::new(path) }
             .map_err(|source| ArtifactError::LibraryOpen { path: path.to_owned(), source })?;
         // SAFETY: the symbol is declared by the AOT compiler as a `u32` constant; only its
@@ -369,10 +370,7 @@ impl ArtifactStore for DiskStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        abi::entry_symbol,
-        store::test_lib::{TempDir, library},
-    };
+    use crate::{abi::entry_symbol, store::test_lib::library};
     use revm::primitives::hardfork::SpecId;
 
     fn build() -> BuildId {
@@ -394,7 +392,7 @@ mod tests {
 
     #[test]
     fn put_then_load_runs_the_stored_code() {
-        let dir = TempDir::new("unit-put-load");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path().join("store"), build()).unwrap();
         let (a, b) = (key(1), key(2));
         let bytes = library(&[(&entry(a).symbol, 11), (&entry(b).symbol, 22)]);
@@ -414,7 +412,7 @@ mod tests {
 
     #[test]
     fn empty_put_writes_nothing() {
-        let dir = TempDir::new("unit-empty");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         store.put(&library(&[]), &[]).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -422,7 +420,7 @@ mod tests {
 
     #[test]
     fn other_builds_do_not_see_each_others_artifacts() {
-        let dir = TempDir::new("unit-builds");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         store.put(&library(&[(&entry(k).symbol, 1)]), &[entry(k)]).unwrap();
@@ -435,7 +433,7 @@ mod tests {
 
     #[test]
     fn put_repairs_a_damaged_library_and_keeps_a_good_one() {
-        let dir = TempDir::new("unit-repair");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 5)]);
@@ -458,7 +456,7 @@ mod tests {
 
     #[test]
     fn storing_a_held_library_again_makes_it_young() {
-        let dir = TempDir::new("unit-touch");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 1)]);
@@ -475,7 +473,7 @@ mod tests {
 
     #[test]
     fn manifest_is_pretty_json_naming_its_library() {
-        let dir = TempDir::new("unit-json");
+        let dir = tempfile::tempdir().expect("temporary directory");
         let store = DiskStore::open(dir.path(), build()).unwrap();
         let k = key(1);
         let bytes = library(&[(&entry(k).symbol, 1)]);

@@ -70,6 +70,14 @@ impl BuildId {
         Self { compiler_version: compiler_version.into(), abi_version: ABI_VERSION, target: target.into() }
     }
 
+    /// The identity of this build on this machine: this compiler
+    /// ([`COMPILER_VERSION`](crate::compiler::COMPILER_VERSION)), this ABI, this CPU
+    /// ([`target_id`](crate::compiler::target_id)). The same with or without the `llvm`
+    /// feature, so a build without a compiler loads what a build with one stored.
+    pub fn current() -> Self {
+        Self::new(crate::compiler::COMPILER_VERSION, crate::compiler::target_id())
+    }
+
     /// Short hash of the compiler version and target, part of manifest names so that several
     /// builds can share one store without overwriting each other's manifests.
     pub(crate) fn tag(&self) -> String {

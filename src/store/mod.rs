@@ -20,15 +20,15 @@
 //! [`DiskStore`] is the implementation; [`ArtifactStore`] is the interface the runtime uses,
 //! so tests and other back ends can stand in for it.
 
-pub mod cli;
 mod disk;
 mod error;
 mod fs;
 mod maintenance;
 mod manifest;
 
-#[cfg(test)]
-mod test_lib;
+#[cfg(any(test, feature = "test-hooks"))]
+#[doc(hidden)]
+pub mod test_lib;
 
 pub use disk::DiskStore;
 pub use error::{ArtifactError, StoreError};

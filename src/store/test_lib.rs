@@ -3,42 +3,13 @@
 //! library a loaded entry point came from.
 
 use crate::abi::ABI_VERSION;
-use std::{
-    fmt::Write as _,
-    path::{Path, PathBuf},
-    process::Command,
-    sync::atomic::{AtomicU64, Ordering},
-};
-
-/// A directory removed when dropped.
-pub(crate) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(label: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("revm-jit-store-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        Self(path)
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::{fmt::Write as _, process::Command};
 
 /// A shared library exporting `revm_jit_abi_version = abi` (no such symbol when `None`) and,
 /// for each `(symbol, marker)`, `unsigned int symbol(void *ctx)` returning `marker` without
 /// touching `ctx`. Returns the library file's bytes.
-pub(crate) fn build_library(abi: Option<u32>, entries: &[(&str, u32)]) -> Vec<u8> {
-    let dir = TempDir::new("cc");
+pub fn build_library(abi: Option<u32>, entries: &[(&str, u32)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
     let mut source = String::new();
     if let Some(abi) = abi {
         writeln!(source, "const unsigned int revm_jit_abi_version = {abi}u;").unwrap();
@@ -54,6 +25,6 @@ pub(crate) fn build_library(abi: Option<u32>, entries: &[(&str, u32)]) -> Vec<u8
 }
 
 /// [`build_library`] with this build's ABI version.
-pub(crate) fn library(entries: &[(&str, u32)]) -> Vec<u8> {
+pub fn library(entries: &[(&str, u32)]) -> Vec<u8> {
     build_library(Some(ABI_VERSION), entries)
 }

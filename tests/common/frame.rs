@@ -28,16 +28,16 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Origin and caller of the frame.
-pub const FRAME_CALLER: Address = super::CALLER;
+pub(crate) const FRAME_CALLER: Address = super::CALLER;
 /// Account whose code the frame runs.
-pub const FRAME_TARGET: Address = super::TARGET;
+pub(crate) const FRAME_TARGET: Address = super::TARGET;
 /// An existing account with code (for EXTCODE*, BALANCE, CALL).
-pub const FRAME_OTHER: Address = super::OTHER;
+pub(crate) const FRAME_OTHER: Address = super::OTHER;
 /// Block beneficiary.
-pub const COINBASE: Address = address!("0xc000000000000000000000000000000000000c0b");
+pub(crate) const COINBASE: Address = address!("0xc000000000000000000000000000000000000c0b");
 
 /// Code deployed at [`FRAME_OTHER`] (returns the word 42); its size, hash and bytes matter.
-pub const OTHER_CODE: &[u8] = &[0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+pub(crate) const OTHER_CODE: &[u8] = &[0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
 
 type Ctx = MainnetContext<CacheDB<EmptyDB>>;
 type Instructions = EthInstructions<EthInterpreter, Ctx>;
@@ -50,7 +50,7 @@ thread_local! {
 }
 
 /// Compiles `code` for `spec` with this thread's compiler (cached per thread).
-pub fn compile(code: &Bytes, spec: SpecId) -> CompiledFn {
+pub(crate) fn compile(code: &Bytes, spec: SpecId) -> CompiledFn {
     let key = (code.clone(), spec);
     if let Some(f) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return f;
@@ -70,7 +70,7 @@ pub fn compile(code: &Bytes, spec: SpecId) -> CompiledFn {
 
 /// One frame to run in both modes.
 #[derive(Clone, Debug)]
-pub struct FrameTest {
+pub(crate) struct FrameTest {
     pub code: Bytes,
     pub spec: SpecId,
     pub gas: u64,
@@ -90,7 +90,7 @@ pub struct FrameTest {
 }
 
 impl FrameTest {
-    pub fn new(code: impl Into<Bytes>) -> Self {
+    pub(crate) fn new(code: impl Into<Bytes>) -> Self {
         Self {
             code: code.into(),
             spec: SpecId::OSAKA,
@@ -106,58 +106,58 @@ impl FrameTest {
         }
     }
 
-    pub fn spec(mut self, spec: SpecId) -> Self {
+    pub(crate) fn spec(mut self, spec: SpecId) -> Self {
         self.spec = spec;
         self
     }
 
-    pub fn gas(mut self, gas: u64) -> Self {
+    pub(crate) fn gas(mut self, gas: u64) -> Self {
         self.gas = gas;
         self
     }
 
-    pub fn calldata(mut self, data: impl Into<Bytes>) -> Self {
+    pub(crate) fn calldata(mut self, data: impl Into<Bytes>) -> Self {
         self.calldata = data.into();
         self
     }
 
-    pub fn static_frame(mut self, is_static: bool) -> Self {
+    pub(crate) fn static_frame(mut self, is_static: bool) -> Self {
         self.is_static = is_static;
         self
     }
 
-    pub fn value(mut self, value: U256) -> Self {
+    pub(crate) fn value(mut self, value: U256) -> Self {
         self.value = value;
         self
     }
 
-    pub fn storage(mut self, slots: &[(u64, u64)]) -> Self {
+    pub(crate) fn storage(mut self, slots: &[(u64, u64)]) -> Self {
         self.storage = slots.iter().map(|&(k, v)| (U256::from(k), U256::from(v))).collect();
         self
     }
 
-    pub fn stack(mut self, items: Vec<U256>) -> Self {
+    pub(crate) fn stack(mut self, items: Vec<U256>) -> Self {
         self.stack = items;
         self
     }
 
-    pub fn return_data(mut self, data: impl Into<Bytes>) -> Self {
+    pub(crate) fn return_data(mut self, data: impl Into<Bytes>) -> Self {
         self.return_data = data.into();
         self
     }
 
-    pub fn depth(mut self, depth: usize) -> Self {
+    pub(crate) fn depth(mut self, depth: usize) -> Self {
         self.depth = depth;
         self
     }
 
-    pub fn label(mut self, label: impl Into<String>) -> Self {
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
         self
     }
 
     /// A one-line description for failure messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!(
             "spec={:?} gas={} static={} code=0x{}",
             self.spec,
@@ -271,7 +271,7 @@ impl FrameTest {
     }
 
     /// Runs the frame with revm's interpreter.
-    pub fn run_interp(&self) -> FrameOutcome {
+    pub(crate) fn run_interp(&self) -> FrameOutcome {
         let instructions = Instructions::new_mainnet_with_spec(self.spec);
         let mut host = self.host();
         let mut interpreter = self.interpreter();
@@ -280,12 +280,12 @@ impl FrameTest {
     }
 
     /// Runs the frame as native code compiled for the frame's spec.
-    pub fn run_native(&self) -> FrameOutcome {
+    pub(crate) fn run_native(&self) -> FrameOutcome {
         let compiled = compile(&self.code, self.spec);
         let instructions = Instructions::new_mainnet_with_spec(self.spec);
         let mut host = self.host();
         let mut interpreter = self.interpreter();
-        let action = revm_jit::handler::run_native(
+        let action = revm_jit::evm::run_native(
             &compiled,
             &mut interpreter,
             &mut host,
@@ -296,7 +296,7 @@ impl FrameTest {
     }
 
     /// Runs both ways; `Err` describes every difference.
-    pub fn compare(&self) -> Result<FrameOutcome, String> {
+    pub(crate) fn compare(&self) -> Result<FrameOutcome, String> {
         let interp = self.run_interp();
         let native = self.run_native();
         let diffs = interp.diff(&native);
@@ -312,14 +312,14 @@ impl FrameTest {
     }
 
     /// Runs both ways, panics on any difference, returns the interpreter's outcome.
-    pub fn check(&self) -> FrameOutcome {
+    pub(crate) fn check(&self) -> FrameOutcome {
         self.compare().unwrap_or_else(|msg| panic!("{msg}"))
     }
 }
 
 /// Everything observable after a frame ran.
 #[derive(Debug)]
-pub struct FrameOutcome {
+pub(crate) struct FrameOutcome {
     pub action: InterpreterAction,
     pub stack: Vec<U256>,
     pub memory: Vec<u8>,
@@ -356,12 +356,12 @@ impl FrameOutcome {
     }
 
     /// The instruction result when the frame returned (None for a new frame).
-    pub fn result(&self) -> Option<InstructionResult> {
+    pub(crate) fn result(&self) -> Option<InstructionResult> {
         self.action.instruction_result()
     }
 
     /// The returned output (empty for a new frame).
-    pub fn output(&self) -> Bytes {
+    pub(crate) fn output(&self) -> Bytes {
         match &self.action {
             InterpreterAction::Return(r) => r.output.clone(),
             InterpreterAction::NewFrame(_) => Bytes::new(),
@@ -369,14 +369,14 @@ impl FrameOutcome {
     }
 
     /// Output read as one big-endian word (the usual `RETURN` of a word at 0).
-    pub fn word(&self) -> U256 {
+    pub(crate) fn word(&self) -> U256 {
         let out = self.output();
         assert_eq!(out.len(), 32, "output is not one word: {out:?} (result {:?})", self.result());
         U256::from_be_slice(&out)
     }
 
     /// Gas remaining in the returned action.
-    pub fn gas_left(&self) -> u64 {
+    pub(crate) fn gas_left(&self) -> u64 {
         match &self.action {
             InterpreterAction::Return(r) => r.gas.remaining(),
             InterpreterAction::NewFrame(_) => self.gas.remaining(),
@@ -384,7 +384,7 @@ impl FrameOutcome {
     }
 
     /// Differences with `other` (this is the interpreter's outcome), one line each.
-    pub fn diff(&self, native: &FrameOutcome) -> Vec<String> {
+    pub(crate) fn diff(&self, native: &FrameOutcome) -> Vec<String> {
         let mut d = Vec::new();
         if self.action != native.action {
             d.push(format!("action:\n    interp: {:?}\n    native: {:?}", self.action, native.action));
@@ -440,7 +440,7 @@ fn short_stack(stack: &[U256]) -> String {
 
 /// Collects mismatches over many cases so that one test reports all of them at once.
 #[derive(Default)]
-pub struct Mismatches {
+pub(crate) struct Mismatches {
     pub cases: usize,
     pub failures: Vec<String>,
 }
@@ -448,7 +448,7 @@ pub struct Mismatches {
 impl Mismatches {
     /// Checks `test`; on a mismatch records it and returns the interpreter's outcome anyway,
     /// so expectations on the outcome can still be asserted.
-    pub fn check(&mut self, test: &FrameTest) -> FrameOutcome {
+    pub(crate) fn check(&mut self, test: &FrameTest) -> FrameOutcome {
         self.cases += 1;
         if std::env::var_os("FRAME_TRACE").is_some() {
             // Names each case before it runs, to find one that crashes the process.
@@ -468,12 +468,12 @@ impl Mismatches {
     }
 
     /// Records a failure found by other means (e.g. a transaction-level comparison).
-    pub fn record(&mut self, failure: String) {
+    pub(crate) fn record(&mut self, failure: String) {
         self.failures.push(failure);
     }
 
     /// Panics listing every mismatch, if any.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         assert!(self.cases > 0, "no case ran");
         if !self.failures.is_empty() {
             let mut msg = format!(
@@ -492,7 +492,7 @@ impl Mismatches {
 /// Runs `body` in a child process (this test binary re-run with only the test `test_path`), so
 /// that a case which crashes the process (memory corruption in native code, an abort) fails
 /// just this test instead of killing every test running in the process.
-pub fn isolated(test_path: &str, body: impl FnOnce()) {
+pub(crate) fn isolated(test_path: &str, body: impl FnOnce()) {
     const VAR: &str = "REVM_JIT_ISOLATED_CHILD";
     if std::env::var(VAR).as_deref() == Ok(test_path) {
         body();

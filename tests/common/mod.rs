@@ -9,10 +9,11 @@ use revm::{
     primitives::{Address, Bytes, TxKind, U256, address, hardfork::SpecId},
     state::{AccountInfo, Bytecode},
 };
-use revm_jit::exec::{Executor, FrameCounts, Mode};
+use revm_jit::FrameCounts;
+use revm_jit_cli::exec::{Executor, Mode};
 
 /// The forks compiled code supports, oldest first.
-pub const FORKS: &[SpecId] = &[
+pub(crate) const FORKS: &[SpecId] = &[
     SpecId::FRONTIER,
     SpecId::HOMESTEAD,
     SpecId::TANGERINE,
@@ -30,7 +31,7 @@ pub const FORKS: &[SpecId] = &[
 ];
 
 /// Every binary opcode (two operands, one result), for tests that sweep them.
-pub const BINARY_OPS: &[u8] = &[
+pub(crate) const BINARY_OPS: &[u8] = &[
     op::ADD,
     op::MUL,
     op::SUB,
@@ -55,22 +56,22 @@ pub const BINARY_OPS: &[u8] = &[
 ];
 
 /// Account that sends every test transaction.
-pub const CALLER: Address = address!("0x1000000000000000000000000000000000000001");
+pub(crate) const CALLER: Address = address!("0x1000000000000000000000000000000000000001");
 /// Account holding the code under test.
-pub const TARGET: Address = address!("0x2000000000000000000000000000000000000002");
+pub(crate) const TARGET: Address = address!("0x2000000000000000000000000000000000000002");
 /// A second contract the code under test may call.
-pub const OTHER: Address = address!("0x3000000000000000000000000000000000000003");
+pub(crate) const OTHER: Address = address!("0x3000000000000000000000000000000000000003");
 
 /// What one run produced.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub result: ResultAndState,
     pub frames: FrameCounts,
 }
 
 /// A test scenario: code at TARGET (and optionally OTHER), a call with calldata.
 #[derive(Clone, Debug)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub code: Bytes,
     pub other_code: Bytes,
     pub calldata: Bytes,
@@ -81,7 +82,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub fn new(code: impl Into<Bytes>) -> Self {
+    pub(crate) fn new(code: impl Into<Bytes>) -> Self {
         Self {
             code: code.into(),
             other_code: Bytes::new(),
@@ -93,22 +94,22 @@ impl Scenario {
         }
     }
 
-    pub fn spec(mut self, spec: SpecId) -> Self {
+    pub(crate) fn spec(mut self, spec: SpecId) -> Self {
         self.spec = spec;
         self
     }
 
-    pub fn gas(mut self, gas_limit: u64) -> Self {
+    pub(crate) fn gas(mut self, gas_limit: u64) -> Self {
         self.gas_limit = gas_limit;
         self
     }
 
-    pub fn calldata(mut self, data: impl Into<Bytes>) -> Self {
+    pub(crate) fn calldata(mut self, data: impl Into<Bytes>) -> Self {
         self.calldata = data.into();
         self
     }
 
-    pub fn other(mut self, code: impl Into<Bytes>) -> Self {
+    pub(crate) fn other(mut self, code: impl Into<Bytes>) -> Self {
         self.other_code = code.into();
         self
     }
@@ -139,13 +140,13 @@ impl Scenario {
     }
 
     /// Runs the scenario with a fresh executor in `mode`.
-    pub fn run(&self, mode: Mode) -> Outcome {
+    pub(crate) fn run(&self, mode: Mode) -> Outcome {
         let mut executor = Executor::new(mode);
         self.run_with(&mut executor)
     }
 
     /// Runs the scenario with `executor` (so compiled code can be reused).
-    pub fn run_with(&self, executor: &mut Executor) -> Outcome {
+    pub(crate) fn run_with(&self, executor: &mut Executor) -> Outcome {
         let ctx = Context::mainnet().with_db(self.db()).modify_cfg_chained(|cfg| {
             cfg.set_spec_and_mainnet_gas_params(self.spec);
             cfg.disable_nonce_check = true;
@@ -173,7 +174,7 @@ impl Scenario {
 
     /// Runs in both modes, asserts identical results and state, and that the jit run executed
     /// every frame natively. Returns the interpreter's outcome.
-    pub fn assert_same(&self) -> Outcome {
+    pub(crate) fn assert_same(&self) -> Outcome {
         let interp = self.run(Mode::Interp);
         let jit = self.run(Mode::Jit);
         assert_eq!(jit.result.result, interp.result.result, "result differs for {self:?}");
@@ -183,4 +184,4 @@ impl Scenario {
         interp
     }
 }
-pub mod frame;
+pub(crate) mod frame;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 /// Bytecode under construction; every method consumes and returns the builder.
 #[derive(Clone, Debug, Default)]
-pub struct Code {
+pub(crate) struct Code {
     bytes: Vec<u8>,
     labels: HashMap<&'static str, usize>,
     /// (offset of a PUSH2 operand, label).
@@ -14,42 +14,42 @@ pub struct Code {
 }
 
 impl Code {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Current length (the pc of the next byte).
-    pub fn pc(&self) -> usize {
+    pub(crate) fn pc(&self) -> usize {
         self.bytes.len()
     }
 
     /// One opcode.
-    pub fn op(mut self, opcode: u8) -> Self {
+    pub(crate) fn op(mut self, opcode: u8) -> Self {
         self.bytes.push(opcode);
         self
     }
 
     /// `opcode` repeated `n` times.
-    pub fn repeat(mut self, opcode: u8, n: usize) -> Self {
+    pub(crate) fn repeat(mut self, opcode: u8, n: usize) -> Self {
         self.bytes.extend(std::iter::repeat_n(opcode, n));
         self
     }
 
     /// Raw bytes.
-    pub fn raw(mut self, bytes: &[u8]) -> Self {
+    pub(crate) fn raw(mut self, bytes: &[u8]) -> Self {
         self.bytes.extend_from_slice(bytes);
         self
     }
 
     /// Pushes `value` with the shortest PUSHn (PUSH1 for zero, so it works before Shanghai).
-    pub fn push(self, value: impl Into<U256>) -> Self {
+    pub(crate) fn push(self, value: impl Into<U256>) -> Self {
         let value = value.into();
         let n = (value.bit_len().div_ceil(8)).max(1);
         self.push_n(n, value)
     }
 
     /// Pushes `value` with PUSHn exactly (the value is truncated to n bytes).
-    pub fn push_n(mut self, n: usize, value: U256) -> Self {
+    pub(crate) fn push_n(mut self, n: usize, value: U256) -> Self {
         assert!((1..=32).contains(&n));
         let bytes = value.to_be_bytes::<32>();
         self.bytes.push(op::PUSH1 + (n as u8 - 1));
@@ -58,12 +58,12 @@ impl Code {
     }
 
     /// PUSH0.
-    pub fn push0(self) -> Self {
+    pub(crate) fn push0(self) -> Self {
         self.op(op::PUSH0)
     }
 
     /// Pushes each value in order (the last ends on top).
-    pub fn pushes(mut self, values: &[U256]) -> Self {
+    pub(crate) fn pushes(mut self, values: &[U256]) -> Self {
         for v in values {
             self = self.push(*v);
         }
@@ -71,12 +71,12 @@ impl Code {
     }
 
     /// `PUSH1 offset CALLDATALOAD`: the calldata word at `offset` (opaque to the compiler).
-    pub fn cd(self, offset: usize) -> Self {
+    pub(crate) fn cd(self, offset: usize) -> Self {
         self.push(U256::from(offset)).op(op::CALLDATALOAD)
     }
 
     /// Places a JUMPDEST named `name`.
-    pub fn label(mut self, name: &'static str) -> Self {
+    pub(crate) fn label(mut self, name: &'static str) -> Self {
         let prev = self.labels.insert(name, self.bytes.len());
         assert!(prev.is_none(), "label {name} placed twice");
         self.bytes.push(op::JUMPDEST);
@@ -84,7 +84,7 @@ impl Code {
     }
 
     /// Pushes the address of label `name` with a PUSH2.
-    pub fn push_label(mut self, name: &'static str) -> Self {
+    pub(crate) fn push_label(mut self, name: &'static str) -> Self {
         self.bytes.push(op::PUSH2);
         self.fixups.push((self.bytes.len(), name));
         self.bytes.extend_from_slice(&[0, 0]);
@@ -92,22 +92,22 @@ impl Code {
     }
 
     /// `PUSH2 label JUMP`.
-    pub fn jump_to(self, name: &'static str) -> Self {
+    pub(crate) fn jump_to(self, name: &'static str) -> Self {
         self.push_label(name).op(op::JUMP)
     }
 
     /// `PUSH2 label JUMPI` (the condition must already be on the stack).
-    pub fn jumpi_to(self, name: &'static str) -> Self {
+    pub(crate) fn jumpi_to(self, name: &'static str) -> Self {
         self.push_label(name).op(op::JUMPI)
     }
 
     /// Stores the top of the stack at memory 0 and returns that word.
-    pub fn ret_top(self) -> Self {
+    pub(crate) fn ret_top(self) -> Self {
         self.push(U256::ZERO).op(op::MSTORE).push(U256::from(32)).push(U256::ZERO).op(op::RETURN)
     }
 
     /// Resolves labels and returns the bytes.
-    pub fn build(mut self) -> Bytes {
+    pub(crate) fn build(mut self) -> Bytes {
         for (at, name) in std::mem::take(&mut self.fixups) {
             let target = *self.labels.get(name).unwrap_or_else(|| panic!("label {name} never placed"));
             self.bytes[at..at + 2].copy_from_slice(&(target as u16).to_be_bytes());
@@ -117,22 +117,22 @@ impl Code {
 }
 
 /// `U256` from a `u64`.
-pub fn w(v: u64) -> U256 {
+pub(crate) fn w(v: u64) -> U256 {
     U256::from(v)
 }
 
 /// `-v` in two's complement.
-pub fn neg(v: u64) -> U256 {
+pub(crate) fn neg(v: u64) -> U256 {
     U256::ZERO.wrapping_sub(U256::from(v))
 }
 
 /// 2^255, the most negative signed word.
-pub fn min_signed() -> U256 {
+pub(crate) fn min_signed() -> U256 {
     U256::from(1) << 255
 }
 
 /// Values where EVM arithmetic has edge cases.
-pub fn edge_values() -> Vec<U256> {
+pub(crate) fn edge_values() -> Vec<U256> {
     vec![
         w(0),
         w(1),
@@ -162,6 +162,6 @@ pub fn edge_values() -> Vec<U256> {
 }
 
 /// Calldata holding `values` as consecutive words.
-pub fn words(values: &[U256]) -> Bytes {
+pub(crate) fn words(values: &[U256]) -> Bytes {
     values.iter().flat_map(|v| v.to_be_bytes::<32>()).collect::<Vec<u8>>().into()
 }

@@ -9,7 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-pub use common::FORKS;
+pub(crate) use common::FORKS;
 
 mod arith;
 mod code;
@@ -27,14 +27,14 @@ use revm::interpreter::InstructionResult;
 
 /// Asserts the interpreter's result, with the case in the message.
 #[track_caller]
-pub fn expect_result(out: &FrameOutcome, test: &FrameTest, expected: InstructionResult) {
+pub(crate) fn expect_result(out: &FrameOutcome, test: &FrameTest, expected: InstructionResult) {
     assert_eq!(out.result(), Some(expected), "unexpected interpreter result for {}", test.describe());
 }
 
 /// Runs `test` with every gas limit in `gas` (both modes each time) and records mismatches.
 /// Returns how many of the limits ended in each result, so callers can check that the sweep
 /// crossed the boundaries it is meant to cross.
-pub fn sweep_gas(
+pub(crate) fn sweep_gas(
     m: &mut Mismatches,
     test: &FrameTest,
     gas: impl IntoIterator<Item = u64>,
@@ -53,7 +53,7 @@ pub fn sweep_gas(
 
 /// The smallest gas limit with which the interpreter does not run out of gas (found by
 /// bisection; running out of gas is monotonic in the limit).
-pub fn min_gas(test: &FrameTest) -> u64 {
+pub(crate) fn min_gas(test: &FrameTest) -> u64 {
     let oog = |g: u64| test.clone().gas(g).run_interp().result().is_some_and(is_oog);
     let (mut lo, mut hi) = (0u64, 30_000_000u64);
     assert!(!oog(hi), "runs out of gas even with {hi}: {}", test.describe());
@@ -70,7 +70,7 @@ pub fn min_gas(test: &FrameTest) -> u64 {
 
 /// Gas limits around every interesting point below `needed`: all of them when `needed` is
 /// small, otherwise the first and last `dense` values and a coarse step in between.
-pub fn sweep_points(needed: u64, dense: u64) -> Vec<u64> {
+pub(crate) fn sweep_points(needed: u64, dense: u64) -> Vec<u64> {
     let top = needed + 3;
     if top <= 2 * dense {
         return (0..=top).collect();
@@ -83,7 +83,7 @@ pub fn sweep_points(needed: u64, dense: u64) -> Vec<u64> {
 
 /// Sweeps gas limits from 0 to just above what the frame needs, asserting that the sweep
 /// produced both out-of-gas results and `ok`.
-pub fn full_sweep(m: &mut Mismatches, test: &FrameTest, ok: InstructionResult, dense: u64) {
+pub(crate) fn full_sweep(m: &mut Mismatches, test: &FrameTest, ok: InstructionResult, dense: u64) {
     let needed = min_gas(test);
     let seen = sweep_gas(m, test, sweep_points(needed, dense.max(400)));
     assert!(seen.iter().any(|(r, _)| *r == ok), "sweep never reached {ok:?}: {seen:?} for {}", test.describe());
@@ -91,7 +91,7 @@ pub fn full_sweep(m: &mut Mismatches, test: &FrameTest, ok: InstructionResult, d
 }
 
 /// Whether `r` is one of the out-of-gas results.
-pub fn is_oog(r: InstructionResult) -> bool {
+pub(crate) fn is_oog(r: InstructionResult) -> bool {
     use InstructionResult::*;
     matches!(r, OutOfGas | MemoryOOG | MemoryLimitOOG | InvalidOperandOOG | PrecompileOOG | ReentrancySentryOOG)
 }

@@ -10,7 +10,7 @@ use crate::common::{OTHER, Outcome, Scenario, TARGET};
 use revm::bytecode::opcode as op;
 use revm::context::result::{ExecutionResult, HaltReason};
 use revm::primitives::{Address, Bytes, U256, address, hardfork::SpecId};
-use revm_jit::exec::Mode;
+use revm_jit_cli::exec::Mode;
 
 const FRESH: Address = address!("0x00000000000000000000000000000000000000e0");
 

@@ -17,17 +17,16 @@
 //! Every run's status and gas must match the first run's, and every mode's full
 //! [`Outcome`] must match the first mode's; any difference is a [`BenchError`].
 
-pub mod cli;
 pub mod outcome;
 pub mod report;
-pub mod run;
 
 pub use outcome::{Outcome, Status};
 
 use crate::{
-    exec::{Executor, FrameCounts, Mode},
+    exec::{Executor, Mode},
     fixture::{Case, FixtureError},
 };
+use revm_jit::FrameCounts;
 use std::time::{Duration, Instant};
 
 /// Why a case produced no benchmark row.

@@ -1,7 +1,7 @@
 //! `revm-jit bench`: measures the embedded programs or a directory of fixtures in one or
 //! more modes, prints a table and optionally writes a JSON report.
 
-use super::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
+use crate::bench::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
 use crate::{
     exec::Mode,
     fixture::{self, Case, DEFAULT_SPEC, FixtureError},
@@ -27,7 +27,7 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
     /// Hard fork to run under (e.g. Cancun, Prague); overrides fixture configs.
     /// Default: the fixture's config, else Cancun.
-    #[arg(long, value_name = "SPEC", value_parser = parse_spec_arg)]
+    #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
     pub spec: Option<SpecId>,
     /// Time each case in each mode for at least this many milliseconds (wall clock)
     /// and at least `--min-runs` runs.
@@ -46,11 +46,6 @@ pub struct BenchArgs {
     /// loads through it (default: a temporary store per case).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
-}
-
-/// Parses `--spec` (see [`fixture::parse_spec`]).
-pub fn parse_spec_arg(s: &str) -> Result<SpecId, String> {
-    fixture::parse_spec(s).ok_or_else(|| format!("unknown spec `{s}` (expected e.g. Shanghai, Cancun, Prague, Osaka)"))
 }
 
 /// A case to run and, for embedded programs, the status it must end with.
@@ -110,7 +105,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
 /// each failure (to stderr) as it goes. Fails only when the fixture directory cannot be
 /// listed; a fixture that does not load or run is recorded in the summary.
 pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
-    super::steady_heap();
+    crate::bench::steady_heap();
     let modes = ordered_modes(&args.modes);
     let config = MeasureConfig {
         target_time: Duration::from_millis(args.time_ms),

@@ -1,6 +1,7 @@
 //! The `revm-jit` command line: state tests, benchmarks and single runs, in every mode.
 
 use clap::{Parser, Subcommand};
+use revm_jit_cli::cmd;
 use std::process::ExitCode;
 
 /// Runs EVM code through revm's interpreter or as native code compiled by revm-jit.
@@ -14,24 +15,26 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs Ethereum state tests (ethereum/tests GeneralStateTests) in one mode.
-    Statetest(revm_jit::statetest::cli::Args),
+    Statetest(cmd::statetest::Args),
     /// Measure the embedded programs (or a fixture directory) in one or more modes.
-    Bench(revm_jit::bench::cli::BenchArgs),
+    Bench(cmd::bench::BenchArgs),
     /// Run one transaction (a fixture, or a call to given code) and print its result.
-    Run(revm_jit::bench::run::RunArgs),
+    Run(cmd::run::RunArgs),
     /// Compile contracts ahead of time into an artifact store.
-    Compile(revm_jit::compiler::cli::CompileArgs),
+    #[cfg(feature = "llvm")]
+    Compile(cmd::compile::CompileArgs),
     /// List, verify or garbage-collect an artifact store.
-    Store(revm_jit::store::cli::StoreArgs),
+    Store(cmd::store::StoreArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Statetest(args) => revm_jit::statetest::cli::run(args),
-        Command::Bench(args) => revm_jit::bench::cli::run(&args),
-        Command::Run(args) => revm_jit::bench::run::run(&args),
-        Command::Compile(args) => revm_jit::compiler::cli::run(&args),
-        Command::Store(args) => revm_jit::store::cli::run(&args),
+        Command::Statetest(args) => cmd::statetest::run(args),
+        Command::Bench(args) => cmd::bench::run(&args),
+        Command::Run(args) => cmd::run::run(&args),
+        #[cfg(feature = "llvm")]
+        Command::Compile(args) => cmd::compile::run(&args),
+        Command::Store(args) => cmd::store::run(&args),
     }
 }

@@ -1,7 +1,7 @@
 //! `revm-jit statetest`: runs state-test files in one mode and prints a summary.
 
-use super::{Console, RunOptions, run as run_tests};
 use crate::exec::Mode;
+use crate::statetest::{Console, RunOptions, run as run_tests};
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 /// Arguments of `revm-jit statetest`.
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> ExitCode {
         store: args.store.clone(),
     };
     if let Some(dir) = &args.store
-        && let Err(error) = crate::store::DiskStore::open(dir, crate::compiler::aot::build_id())
+        && let Err(error) = revm_jit::store::DiskStore::open(dir, revm_jit::store::BuildId::current())
     {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;

@@ -1,8 +1,9 @@
 //! Outcomes of state-test cases, and the summary and JSON report built from them.
 
 use super::{env::FixtureError, fixture::LoadError};
-use crate::exec::{FrameCounts, Mode};
+use crate::exec::Mode;
 use revm::primitives::{B256, Bytes};
+use revm_jit::FrameCounts;
 use serde::Serialize;
 use std::{
     collections::BTreeMap,

@@ -8,12 +8,13 @@ use super::{
     report::{CaseOutcome, Counts, Failure, Report, Status},
     roots,
 };
-use crate::exec::{Executor, FrameCounts, Mode};
+use crate::exec::{Executor, Mode};
 use revm::{
     Context, MainContext,
     context::{BlockEnv, CfgEnv, result::EVMError},
     database::{CacheState, State},
 };
+use revm_jit::FrameCounts;
 use revm_statetest_types::Test;
 use std::{
     collections::HashMap,
@@ -396,7 +397,7 @@ impl Case<'_> {
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| executor.transact_commit(ctx, tx)));
                 match result {
                     Err(payload) => {
-                        return Status::Failed(Failure::Panic(crate::compiler::panic_message(payload.as_ref())));
+                        return Status::Failed(Failure::Panic(revm_jit::compiler::panic_message(payload.as_ref())));
                     }
                     Ok(Ok(result)) => Execution::Ran(result),
                     Ok(Err(EVMError::Transaction(invalid))) => Execution::Rejected(invalid.to_string()),
@@ -461,7 +462,7 @@ impl Case<'_> {
             Ok::<_, String>(reference.difference(&native))
         }));
         match outcome {
-            Err(payload) => Status::Failed(Failure::Panic(crate::compiler::panic_message(payload.as_ref()))),
+            Err(payload) => Status::Failed(Failure::Panic(revm_jit::compiler::panic_message(payload.as_ref()))),
             Ok(Err(error)) => Status::Failed(Failure::TraceMismatch(error)),
             Ok(Ok(Some(difference))) => Status::Failed(Failure::TraceMismatch(difference)),
             Ok(Ok(None)) => Status::Passed,

@@ -1,5 +1,5 @@
 //! The embedded default benchmark set: small hand-written programs, in the
-//! [`asm`](crate::asm) syntax, that each stress one kind of work.
+//! [`asm`](mod@crate::asm) syntax, that each stress one kind of work.
 //!
 //! Every program takes its iteration count as the first calldata word, returns a
 //! result computed from every iteration (so comparing outputs between modes checks

@@ -23,7 +23,7 @@
 //! computes all offsets and a second pass emits bytes.
 //!
 //! ```
-//! let code = revm_jit::asm::assemble(
+//! let code = revm_jit_cli::asm::assemble(
 //!     "PUSH 3          ; counter
 //!      loop:
 //!        PUSH 1 SWAP1 SUB

@@ -4,9 +4,6 @@
 //! transactions through an [`Executor`], so a new mode is added in one place and every
 //! tool gains it at once.
 
-use crate::compiler::aot::{self, ScratchDir};
-use crate::store::{ArtifactStore, DiskStore, StoreError};
-use crate::{JitConfig, JitEvm, JitRuntime};
 use revm::{
     Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder,
     context::{
@@ -15,6 +12,8 @@ use revm::{
     },
     handler::MainnetContext,
 };
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
+use revm_jit::{FrameCounts, JitConfig, JitEvm, JitRuntime};
 use std::{path::Path, sync::Arc};
 
 /// How transactions are executed.
@@ -52,15 +51,6 @@ impl std::fmt::Display for Mode {
     }
 }
 
-/// How many frames ran as native code and how many ran in revm's interpreter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FrameCounts {
-    /// Frames whose code started executing as native code.
-    pub native: u64,
-    /// Frames with code that ran in revm's interpreter.
-    pub interpreted: u64,
-}
-
 /// Runs transactions in one [`Mode`], keeping whatever the mode needs between
 /// transactions (compiled code, counters).
 #[derive(Debug)]
@@ -70,12 +60,12 @@ pub struct Executor {
     /// The runtime compiled code comes from (`jit`: eager, shared by every transaction).
     runtime: Option<JitRuntime>,
     /// The artifact store's directory when the executor made it; held only to be removed on drop.
-    _scratch_store: Option<ScratchDir>,
+    _scratch_store: Option<tempfile::TempDir>,
 }
 
 /// Opens the store in `dir` for this build.
 fn open_store(dir: &Path) -> Result<Arc<dyn ArtifactStore>, StoreError> {
-    Ok(Arc::new(DiskStore::open(dir, aot::build_id())?))
+    Ok(Arc::new(DiskStore::open(dir, BuildId::current())?))
 }
 
 impl Executor {
@@ -106,8 +96,9 @@ impl Executor {
                 let dir = match store {
                     Some(dir) => dir.to_path_buf(),
                     None => {
-                        let scratch = ScratchDir::new("revm-jit-store")
-                            .map_err(|e| StoreError::io("create directory", std::env::temp_dir(), e))?;
+                        let scratch = tempfile::Builder::new().prefix("revm-jit-store").tempdir().map_err(|e| {
+                            StoreError::Io { op: "create directory", path: std::env::temp_dir(), source: e }
+                        })?;
                         scratch_store.insert(scratch).path().to_path_buf()
                     }
                 };

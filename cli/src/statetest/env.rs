@@ -37,26 +37,10 @@ const CONSTANTINOPLE: &str = "fork Constantinople: its EIP-1283 SSTORE metering 
 /// (`…At5`, `…AtTime15k`) only make sense in blockchain tests and are not listed, so they
 /// are skipped as unknown like any other name.
 pub fn fork_support(name: &str) -> Option<ForkSupport> {
-    let spec = match name {
-        "Frontier" => SpecId::FRONTIER,
-        "Homestead" => SpecId::HOMESTEAD,
-        "EIP150" | "TangerineWhistle" => SpecId::TANGERINE,
-        "EIP158" | "SpuriousDragon" => SpecId::SPURIOUS_DRAGON,
-        "Byzantium" => SpecId::BYZANTIUM,
-        "Constantinople" => return Some(ForkSupport::Skip(CONSTANTINOPLE)),
-        "ConstantinopleFix" | "Petersburg" => SpecId::PETERSBURG,
-        "Istanbul" => SpecId::ISTANBUL,
-        "Berlin" => SpecId::BERLIN,
-        "London" => SpecId::LONDON,
-        "Paris" | "Merge" => SpecId::MERGE,
-        "Shanghai" => SpecId::SHANGHAI,
-        "Cancun" => SpecId::CANCUN,
-        "Prague" => SpecId::PRAGUE,
-        "Osaka" => SpecId::OSAKA,
-        "Amsterdam" => SpecId::AMSTERDAM,
-        _ => return None,
-    };
-    Some(ForkSupport::Run(spec))
+    if name == "Constantinople" {
+        return Some(ForkSupport::Skip(CONSTANTINOPLE));
+    }
+    crate::fork::parse(name).map(ForkSupport::Run)
 }
 
 /// A fixture whose content is inconsistent, found while building a case's environment.

@@ -1,23 +1,13 @@
 //! Malformed bench fixtures produce typed errors naming the file and the field, and the
 //! bench keeps going with the other fixtures, counting the failures.
 
-use revm_jit::{
-    bench::{
-        BenchError,
-        cli::{BenchArgs, execute},
-    },
+use revm_jit_cli::{
+    bench::BenchError,
+    cmd::bench::{BenchArgs, execute},
     exec::{Executor, Mode},
     fixture::{FixtureError, load_file},
 };
 use std::path::{Path, PathBuf};
-
-/// A fresh, empty directory under the system temp dir, unique to this test and process.
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("revm-jit-fixture-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -68,8 +58,8 @@ fn good_with(from: &str, to: &str) -> String {
 }
 
 fn load_err(test: &str, text: &str) -> (PathBuf, FixtureError) {
-    let dir = temp_dir(test);
-    let file = write(&dir, "fixture.json", text);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = write(dir.path(), "fixture.json", text);
     match load_file(&file, None) {
         Ok(cases) => panic!("{test}: expected an error, loaded {} case(s)", cases.len()),
         Err(e) => (file, e),
@@ -87,8 +77,8 @@ fn assert_names(e: &FixtureError, file: &Path, field: Option<&str>) {
 
 #[test]
 fn good_fixture_loads_and_runs() {
-    let dir = temp_dir("good");
-    let file = write(&dir, "good.json", GOOD);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = write(dir.path(), "good.json", GOOD);
     let cases = load_file(&file, None).expect("GOOD loads");
     assert_eq!(cases.len(), 1);
     let case = &cases[0];
@@ -197,20 +187,20 @@ fn unknown_spec_in_config() {
 
 #[test]
 fn bench_counts_bad_fixtures_and_runs_the_rest() {
-    let dir = temp_dir("bench_dir");
-    write(&dir, "a_good.json", GOOD);
-    write(&dir, "b_not_json.json", "[1, 2");
-    write(&dir, "c_no_pre.json", &{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write(dir.path(), "a_good.json", GOOD);
+    write(dir.path(), "b_not_json.json", "[1, 2");
+    write(dir.path(), "c_no_pre.json", &{
         let mut v: serde_json::Value = serde_json::from_str(GOOD).unwrap();
         v["good"].as_object_mut().unwrap().remove("pre");
         v.to_string()
     });
-    write(&dir, "d_bad_hex.json", &good_with(r#""value": ["0x5"]"#, r#""value": ["0xfive"]"#));
-    write(&dir, "ignored.txt", "not a fixture");
+    write(dir.path(), "d_bad_hex.json", &good_with(r#""value": ["0x5"]"#, r#""value": ["0xfive"]"#));
+    write(dir.path(), "ignored.txt", "not a fixture");
 
     let args = BenchArgs {
         modes: vec![Mode::Interp],
-        fixtures: Some(dir.clone()),
+        fixtures: Some(dir.path().to_path_buf()),
         filter: None,
         json: None,
         spec: None,
@@ -230,7 +220,7 @@ fn bench_counts_bad_fixtures_and_runs_the_rest() {
     }
 
     // A missing directory is an error naming it.
-    let missing = dir.join("nope");
+    let missing = dir.path().join("nope");
     let e = execute(&BenchArgs { fixtures: Some(missing.clone()), ..args }).unwrap_err();
     assert!(e.to_string().contains(&missing.display().to_string()), "{e}");
 }

@@ -214,19 +214,6 @@ pub fn deploy(db: &mut CacheDB<EmptyDB>, address: Address, code: Bytes, storage:
     }
 }
 
-/// Parses a spec name as used on the command line and in fixture configs: the revm
-/// names (`Frontier` … `Cancun`, `Prague`, `Osaka`, `Amsterdam`), case-insensitively,
-/// plus `Paris` for the Merge.
-pub fn parse_spec(name: &str) -> Option<SpecId> {
-    let lower = name.to_ascii_lowercase();
-    if lower == "paris" {
-        return Some(SpecId::MERGE);
-    }
-    (0..=SpecId::NEXT as u8)
-        .filter_map(SpecId::try_from_u8)
-        .find(|spec| <&'static str>::from(*spec).eq_ignore_ascii_case(&lower))
-}
-
 /// The `.json` files directly in `dir`, sorted by name.
 pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>, FixtureError> {
     let io = |source| FixtureError::Io { path: dir.to_owned(), source };
@@ -296,7 +283,7 @@ impl Parser<'_> {
         if let Some((path, value)) = network {
             let path = field(path);
             let text = self.str(value, &path)?;
-            spec = parse_spec(text).ok_or_else(|| self.bad(&path, text, "a known spec name"))?;
+            spec = crate::fork::parse(text).ok_or_else(|| self.bad(&path, text, "a known spec name"))?;
         }
         if let Some(config) = config
             && let Some(v) = config.get("chainid")

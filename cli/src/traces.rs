@@ -9,9 +9,6 @@
 //! names the first thing that differs. The state-test runner (`--check-traces`) and the
 //! inspector tests are built on these.
 
-use crate::exec::FrameCounts;
-use crate::handler::InspectionMode;
-use crate::{JitEvm, JitHandle};
 use alloy_primitives::Keccak256;
 use alloy_rpc_types_trace::geth::CallConfig;
 use revm::context::TxEnv;
@@ -22,6 +19,8 @@ use revm::interpreter::{CallInputs, CallOutcome, CreateInputs, CreateOutcome, in
 use revm::primitives::{Address, B256, Log, U256};
 use revm::{Database, InspectEvm, MainBuilder};
 use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
+use revm_jit::FrameCounts;
+use revm_jit::{InspectionMode, JitEvm, JitHandle};
 
 /// An inspector that records the frame-level hooks with their arguments, in order.
 ///

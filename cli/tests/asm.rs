@@ -1,6 +1,6 @@
-//! Exact-byte and error tests for the `revm_jit::asm` assembler.
+//! Exact-byte and error tests for the `revm_jit_cli::asm` assembler.
 
-use revm_jit::asm::{AsmError, AsmErrorKind, assemble};
+use revm_jit_cli::asm::{AsmError, AsmErrorKind, assemble};
 
 fn bytes(src: &str) -> Vec<u8> {
     match assemble(src) {

@@ -12,9 +12,8 @@
 //!
 //! Files run in parallel on worker threads, each with its own executor, so any mode
 //! (interpreter or compiled) is judged the same way. [`run`] returns a [`Report`];
-//! [`cli`] is the `revm-jit statetest` command.
+//! [`crate::cmd::statetest`] is the `revm-jit statetest` command.
 
-pub mod cli;
 pub mod env;
 pub mod fixture;
 pub mod progress;

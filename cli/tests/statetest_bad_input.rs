@@ -3,10 +3,10 @@
 //! not stop the other files of the run.
 //!
 //! The good fixture is ethereum/tests' `stExample/add11.json`, read from the suite
-//! (`$REVM_JIT_STATETESTS`, else `../shared/ethereum-tests/GeneralStateTests`) and copied
+//! (`$REVM_JIT_STATETESTS`, else `shared/ethereum-tests/GeneralStateTests` beside the repository) and copied
 //! to a temporary directory with the broken variants next to it.
 
-use revm_jit::{
+use revm_jit_cli::{
     exec::Mode,
     statetest::{Failure, FixtureError, LoadError, Quiet, Report, RunOptions, Status, load_file, run},
 };
@@ -19,7 +19,7 @@ const CONTRACT: &str = "0x095e7baea6a6c7c4c2dfeb977efac326af552d87";
 fn add11() -> String {
     let suite = std::env::var_os("REVM_JIT_STATETESTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ethereum-tests/GeneralStateTests"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ethereum-tests/GeneralStateTests"));
     let path = suite.join("stExample/add11.json");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -28,29 +28,6 @@ fn add11() -> String {
             path.display()
         )
     })
-}
-
-/// A fresh, empty temporary directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("revm-jit-statetest-bad-input-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating a temporary directory");
-    TempDir(dir)
 }
 
 /// add11 with `edit` applied, written to `dir/name`.
@@ -80,8 +57,8 @@ fn only_case(report: &Report) -> &Status {
 
 #[test]
 fn malformed_json_is_a_syntax_error_naming_the_file() {
-    let dir = temp_dir("malformed");
-    let path = write_text(&dir, "malformed.json", "{\n  \"add11\": {\n    \"env\": [1, }\n}\n");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_text(dir.path(), "malformed.json", "{\n  \"add11\": {\n    \"env\": [1, }\n}\n");
     let error = load_file(&path).unwrap_err();
     assert!(matches!(error, LoadError::Syntax { .. }), "{error:?}");
     let message = error.to_string();
@@ -92,9 +69,9 @@ fn malformed_json_is_a_syntax_error_naming_the_file() {
 
 #[test]
 fn truncated_file_is_a_syntax_error_naming_the_file() {
-    let dir = temp_dir("truncated");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let text = add11();
-    let path = write_text(&dir, "truncated.json", &text[..text.len() / 2]);
+    let path = write_text(dir.path(), "truncated.json", &text[..text.len() / 2]);
     let error = load_file(&path).unwrap_err();
     let LoadError::Syntax { source, .. } = &error else {
         panic!("expected a syntax error, got {error:?}");
@@ -105,8 +82,8 @@ fn truncated_file_is_a_syntax_error_naming_the_file() {
 
 #[test]
 fn missing_field_names_the_object_lacking_it() {
-    let dir = temp_dir("missing");
-    let path = write_edited(&dir, "missing.json", |t| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "missing.json", |t| {
         t["pre"][CONTRACT].as_object_mut().unwrap().remove("nonce");
     });
     let error = load_file(&path).unwrap_err();
@@ -118,7 +95,7 @@ fn missing_field_names_the_object_lacking_it() {
     assert!(message.contains("missing field `nonce`"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
 
-    let path = write_edited(&dir, "missing_env.json", |t| {
+    let path = write_edited(dir.path(), "missing_env.json", |t| {
         t.as_object_mut().unwrap().remove("env");
     });
     let error = load_file(&path).unwrap_err();
@@ -127,8 +104,8 @@ fn missing_field_names_the_object_lacking_it() {
 
 #[test]
 fn non_hex_string_names_the_field() {
-    let dir = temp_dir("nonhex");
-    let path = write_edited(&dir, "code.json", |t| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "code.json", |t| {
         t["pre"][CONTRACT]["code"] = json!("0x60zz");
     });
     let error = load_file(&path).unwrap_err();
@@ -139,7 +116,7 @@ fn non_hex_string_names_the_field() {
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
 
     // The transaction is read through a JSON value; its fields are named too.
-    let path = write_edited(&dir, "data.json", |t| {
+    let path = write_edited(dir.path(), "data.json", |t| {
         t["transaction"]["data"][0] = json!("0xnothex");
     });
     let error = load_file(&path).unwrap_err();
@@ -152,8 +129,8 @@ fn non_hex_string_names_the_field() {
 
 #[test]
 fn unreadable_file_is_an_io_error() {
-    let dir = temp_dir("unreadable");
-    let path = dir.join("absent.json");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("absent.json");
     let error = load_file(&path).unwrap_err();
     assert!(matches!(error, LoadError::Io { .. }), "{error:?}");
     assert_eq!(error.path(), path);
@@ -164,8 +141,8 @@ fn unreadable_file_is_an_io_error() {
 
 #[test]
 fn index_out_of_range_fails_the_case_with_the_field() {
-    let dir = temp_dir("index");
-    let path = write_edited(&dir, "index.json", |t| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "index.json", |t| {
         t["post"]["Cancun"][0]["indexes"]["value"] = json!(3);
     });
     let report = run_quiet(std::slice::from_ref(&path));
@@ -180,8 +157,8 @@ fn index_out_of_range_fails_the_case_with_the_field() {
 
 #[test]
 fn unknown_fork_is_skipped_by_name() {
-    let dir = temp_dir("fork");
-    let path = write_edited(&dir, "fork.json", |t| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "fork.json", |t| {
         let cancun = t["post"]["Cancun"].clone();
         t["post"]["Futureland"] = cancun.clone();
         t["post"]["Constantinople"] = cancun;
@@ -196,8 +173,8 @@ fn unknown_fork_is_skipped_by_name() {
 
 #[test]
 fn oversized_bigint_value_rejects_the_transaction() {
-    let dir = temp_dir("bigint");
-    let path = write_edited(&dir, "bigint.json", |t| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "bigint.json", |t| {
         t["transaction"]["value"][0] = json!(format!("0x:bigint 0x1{}", "0".repeat(64)));
     });
     let report = run_quiet(std::slice::from_ref(&path));
@@ -210,23 +187,23 @@ fn oversized_bigint_value_rejects_the_transaction() {
 
 #[test]
 fn bad_files_are_counted_and_good_files_still_pass() {
-    let dir = temp_dir("mixed");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let text = add11();
-    write_text(&dir, "a_good.json", &text);
-    write_text(&dir, "b_truncated.json", &text[..text.len() - 40]);
-    write_text(&dir, "c_malformed.json", "{ not json");
-    write_edited(&dir, "d_nonhex.json", |t| {
+    write_text(dir.path(), "a_good.json", &text);
+    write_text(dir.path(), "b_truncated.json", &text[..text.len() - 40]);
+    write_text(dir.path(), "c_malformed.json", "{ not json");
+    write_edited(dir.path(), "d_nonhex.json", |t| {
         t["env"]["currentCoinbase"] = json!("0xnotanaddress");
     });
-    write_edited(&dir, "e_missing.json", |t| {
+    write_edited(dir.path(), "e_missing.json", |t| {
         t.as_object_mut().unwrap().remove("transaction");
     });
-    write_text(&dir, "f_not_a_fixture.txt", "ignored: not .json");
-    let sub = dir.join("sub");
+    write_text(dir.path(), "f_not_a_fixture.txt", "ignored: not .json");
+    let sub = dir.path().join("sub");
     std::fs::create_dir_all(&sub).unwrap();
     write_text(&sub, "good_again.json", &text);
 
-    let report = run_quiet(&[dir.to_path_buf()]);
+    let report = run_quiet(&[dir.path().to_path_buf()]);
     let totals = report.totals();
     assert_eq!((totals.passed, totals.failed, totals.skipped), (2, 4, 0), "{:#?}", report.cases);
     assert!(report.closing_line() == "2 passed, 4 failed, 0 skipped");
@@ -264,17 +241,17 @@ fn bad_files_are_counted_and_good_files_still_pass() {
 
 #[test]
 fn empty_directory_is_a_failure() {
-    let dir = temp_dir("empty");
-    let report = run_quiet(&[dir.to_path_buf()]);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let report = run_quiet(&[dir.path().to_path_buf()]);
     assert!(matches!(only_case(&report), Status::Failed(Failure::NoFiles { .. })), "{:?}", report.cases);
 }
 
 #[test]
 fn wrong_expectations_are_reported_with_expected_and_got() {
-    let dir = temp_dir("judge");
+    let dir = tempfile::tempdir().expect("temporary directory");
     let wrong = format!("0x{}", "11".repeat(32));
 
-    let path = write_edited(&dir, "root.json", |t| {
+    let path = write_edited(dir.path(), "root.json", |t| {
         t["post"]["Cancun"][0]["hash"] = json!(wrong);
     });
     let report = run_quiet(std::slice::from_ref(&path));
@@ -285,20 +262,20 @@ fn wrong_expectations_are_reported_with_expected_and_got() {
     let message = failure.to_string();
     assert!(message.contains("wrong state root") && message.contains(&got.to_string()), "{message}");
 
-    let path = write_edited(&dir, "logs.json", |t| {
+    let path = write_edited(dir.path(), "logs.json", |t| {
         t["post"]["Cancun"][0]["logs"] = json!(wrong);
     });
     let report = run_quiet(std::slice::from_ref(&path));
     assert!(matches!(only_case(&report), Status::Failed(Failure::LogsHash { .. })), "{:?}", report.cases);
 
-    let path = write_edited(&dir, "exception.json", |t| {
+    let path = write_edited(dir.path(), "exception.json", |t| {
         t["post"]["Cancun"][0]["expectException"] = json!("TransactionException.INTRINSIC_GAS_TOO_LOW");
     });
     let report = run_quiet(std::slice::from_ref(&path));
     assert!(matches!(only_case(&report), Status::Failed(Failure::ExceptionNotRaised { .. })), "{:?}", report.cases);
 
     // Too little gas: revm rejects the transaction, which add11 does not expect.
-    let path = write_edited(&dir, "rejected.json", |t| {
+    let path = write_edited(dir.path(), "rejected.json", |t| {
         t["transaction"]["gasLimit"][0] = json!("0x5000");
     });
     let report = run_quiet(std::slice::from_ref(&path));

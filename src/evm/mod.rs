@@ -13,7 +13,6 @@ pub use inspect::InspectionMode;
 use crate::abi::{Builtins, EvmContext, ExitStatus};
 use crate::builtins;
 use crate::compiler::CompiledFn;
-use crate::exec::FrameCounts;
 use crate::runtime::JitHandle;
 use revm::primitives::{B256, hardfork::SpecId};
 use revm::{
@@ -41,6 +40,15 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     inspection: InspectionMode,
     frames: FrameCounts,
     recent: RecentCode,
+}
+
+/// How many frames ran as native code and how many ran in revm's interpreter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Frames whose code started executing as native code.
+    pub native: u64,
+    /// Frames with code that ran in revm's interpreter.
+    pub interpreted: u64,
 }
 
 /// Compiled code this `JitEvm` used in the current transaction, probed before the shared

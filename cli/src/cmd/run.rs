@@ -1,7 +1,7 @@
 //! `revm-jit run`: executes one transaction (each test of a fixture file, or a call to
 //! given code) in one mode and prints its status, gas, output and logs.
 
-use super::{Outcome, Status, cli::parse_spec_arg, report};
+use crate::bench::{Outcome, Status, report};
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// Runtime code, as hex, to deploy at 0xcc…cc and call from a funded 0x11…11.
     #[arg(long, value_name = "HEX")]
     pub code: Option<String>,
-    /// Like `--code`, but the code is assembled from this file (revm_jit::asm syntax).
+    /// Like `--code`, but the code is assembled from this file (revm_jit_cli::asm syntax).
     #[arg(long, value_name = "FILE")]
     pub asm: Option<PathBuf>,
     /// Calldata, as hex (replaces a fixture's data too).
@@ -32,7 +32,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "interp")]
     pub mode: Mode,
     /// Hard fork to run under (default: the fixture's config, else Cancun).
-    #[arg(long, value_name = "SPEC", value_parser = parse_spec_arg)]
+    #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
     pub spec: Option<SpecId>,
     /// Transaction gas limit (default: the fixture's, or 30,000,000 for code).
     #[arg(long, value_name = "N")]

@@ -16,9 +16,9 @@
 //!   same traces either way.
 
 use super::{JitEvm, NativeHooks, run_native_with};
-use crate::builtins;
+use crate::builtins::{self, report_logs, report_selfdestruct};
 use revm::DatabaseCommit;
-use revm::context::{ContextSetters, ContextTr, JournalEntry, JournalTr};
+use revm::context::{ContextSetters, ContextTr, JournalTr};
 use revm::handler::{
     FrameInitOrResult, Handler, ItemOrResult, MainnetHandler, PrecompileProvider, SystemCallCommitEvm, SystemCallEvm,
     evm::ContextDbError, instructions::InstructionProvider, system_call::SystemCallTx,
@@ -28,8 +28,8 @@ use revm::inspector::{
     handler::frame_end,
 };
 use revm::interpreter::{
-    GasTable, Host, InstructionResult, InstructionTable, Interpreter, InterpreterAction, InterpreterResult,
-    interpreter::EthInterpreter, interpreter_types::LoopControl,
+    GasTable, Host, InstructionTable, Interpreter, InterpreterAction, InterpreterResult, interpreter::EthInterpreter,
+    interpreter_types::LoopControl,
 };
 use revm::primitives::{Address, Bytes};
 use revm::state::EvmState;
@@ -58,54 +58,6 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
     /// How inspected transactions run.
     pub fn inspection_mode(&self) -> InspectionMode {
         self.inspection
-    }
-}
-
-/// Reports the logs journaled since `logs_before` to the inspector, with the interpreter of
-/// the frame that emitted them, as revm's inspected instruction loop does.
-#[cold]
-pub(crate) fn report_logs<H, I>(
-    interpreter: &mut Interpreter<EthInterpreter>,
-    host: &mut H,
-    inspector: &mut I,
-    logs_before: usize,
-) where
-    H: ContextTr<Journal: JournalExt>,
-    I: Inspector<H, EthInterpreter>,
-{
-    let logs = host.journal().logs()[logs_before..].to_vec();
-    for log in logs {
-        inspector.log_full(interpreter, host, log);
-    }
-}
-
-/// When the frame's pending action is a selfdestruct, reports it to the inspector from the
-/// journal entries recorded since `journal_before` (the account destroyed, or the balance
-/// moved when the account survives, per EIP-6780).
-#[cold]
-pub(crate) fn report_selfdestruct<H, I>(
-    interpreter: &mut Interpreter<EthInterpreter>,
-    host: &mut H,
-    inspector: &mut I,
-    journal_before: usize,
-) where
-    H: ContextTr<Journal: JournalExt>,
-    I: Inspector<H, EthInterpreter>,
-{
-    let is_selfdestruct = matches!(
-        interpreter.bytecode.action(),
-        Some(InterpreterAction::Return(result)) if result.result == InstructionResult::SelfDestruct
-    );
-    if !is_selfdestruct {
-        return;
-    }
-    let entry = host.journal().journal().get(journal_before..).and_then(|entries| entries.last());
-    if let Some(
-        JournalEntry::AccountDestroyed { address: contract, target, had_balance: value, .. }
-        | JournalEntry::BalanceTransfer { from: contract, to: target, balance: value, .. },
-    ) = entry
-    {
-        inspector.selfdestruct(*contract, *target, *value);
     }
 }
 

@@ -1,13 +1,14 @@
 //! `revm-jit store list|verify|gc DIR`: what an operator needs to look after a store.
 
-use super::{ArtifactStore, DiskStore, GcOptions};
-use crate::compiler::aot;
+use revm_jit::compiler::COMPILER_VERSION;
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 /// Arguments of `revm-jit store`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreArgs {
     #[command(subcommand)]
+    /// What to do with the store.
     pub command: StoreCommand,
 }
 
@@ -62,7 +63,7 @@ fn open(dir: &PathBuf) -> Result<DiskStore, String> {
     if !dir.is_dir() {
         return Err(format!("{}: no such store directory", dir.display()));
     }
-    DiskStore::open(dir, aot::build_id()).map_err(|e| e.to_string())
+    DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())
 }
 
 fn list(dir: &PathBuf) -> Result<ExitCode, String> {
@@ -83,7 +84,7 @@ fn list(dir: &PathBuf) -> Result<ExitCode, String> {
         }
     }
     let valid = listed.iter().filter(|a| a.is_valid()).count();
-    println!("{} artifacts, {valid} valid for this build ({})", listed.len(), aot::COMPILER_VERSION);
+    println!("{} artifacts, {valid} valid for this build ({})", listed.len(), COMPILER_VERSION);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,19 @@
+//! The tooling around revm-jit: the `revm-jit` command line and what it is made of.
+//!
+//! One module per command in [`cmd`] (`statetest`, `bench`, `run`, `compile`, `store`), and
+//! what they share: [`exec`] (the execution modes), [`statetest`] (the Ethereum state-test
+//! runner), [`bench`](mod@bench) (the benchmark harness), [`fixture`] (benchmark cases from fixture
+//! files), [`fork`] (the one fork-name parser), [`programs`] (the embedded benchmark
+//! programs), [`asm`] (a small EVM assembler used by the programs and the tests) and
+//! [`traces`] (trace equality between native and interpreted frames). The library's tests,
+//! benchmarks and examples use it too.
+
+pub mod asm;
+pub mod bench;
+pub mod cmd;
+pub mod exec;
+pub mod fixture;
+pub mod fork;
+pub mod programs;
+pub mod statetest;
+pub mod traces;
