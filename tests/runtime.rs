@@ -194,11 +194,11 @@ fn injected_failures_in_eager_mode_fall_back_to_the_interpreter() {
 }
 
 /// Lookups never block on a full hotness channel: with room for one event, a stream of
-/// misses overflows it, and every miss is accounted for as sent or dropped.
+/// contracts turning hot overflows it, and every report is accounted for as sent or dropped.
 #[test]
 fn a_full_event_channel_drops_and_counts_without_blocking() {
     use revm::{bytecode::Bytecode, primitives::B256};
-    let runtime = JitRuntime::new(JitConfig { hot_threshold: u32::MAX, channel_capacity: 1, ..JitConfig::default() });
+    let runtime = JitRuntime::new(JitConfig { hot_threshold: 0, channel_capacity: 1, ..JitConfig::default() });
     let handle = runtime.handle();
     let code = Bytecode::new_raw(vec![0x5b, 0x00].into());
     let mut lookups = 0u64;
@@ -212,7 +212,8 @@ fn a_full_event_channel_drops_and_counts_without_blocking() {
     }
     let stats = handle.stats();
     assert_eq!(stats.misses, lookups);
-    assert_eq!(stats.events_sent + stats.events_dropped, lookups, "{stats:?}");
+    // Misses are counted where they happen; only those that make a contract hot are sent.
+    assert!(stats.events_sent + stats.events_dropped <= lookups, "{stats:?}");
     drop(runtime);
     let stats = handle.stats();
     assert!(stats.events_received <= stats.events_sent, "{stats:?}");

@@ -7,7 +7,7 @@ use crate::compiler::{CompileError, panic_message};
 use crossbeam_channel::{Receiver, Sender, select};
 use revm::primitives::Bytes;
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, Mutex},
     thread::JoinHandle,
@@ -39,10 +39,6 @@ impl Drop for ExitSignal {
         let _ = self.0.send(());
     }
 }
-
-/// The coordinator's bookkeeping: misses per key not yet compiled, and keys being compiled.
-/// Counting stops at a bound so adversarial numbers of distinct contracts cannot grow it.
-const MAX_TRACKED_KEYS: usize = 1 << 20;
 
 impl Background {
     /// Starts the coordinator and `handle`'s configured number of workers.
@@ -103,7 +99,8 @@ impl Background {
     }
 }
 
-/// Counts misses per key and queues a key for compilation once it is hot.
+/// Queues each contract reported hot for compilation, once: keys already cached, failed or
+/// being compiled are dropped.
 fn coordinator(
     handle: &JitHandle,
     events: &Receiver<HotEvent>,
@@ -111,8 +108,6 @@ fn coordinator(
     shutdown: &Receiver<()>,
     in_flight: &Mutex<HashSet<CodeKey>>,
 ) {
-    let threshold = handle.config().hot_threshold;
-    let mut misses: HashMap<CodeKey, u32> = HashMap::new();
     loop {
         let event = select! {
             recv(shutdown) -> _ => return,
@@ -124,16 +119,9 @@ fn coordinator(
         if handle.is_settled(&event.key) {
             continue;
         }
+        // Lookups send an event only once a key crossed the hot threshold
+        // (`super::hotness`): every event received is a contract to compile.
         handle.stats_counters().events_received.inc();
-        let count = misses.entry(event.key).or_insert(0);
-        *count += 1;
-        if *count <= threshold {
-            if misses.len() > MAX_TRACKED_KEYS {
-                misses.clear();
-            }
-            continue;
-        }
-        misses.remove(&event.key);
         if !in_flight.lock().expect("in-flight set").insert(event.key) {
             continue;
         }

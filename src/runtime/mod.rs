@@ -11,6 +11,7 @@
 //! In eager mode a miss compiles on the caller's thread instead (what `--mode jit` uses).
 
 mod background;
+mod hotness;
 mod stats;
 
 pub use stats::{JitStats, StatsSnapshot};
@@ -20,6 +21,7 @@ use crate::compiler::{CompileError, CompiledFn, CompilerConfig};
 use crate::compiler::{Compiler, aot};
 use crate::store::{ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
+use hotness::MissCounters;
 use revm::bytecode::Bytecode;
 use revm::primitives::{B256, hardfork::SpecId};
 #[cfg(feature = "llvm")]
@@ -49,7 +51,8 @@ pub struct JitConfig {
     /// Compile on the caller's thread at the first lookup (no background compiler).
     pub eager: bool,
     /// A contract is compiled once it missed the cache more than this many times (0: at the
-    /// first miss). Default 8.
+    /// first miss). Misses are counted in a fixed table of hashed slots, so a contract that
+    /// shares a slot with another may turn hot sooner. Default 8.
     pub hot_threshold: u32,
     /// Background compiler threads. Default 1.
     pub workers: usize,
@@ -153,6 +156,8 @@ struct Shared {
     failed: moka::sync::Cache<CodeKey, Arc<str>, KeyHasher>,
     stats: Arc<JitStats>,
     events: Option<crossbeam_channel::Sender<HotEvent>>,
+    /// Misses per key (hashed into slots), counted where they happen.
+    misses: MissCounters,
 }
 
 #[cfg(feature = "llvm")]
@@ -185,7 +190,9 @@ impl JitRuntime {
             let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity.max(1));
             (Some(tx), Some(rx))
         };
-        let shared = Arc::new(Shared { config, enabled: AtomicBool::new(true), cache, failed, stats, events });
+        let misses = MissCounters::new(config.hot_threshold);
+        let enabled = AtomicBool::new(true);
+        let shared = Arc::new(Shared { config, enabled, cache, failed, stats, events, misses });
         let handle = JitHandle { shared: Arc::clone(&shared) };
         let preload = handle.preload();
         let background = receiver.map(|rx| Background::start(handle, rx));
@@ -233,11 +240,15 @@ impl JitHandle {
             return Some(f);
         }
         shared.stats.misses.inc();
-        if shared.failed.contains_key(&key) || code.original_byte_slice().len() > shared.config.max_bytecode_len {
-            return None;
-        }
         if shared.config.eager {
+            if self.is_refused(&key, code) {
+                return None;
+            }
             return self.compile_now(key, code.original_byte_slice()).ok();
+        }
+        // Most misses end here: counted, nothing sent.
+        if !shared.misses.miss(&key) || self.is_refused(&key, code) {
+            return None;
         }
         self.report_hot(key, code);
         #[cfg(feature = "test-hooks")]
@@ -245,6 +256,11 @@ impl JitHandle {
             return self.wait_for(key, wait);
         }
         None
+    }
+
+    /// Whether `key` is never compiled: it failed before, or its code is too long.
+    fn is_refused(&self, key: &CodeKey, code: &Bytecode) -> bool {
+        code.original_byte_slice().len() > self.shared.config.max_bytecode_len || self.shared.failed.contains_key(key)
     }
 
     /// Whether native execution is on for this runtime.
@@ -341,7 +357,7 @@ impl JitHandle {
                     )
                 };
                 self.shared.stats.loaded_from_store.inc();
-                self.shared.cache.insert(key, compiled.clone());
+                self.insert(key, compiled.clone());
                 Ok(Some(compiled))
             }
             Ok(None) => Ok(None),
@@ -351,6 +367,13 @@ impl JitHandle {
                 Err(error)
             }
         }
+    }
+
+    /// Caches `compiled` under `key`; the key's miss count starts over, so that once evicted it
+    /// must turn hot again before it is recompiled.
+    fn insert(&self, key: CodeKey, compiled: CompiledFn) {
+        self.shared.cache.insert(key, compiled);
+        self.shared.misses.reset(&key);
     }
 
     /// Compiles on the calling thread and caches the result (or the failure). With a store,
@@ -371,7 +394,7 @@ impl JitHandle {
         match result {
             Ok(f) => {
                 shared.stats.compiled.inc();
-                shared.cache.insert(key, f.clone());
+                self.insert(key, f.clone());
                 Ok(f)
             }
             Err(e) => {
