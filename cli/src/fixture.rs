@@ -214,14 +214,19 @@ pub fn deploy(db: &mut CacheDB<EmptyDB>, address: Address, code: Bytes, storage:
     }
 }
 
-/// The `.json` files directly in `dir`, sorted by name.
+/// The `.json` files in `dir` and its subdirectories, recursively, sorted by path.
 pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>, FixtureError> {
-    let io = |source| FixtureError::Io { path: dir.to_owned(), source };
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
-            files.push(path);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let io = |source| FixtureError::Io { path: dir.clone(), source };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "json") {
+                files.push(path);
+            }
         }
     }
     files.sort();

@@ -1,41 +1,66 @@
-//! `revm-jit compile`: prepares AOT artifacts in a store, for a node to preload at start-up.
+//! `revm-jit compile`: compiles contracts and reports where the compile time went; with
+//! `--store`, also links them into AOT artifacts in a store, for a node to preload at start-up.
 //!
 //! Contracts come from `--code HEX`, from `--programs` (the embedded benchmark programs), or
-//! from fixture files (every account with code in their pre-state), or from directories of
-//! fixtures. They are compiled for `--spec` and linked in
-//! libraries of up to `--per-library` contracts each, which are written to the store.
+//! from fixture or state-test files (every account with code in their pre-states), or from
+//! directories of them, searched recursively. Each distinct (code, fork) pair is compiled
+//! once: for `--spec` when given, otherwise for the fork each test names. Independent
+//! contracts compile in parallel on `--jobs` threads. The report gives the slowest contracts
+//! with their phase times, and the median, 99th percentile and maximum over all of them;
+//! `--json FILE` writes every measurement.
 
 use crate::{fixture, programs};
 use revm::primitives::{B256, Bytes, hardfork::SpecId, keccak256};
-use revm_jit::compiler::{CompilerConfig, aot};
+use revm_jit::compiler::{CompilePhases, CompilerConfig, aot};
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore};
-use revm_jit::{Compiler, OptLevel};
-use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Instant};
+use revm_jit::{CompileError, Compiler, OptLevel};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 /// Arguments of `revm-jit compile`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompileArgs {
-    /// Fork to compile for (e.g. Cancun, Prague, Osaka).
+    /// Fork to compile for (e.g. Cancun, Prague, Osaka). Needed with `--code` and
+    /// `--programs`; fixture inputs default to the fork each test names.
     #[arg(long, value_parser = crate::fork::parse_arg)]
-    pub spec: SpecId,
-    /// The artifact store directory (created if missing).
+    pub spec: Option<SpecId>,
+    /// The artifact store directory (created if missing). Without it, contracts are compiled
+    /// in process and only reported.
     #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    pub store: Option<PathBuf>,
     /// Bytecode to compile, as hex (with or without 0x).
     #[arg(long, value_name = "HEX", conflicts_with_all = ["inputs", "programs"])]
     pub code: Option<String>,
     /// Compile the embedded benchmark programs (every contract of their pre-states).
     #[arg(long, conflicts_with = "inputs")]
     pub programs: bool,
-    /// Fixture files, or directories of them: every contract in their pre-states is compiled.
+    /// Fixture or state-test files, or directories of them (searched recursively): every
+    /// contract in their pre-states is compiled.
     #[arg(value_name = "FIXTURE_OR_DIR")]
     pub inputs: Vec<PathBuf>,
-    /// Contracts per shared library.
+    /// Contracts per shared library (with `--store`).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     pub per_library: u64,
     /// LLVM optimisation level.
     #[arg(long, value_enum, default_value_t = OptLevelArg::Default)]
     pub opt_level: OptLevelArg,
+    /// Compiler threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// How many of the slowest contracts to list with their phase times.
+    #[arg(long, default_value_t = 5)]
+    pub slowest: usize,
+    /// Write every contract's measurement and the summary to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `--opt-level`: the library's [`OptLevel`], as named on the command line.
@@ -62,9 +87,9 @@ impl From<OptLevelArg> for OptLevel {
     }
 }
 
-/// Runs the command: compiles, links and stores; prints what it did. Fails when an input
-/// cannot be read, the linker is missing, or the store cannot be written. Contracts the
-/// compiler refuses are reported and skipped.
+/// Runs the command: compiles (and with `--store` links and stores); prints what it did.
+/// Fails when an input cannot be read, the linker is missing, or the store cannot be
+/// written. Contracts the compiler refuses are reported and skipped.
 pub fn run(args: &CompileArgs) -> ExitCode {
     match execute(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,65 +100,268 @@ pub fn run(args: &CompileArgs) -> ExitCode {
     }
 }
 
+/// A contract to compile: its code under one fork.
+type Job = ((B256, SpecId), Bytes);
+
 fn execute(args: &CompileArgs) -> Result<(), String> {
-    let contracts = collect(args)?;
-    if contracts.is_empty() {
+    let jobs: Vec<Job> = collect(args)?.into_iter().collect();
+    if jobs.is_empty() {
         return Err("no contract code found in the inputs".into());
     }
-    let store = DiskStore::open(&args.store, BuildId::current()).map_err(|e| e.to_string())?;
-    let mut compiler = Compiler::new(CompilerConfig { opt_level: args.opt_level.into(), ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    let contracts: Vec<(B256, Bytes)> = contracts.into_iter().collect();
-    let progress = indicatif::ProgressBar::new(contracts.len() as u64);
+    let config = CompilerConfig { opt_level: args.opt_level.into(), ..Default::default() };
+    let threads = args.jobs.map_or_else(default_jobs, |n| usize::try_from(n).unwrap_or(1)).min(jobs.len());
+    let progress = progress_bar(jobs.len());
+    let start = Instant::now();
+    let report = match &args.store {
+        None => compile_in_process(&jobs, &config, threads, &progress)?,
+        Some(dir) => compile_into_store(args, dir, &jobs, &config, threads, &progress)?,
+    };
+    progress.finish_and_clear();
+    report.print(args.slowest, start.elapsed(), threads);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).expect("report serialises");
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let progress = indicatif::ProgressBar::new(len as u64);
     progress.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contracts {elapsed} {msg}")
             .expect("valid progress template"),
     );
-    let start = Instant::now();
-    let (mut stored, mut refused, mut libraries, mut bytes) = (0, 0, 0, 0);
-    for chunk in contracts.chunks(usize::try_from(args.per_library).unwrap_or(usize::MAX)) {
-        // The compiler's refusals (e.g. a fork it does not know) are per contract.
-        let mut objects = Vec::new();
-        for (hash, code) in chunk {
-            match compiler.compile_object(code, args.spec) {
-                Ok(object) => objects.push(object),
-                Err(error) => {
-                    progress.suspend(|| eprintln!("skipping {hash}: {error}"));
-                    refused += 1;
-                }
-            }
-            progress.inc(1);
-        }
-        if objects.is_empty() {
-            continue;
-        }
-        let library = aot::link_objects(&mut compiler, &objects).map_err(|e| e.to_string())?;
+    progress
+}
+
+/// Runs `work` on every job with `threads` threads, each with its own compiler (compilers are
+/// per thread); results come back in job order.
+fn parallel<T: Send>(
+    jobs: &[Job],
+    config: &CompilerConfig,
+    threads: usize,
+    progress: &indicatif::ProgressBar,
+    work: impl Fn(&mut Compiler, &Job) -> T + Sync,
+) -> Result<Vec<T>, String> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let outcome: Result<(), String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    let mut compiler = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(index) else { return Ok(()) };
+                        let result = work(&mut compiler, job);
+                        results.lock().expect("results lock")[index] = Some(result);
+                        progress.inc(1);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().map_err(|_| "a compiler thread panicked".to_string())?)
+    });
+    outcome?;
+    Ok(results.into_inner().expect("results lock").into_iter().map(|r| r.expect("every job ran")).collect())
+}
+
+/// Compiles every job to in-process machine code (dropped at once) and measures it.
+fn compile_in_process(
+    jobs: &[Job],
+    config: &CompilerConfig,
+    threads: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<Report, String> {
+    let outcomes = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
+        let start = Instant::now();
+        let result = compiler.compile(code, *spec);
+        let wall = start.elapsed();
+        result
+            .map(|f| Measurement::new(*hash, *spec, code.len(), f.compile_time, f.phases, Duration::ZERO))
+            .map_err(|e| (*hash, *spec, wall, e))
+    })?;
+    Ok(Report::from_outcomes(outcomes, progress))
+}
+
+/// Compiles every job to an object in parallel, then links them into libraries of
+/// `--per-library` contracts and stores them.
+fn compile_into_store(
+    args: &CompileArgs,
+    dir: &Path,
+    jobs: &[Job],
+    config: &CompilerConfig,
+    threads: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<Report, String> {
+    let store = DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())?;
+    let objects = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
+        let start = Instant::now();
+        compiler.compile_object(code, *spec).map_err(|e| (*hash, *spec, start.elapsed(), e))
+    })?;
+    let mut linker = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
+    let mut outcomes = Vec::new();
+    let (mut compiled, mut failed): (Vec<_>, Vec<_>) = objects.into_iter().partition(Result::is_ok);
+    outcomes.extend(failed.drain(..).map(|f| f.map(|_| unreachable!("partitioned"))));
+    let compiled: Vec<aot::ObjectCode> = compiled.drain(..).map(|o| o.expect("partitioned")).collect();
+    let (mut libraries, mut bytes) = (0, 0);
+    for chunk in compiled.chunks(usize::try_from(args.per_library).unwrap_or(usize::MAX)) {
+        let start = Instant::now();
+        let library = aot::link_objects(&mut linker, chunk).map_err(|e| e.to_string())?;
         store.put(&library.bytes, &library.entries).map_err(|e| e.to_string())?;
-        stored += library.entries.len();
+        // Linking is shared by the chunk: each contract is charged its share.
+        let link = start.elapsed() / u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+        outcomes.extend(
+            chunk
+                .iter()
+                .map(|o| Ok(Measurement::new(o.code_hash, o.spec, o.bytecode_len, o.compile_time, o.phases, link))),
+        );
         libraries += 1;
         bytes += library.bytes.len();
     }
-    progress.finish_and_clear();
-    println!(
-        "{stored} contracts compiled for {:?} into {libraries} libraries ({bytes} bytes) in {}, in {:.1?}; {refused} refused",
-        args.spec,
-        args.store.display(),
-        start.elapsed()
-    );
-    Ok(())
+    let mut report = Report::from_outcomes(outcomes, progress);
+    report.stored = Some(format!("{libraries} libraries ({bytes} bytes) in {}", dir.display()));
+    Ok(report)
 }
 
-/// The distinct contracts of the inputs, by code hash.
-fn collect(args: &CompileArgs) -> Result<BTreeMap<B256, Bytes>, String> {
+/// One compiled contract's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+struct Measurement {
+    code_hash: B256,
+    spec: String,
+    bytecode_len: usize,
+    /// Wall-clock compile time, linking excluded.
+    total_us: u128,
+    analysis_us: u128,
+    emit_us: u128,
+    optimize_us: u128,
+    codegen_us: u128,
+    /// This contract's share of linking its library (store mode only).
+    link_us: u128,
+}
+
+impl Measurement {
+    fn new(code_hash: B256, spec: SpecId, len: usize, total: Duration, p: CompilePhases, link: Duration) -> Self {
+        Self {
+            code_hash,
+            spec: format!("{spec:?}"),
+            bytecode_len: len,
+            total_us: total.as_micros(),
+            analysis_us: p.analysis.as_micros(),
+            emit_us: p.emit.as_micros(),
+            optimize_us: p.optimize.as_micros(),
+            codegen_us: p.machine_code.as_micros(),
+            link_us: link.as_micros(),
+        }
+    }
+
+    fn total_with_link(&self) -> u128 {
+        self.total_us + self.link_us
+    }
+}
+
+/// What `compile` did.
+#[derive(Debug, Default)]
+struct Report {
+    measurements: Vec<Measurement>,
+    refused: Vec<String>,
+    stored: Option<String>,
+}
+
+type Outcome = Result<Measurement, (B256, SpecId, Duration, CompileError)>;
+
+impl Report {
+    fn from_outcomes(outcomes: Vec<Outcome>, progress: &indicatif::ProgressBar) -> Self {
+        let mut report = Self::default();
+        for outcome in outcomes {
+            match outcome {
+                Ok(m) => report.measurements.push(m),
+                Err((hash, spec, _, error)) => {
+                    let line = format!("{hash} ({spec:?}): {error}");
+                    progress.suspend(|| eprintln!("refused {line}"));
+                    report.refused.push(line);
+                }
+            }
+        }
+        report.measurements.sort_by_key(|m| std::cmp::Reverse(m.total_with_link()));
+        report
+    }
+
+    /// The `q` quantile (0..=1) of total compile times, in microseconds.
+    fn quantile(&self, q: f64) -> u128 {
+        let mut totals: Vec<u128> = self.measurements.iter().map(Measurement::total_with_link).collect();
+        totals.sort_unstable();
+        match totals.len() {
+            0 => 0,
+            n => totals[((n - 1) as f64 * q).round() as usize],
+        }
+    }
+
+    fn print(&self, slowest: usize, elapsed: Duration, threads: usize) {
+        let ms = |us: u128| format!("{:.1} ms", us as f64 / 1000.0);
+        if !self.measurements.is_empty() && slowest > 0 {
+            println!(
+                "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "slowest contracts", "fork", "bytes", "total", "analysis", "emit", "optimise", "codegen", "link"
+            );
+            for m in self.measurements.iter().take(slowest) {
+                println!(
+                    "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    m.code_hash.to_string(),
+                    m.spec,
+                    m.bytecode_len,
+                    ms(m.total_with_link()),
+                    ms(m.analysis_us),
+                    ms(m.emit_us),
+                    ms(m.optimize_us),
+                    ms(m.codegen_us),
+                    ms(m.link_us)
+                );
+            }
+        }
+        println!(
+            "{} contracts compiled, {} refused, on {threads} threads in {elapsed:.1?}; compile time p50 {}, p99 {}, max {}",
+            self.measurements.len(),
+            self.refused.len(),
+            ms(self.quantile(0.5)),
+            ms(self.quantile(0.99)),
+            ms(self.quantile(1.0)),
+        );
+        if let Some(stored) = &self.stored {
+            println!("stored: {stored}");
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "compiled": self.measurements.len(),
+            "refused": self.refused,
+            "p50_us": self.quantile(0.5),
+            "p99_us": self.quantile(0.99),
+            "max_us": self.quantile(1.0),
+            "stored": self.stored,
+            "contracts": self.measurements,
+        })
+    }
+}
+
+/// The distinct (code, fork) pairs of the inputs.
+fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, String> {
     let mut contracts = BTreeMap::new();
+    let needs_spec = || args.spec.ok_or_else(|| "--spec is needed with --code and --programs".to_string());
     if let Some(hex) = &args.code {
         let code = revm::primitives::hex::decode(hex.trim()).map_err(|e| format!("--code: not hex: {e}"))?;
-        contracts.insert(keccak256(&code), Bytes::from(code));
+        contracts.insert((keccak256(&code), needs_spec()?), Bytes::from(code));
         return Ok(contracts);
     }
     if args.programs {
+        let spec = needs_spec()?;
         for program in programs::all() {
-            add_contracts(&mut contracts, &program.case(args.spec));
+            add_contracts(&mut contracts, &program.case(spec), spec);
         }
         return Ok(contracts);
     }
@@ -148,20 +376,20 @@ fn collect(args: &CompileArgs) -> Result<BTreeMap<B256, Bytes>, String> {
         };
         for file in files {
             for case in fixture::load_file(&file, None).map_err(|e| e.to_string())? {
-                add_contracts(&mut contracts, &case);
+                add_contracts(&mut contracts, &case, args.spec.unwrap_or(case.spec));
             }
         }
     }
     Ok(contracts)
 }
 
-/// Adds every contract with code in `case`'s pre-state.
-fn add_contracts(contracts: &mut BTreeMap<B256, Bytes>, case: &fixture::Case) {
+/// Adds every contract with code in `case`'s pre-state, for `spec`.
+fn add_contracts(contracts: &mut BTreeMap<(B256, SpecId), Bytes>, case: &fixture::Case, spec: SpecId) {
     for account in case.db.cache.accounts.values() {
         if let Some(code) = &account.info.code {
             let bytes = code.original_bytes();
             if !bytes.is_empty() {
-                contracts.insert(keccak256(&bytes), bytes);
+                contracts.insert((keccak256(&bytes), spec), bytes);
             }
         }
     }
