@@ -55,8 +55,10 @@ impl OptLevel {
     fn pipeline(self) -> Option<&'static str> {
         match self {
             OptLevel::None => None,
-            OptLevel::Less => Some("function(early-cse<memssa>,instcombine<max-iterations=1>,simplifycfg)"),
-            OptLevel::Default => Some("function(early-cse<memssa>,instcombine<max-iterations=1>,dse,simplifycfg)"),
+            OptLevel::Less => Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1>,simplifycfg)"),
+            OptLevel::Default => {
+                Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1>,dse,simplifycfg)")
+            }
             OptLevel::Aggressive => Some("default<O2>"),
         }
     }
