@@ -435,17 +435,31 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     }
 
     /// Entry: dispatch on the entry pc to the code start or a resume point.
+    ///
+    /// Where the block's height is static, the entry checks that the stack length is that
+    /// height (else the interpreter takes the frame at the entry pc): the runtime enters only
+    /// fresh frames and resume points, where it always is, but code that relies on a height
+    /// should not trust its caller for it.
     fn emit_entry_switch(&mut self) -> Result<(), CodegenError> {
         let pc = self.load_ctx_i64(field::PC, "entry_pc")?;
+        let entry = self.builder.get_insert_block().expect("positioned in the entry block");
         let fallback = self.context.append_basic_block(self.function, "entry_unknown_pc");
-        let start = self.landing(0)?;
-        let mut cases = vec![(self.i64.const_zero(), start)];
-        for resume in self.analysis.resume_points() {
-            if self.blocks.contains_key(&resume) {
-                let block = self.landing(resume)?;
-                cases.push((self.i64.const_int(resume as u64, false), block));
+        let mut cases = Vec::new();
+        let targets = std::iter::once(0).chain(self.analysis.resume_points().filter(|r| self.blocks.contains_key(r)));
+        for target in targets.collect::<Vec<_>>() {
+            let mut block = self.landing(target)?;
+            if let Some(&height) = self.analysis.heights.get(&target) {
+                let check = self.context.append_basic_block(self.function, &format!("enter_pc{target}"));
+                self.builder.position_at_end(check);
+                let len = self.load_ctx_i64(field::STACK_LEN, "entry_len")?;
+                let expected = self.i64.const_int(height as u64, false);
+                let ok = self.builder.build_int_compare(IntPredicate::EQ, len, expected, "entry_len_ok")?;
+                self.builder.build_conditional_branch(ok, block, fallback)?;
+                block = check;
             }
+            cases.push((self.i64.const_int(target as u64, false), block));
         }
+        self.builder.position_at_end(entry);
         self.builder.build_switch(pc, fallback, &cases)?;
         self.builder.position_at_end(fallback);
         self.exit_at(ExitStatus::Interpret, pc)?;
@@ -464,14 +478,19 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         }
         self.reg = false;
         self.reload_ctx()?;
-        self.reload_len()
+        self.reload_len(self.analysis.heights.get(&pc).copied())
     }
 
-    fn reload_len(&mut self) -> Result<(), CodegenError> {
+    /// Reloads the stack base, and the length unless the block's `height` is static (then the
+    /// length is that constant: slots sit at constant offsets and the stack checks fold).
+    fn reload_len(&mut self, height: Option<u32>) -> Result<(), CodegenError> {
         // Reloading the stack base per block keeps its live range short: values live across
         // thousands of blocks make LLVM's register allocator superlinearly slow.
         self.stack_base = self.load_ctx_ptr(field::STACK, "stack")?;
-        self.block_len = self.load_ctx_i64(field::STACK_LEN, "len")?;
+        self.block_len = match height {
+            Some(h) => self.i64.const_int(h as u64, false),
+            None => self.load_ctx_i64(field::STACK_LEN, "len")?,
+        };
         // SAFETY (LLVM IR, not Rust): the index stays within the 1024-slot stack buffer because
         // every section checks its stack bounds before touching slots.
         self.block_sp = unsafe { self.builder.build_gep(self.word, self.stack_base, &[self.block_len], "sp")? };

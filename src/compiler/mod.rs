@@ -55,9 +55,9 @@ impl OptLevel {
     fn pipeline(self) -> Option<&'static str> {
         match self {
             OptLevel::None => None,
-            OptLevel::Less => Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1>,simplifycfg)"),
+            OptLevel::Less => Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,simplifycfg)"),
             OptLevel::Default => {
-                Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1>,dse,simplifycfg)")
+                Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,dse,simplifycfg)")
             }
             OptLevel::Aggressive => Some("default<O2>"),
         }
