@@ -48,8 +48,10 @@ pub(super) fn compute(
         matches!(last.opcode, op::JUMP | op::JUMPI)
             && match last.static_target {
                 None => true,
-                Some(t) => usize::try_from(t).is_ok_and(|t| jumpdests.get(t).copied().unwrap_or(false))
-                    && !is_block_jumpdest(usize::try_from(t).unwrap_or(usize::MAX)),
+                Some(t) => {
+                    usize::try_from(t).is_ok_and(|t| jumpdests.get(t).copied().unwrap_or(false))
+                        && !is_block_jumpdest(usize::try_from(t).unwrap_or(usize::MAX))
+                }
             }
     });
 
