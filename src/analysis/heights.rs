@@ -61,10 +61,10 @@ pub(super) fn compute(
             let mut out: Vec<u32> = Vec::new();
             match last.opcode {
                 op::JUMP | op::JUMPI => {
-                    if let Some(t) = last.static_target.and_then(|t| usize::try_from(t).ok()) {
-                        if is_block_jumpdest(t) {
-                            out.push(t as u32);
-                        }
+                    if let Some(t) = last.static_target.and_then(|t| usize::try_from(t).ok())
+                        && is_block_jumpdest(t)
+                    {
+                        out.push(t as u32);
                     }
                     if last.opcode == op::JUMPI {
                         out.push(last.pc + 1);
