@@ -15,6 +15,7 @@
 //! therefore allowed to be conservative: a check that fails too eagerly only costs speed.
 
 mod decode;
+mod heights;
 mod sections;
 
 pub use decode::{Instruction, Operation, decode};
@@ -41,6 +42,13 @@ pub struct Analysis {
     /// JUMPDEST's gas per remaining byte and continues after the run. Without this, padding
     /// made of thousands of JUMPDESTs became thousands of blocks and LLVM took minutes.
     pub jumpdest_runs: Vec<(u32, u32)>,
+    /// Stack length at the entry of each block whose length is the same on every path that
+    /// reaches it, keyed by the block's first pc (see `heights`).
+    pub heights: std::collections::HashMap<u32, u32>,
+    /// Static successors of every block, keyed by first pc: fall-through, constant jump
+    /// targets that start a block, and the resume point after a call. Dynamic jumps add no
+    /// edge here.
+    pub successors: std::collections::HashMap<u32, Vec<u32>>,
 }
 
 impl Analysis {
@@ -49,7 +57,8 @@ impl Analysis {
         let (instructions, jumpdests) = decode(code, spec);
         let sections = sections::build(&instructions, spec);
         let jumpdest_runs = jumpdest_runs(&instructions);
-        Self { code_len: code.len(), instructions, jumpdests, sections, spec, jumpdest_runs }
+        let (heights, successors) = heights::compute(&instructions, &sections, &jumpdests, &jumpdest_runs);
+        Self { code_len: code.len(), instructions, jumpdests, sections, spec, jumpdest_runs, heights, successors }
     }
 
     /// Whether `target` is a valid jump destination.

@@ -125,3 +125,41 @@ fn a_run_of_jumpdests_is_one_section_with_a_block_after_it() {
     // A single JUMPDEST is an ordinary block start, not a run.
     assert!(analyse(&[op::PUSH0, op::JUMPDEST, op::STOP]).jumpdest_runs.is_empty());
 }
+
+#[test]
+fn static_heights_follow_static_jumps_and_fallthrough() {
+    // 0: PUSH1 1, PUSH1 7, JUMPI (-> 7 at height 0, fallthrough 5 at height 0)
+    // 5: PUSH0, STOP | 7: JUMPDEST, PUSH0, PUSH0, STOP
+    let a = analyse(&[op::PUSH1, 1, op::PUSH1, 7, op::JUMPI, op::PUSH0, op::STOP, op::JUMPDEST, op::STOP]);
+    assert_eq!(a.heights.get(&0), Some(&0));
+    assert_eq!(a.heights.get(&5), Some(&0));
+    assert_eq!(a.heights.get(&7), Some(&0));
+}
+
+#[test]
+fn disagreeing_heights_leave_a_block_dynamic() {
+    // 0: PUSH0, PUSH1 1, PUSH1 8, JUMPI  (-> 8 at height 1)
+    // 6: PUSH0, (fallthrough into 8 at height 2)
+    // 7: (part of block 6) ... 8: JUMPDEST STOP
+    let code = [op::PUSH0, op::PUSH1, 1, op::PUSH1, 8, op::JUMPI, op::PUSH0, op::PUSH0, op::JUMPDEST, op::STOP];
+    let a = analyse(&code);
+    assert_eq!(a.heights.get(&6), Some(&1));
+    assert_eq!(a.heights.get(&8), None);
+}
+
+#[test]
+fn a_dynamic_jump_makes_every_jumpdest_dynamic() {
+    // 0: PUSH1 4, CALLDATALOAD... use an unknown target: PUSH0 CALLDATALOAD JUMP; 4: JUMPDEST STOP
+    let a = analyse(&[op::PUSH0, op::CALLDATALOAD, op::JUMP, op::INVALID, op::JUMPDEST, op::STOP]);
+    assert_eq!(a.heights.get(&0), Some(&0));
+    assert_eq!(a.heights.get(&4), None);
+}
+
+#[test]
+fn resume_points_get_the_height_after_the_call() {
+    // 7 zeros, CALL (7 in, 1 out), STOP: resume at 8 with height 1.
+    let mut code = vec![op::PUSH0; 7];
+    code.extend([op::CALL, op::STOP]);
+    let a = analyse(&code);
+    assert_eq!(a.heights.get(&8), Some(&1));
+}

@@ -8,6 +8,18 @@
 //!
 //! Per section (see [`crate::analysis`]) one check covers static gas and stack bounds; its
 //! failure exits with [`ExitStatus::Interpret`] at the section's first pc.
+//!
+//! *Register mode.* A block whose entry stack height is static (see
+//! [`Analysis::heights`]) and which calls nothing but the pure arithmetic builtins keeps its
+//! stack items and the gas in allocas, one per absolute stack position, which `mem2reg`
+//! turns into SSA values: a loop made of such blocks never touches the interpreter's stack
+//! or the context. The interpreter's state is made exact again ("spilled": live items, gas
+//! and length written back) wherever control leaves register mode: on every exit, on a
+//! failed section check (each such check gets its own small spill block), on an edge into a
+//! block in memory mode, and before a dynamic jump. An edge from memory mode into register
+//! mode loads the items ("fills"). Register mode is gated by contract size
+//! ([`REGISTER_MODE_MAX_INSTRUCTIONS`]) because every spill block and the SSA phis cost
+//! compile time.
 
 mod ops;
 
@@ -25,6 +37,10 @@ use inkwell::{
 use revm::bytecode::opcode as op;
 use revm::interpreter::interpreter::STACK_LIMIT;
 use std::collections::HashMap;
+
+/// Contracts with more instructions than this are compiled without register mode (see the
+/// module documentation), bounding the compile time its spill blocks and phis cost.
+pub const REGISTER_MODE_MAX_INSTRUCTIONS: usize = 20_000;
 
 /// Errors while emitting LLVM IR.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +68,72 @@ pub fn emit_function<'ctx>(
 /// The function's signature: `i32 (ptr)`.
 fn entry_type(context: &Context) -> FunctionType<'_> {
     context.i32_type().fn_type(&[context.ptr_type(AddressSpace::default()).into()], false)
+}
+
+/// The loops of the graph `successors`: its strongly connected components with a cycle
+/// (Tarjan's algorithm, iteratively: contracts have tens of thousands of blocks).
+fn loops(successors: &HashMap<u32, Vec<u32>>) -> Vec<Vec<u32>> {
+    let succ = |pc: u32| -> Vec<u32> { successors.get(&pc).cloned().unwrap_or_default() };
+    let mut index: HashMap<u32, (u32, u32)> = HashMap::new(); // pc -> (index, lowlink)
+    let mut on_stack = std::collections::HashSet::new();
+    let mut stack: Vec<u32> = Vec::new();
+    let mut result = Vec::new();
+    let mut counter = 0u32;
+    let mut roots: Vec<u32> = successors.keys().copied().collect();
+    roots.sort_unstable();
+    for root in roots {
+        if index.contains_key(&root) {
+            continue;
+        }
+        // Frames: (node, its successors, next successor to visit).
+        let mut frames: Vec<(u32, Vec<u32>, usize)> = Vec::new();
+        index.insert(root, (counter, counter));
+        counter += 1;
+        stack.push(root);
+        on_stack.insert(root);
+        frames.push((root, succ(root), 0));
+        while let Some(frame) = frames.last_mut() {
+            let v = frame.0;
+            if let Some(&w) = frame.1.get(frame.2) {
+                frame.2 += 1;
+                if let Some(&(w_index, _)) = index.get(&w) {
+                    if on_stack.contains(&w) {
+                        let low = index[&v].1.min(w_index);
+                        index.get_mut(&v).expect("visited").1 = low;
+                    }
+                } else {
+                    index.insert(w, (counter, counter));
+                    counter += 1;
+                    stack.push(w);
+                    on_stack.insert(w);
+                    frames.push((w, succ(w), 0));
+                }
+                continue;
+            }
+            frames.pop();
+            let (v_index, v_low) = index[&v];
+            if let Some(parent) = frames.last() {
+                let p = parent.0;
+                let low = index[&p].1.min(v_low);
+                index.get_mut(&p).expect("visited").1 = low;
+            }
+            if v_low == v_index {
+                let mut component = Vec::new();
+                loop {
+                    let w = stack.pop().expect("on stack");
+                    on_stack.remove(&w);
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 || succ(v).contains(&v) {
+                    result.push(component);
+                }
+            }
+        }
+    }
+    result
 }
 
 /// State of the function being emitted.
@@ -82,6 +164,18 @@ struct Emitter<'a, 'ctx> {
     block_sp: PointerValue<'ctx>,
     /// Items pushed (positive) or popped (negative) since the block entry, known statically.
     offset: i64,
+    /// Whether the current block is in register mode (see the module documentation).
+    reg: bool,
+    /// In register mode: the stack height at `offset` 0.
+    reg_height: u32,
+    /// Blocks in register mode, by first pc, with their static entry height.
+    register_blocks: HashMap<u32, u32>,
+    /// One i256 alloca per absolute stack position used in register mode.
+    reg_slots: Vec<PointerValue<'ctx>>,
+    /// Gas remaining, in register mode.
+    gas_slot: PointerValue<'ctx>,
+    /// Operand slots for arithmetic builtins called in register mode (three i256).
+    scratch: PointerValue<'ctx>,
 }
 
 /// The shared block for dynamic jumps: a switch over all valid jump destinations. Each jump
@@ -114,6 +208,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
 
         builder.position_at_end(entry);
         let target_slot = builder.build_alloca(i64, "jump_target_slot")?;
+        let gas_slot = builder.build_alloca(i64, "gas_slot")?;
+        let scratch = builder.build_array_alloca(word, i64.const_int(3, false), "arith_scratch")?;
         let ctx_slot = builder.build_alloca(ptr, "ctx_slot")?;
         builder.build_store(ctx_slot, ctx_ptr)?.set_volatile(true).expect("store");
         let emitter = Self {
@@ -134,6 +230,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             block_len: i64.const_zero(),
             block_sp: ptr.const_null(),
             offset: 0,
+            reg: false,
+            reg_height: 0,
+            register_blocks: HashMap::new(),
+            reg_slots: Vec::new(),
+            gas_slot,
+            scratch,
         };
         Ok(emitter)
     }
@@ -145,11 +247,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             let block = self.context.append_basic_block(self.function, &format!("pc{pc}"));
             self.blocks.insert(pc, block);
         }
+        self.choose_register_blocks()?;
         self.emit_entry_switch()?;
         for (index, section) in analysis.sections.iter().enumerate() {
             if section.starts_block {
                 let pc = analysis.instructions[section.first].pc;
-                self.begin_block(self.blocks[&pc])?;
+                self.begin_block(self.blocks[&pc], pc)?;
             }
             self.emit_section(section)?;
             let next = analysis.sections.get(index + 1);
@@ -159,7 +262,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
                 if let Some(next) = next.filter(|n| n.starts_block) {
                     let pc = analysis.instructions[next.first].pc;
                     self.flush_len()?;
-                    self.builder.build_unconditional_branch(self.blocks[&pc])?;
+                    self.branch_to(pc)?;
                 }
             }
         }
@@ -167,41 +270,231 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(())
     }
 
-    /// Entry: dispatch on the entry pc to the code start or a resume point.
-    fn emit_entry_switch(&mut self) -> Result<(), CodegenError> {
-        let pc = self.load_ctx_i64(field::PC, "entry_pc")?;
-        let fallback = self.context.append_basic_block(self.function, "entry_unknown_pc");
-        let mut cases = vec![(self.i64.const_zero(), self.blocks[&0])];
-        for resume in self.analysis.resume_points() {
-            if let Some(&block) = self.blocks.get(&resume) {
-                cases.push((self.i64.const_int(resume as u64, false), block));
+    /// Picks the blocks that run in register mode and creates their allocas (in the entry
+    /// block, where `mem2reg` promotes them).
+    fn choose_register_blocks(&mut self) -> Result<(), CodegenError> {
+        let analysis = self.analysis;
+        if analysis.instructions.len() > REGISTER_MODE_MAX_INSTRUCTIONS {
+            return Ok(());
+        }
+        let mut max_height = 0u32;
+        let mut i = 0;
+        let sections = &analysis.sections;
+        while i < sections.len() {
+            let start = i;
+            i += 1;
+            while i < sections.len() && !sections[i].starts_block {
+                i += 1;
+            }
+            if !sections[start].starts_block {
+                continue;
+            }
+            let pc = analysis.instructions[sections[start].first].pc;
+            let Some(&entry) = analysis.heights.get(&pc) else { continue };
+            // Eligible: nothing but inline code and arithmetic builtins, and no statically
+            // certain underflow or overflow (such a block always fails its check anyway).
+            let mut h = entry as i64;
+            let mut top = h;
+            let eligible = analysis.instructions[sections[start].first..sections[i - 1].end].iter().all(|ins| {
+                let ok = matches!(ins.op, Operation::Inline | Operation::Push(_) | Operation::Arith)
+                    && h >= ins.inputs() as i64;
+                h += ins.outputs() as i64 - ins.inputs() as i64;
+                top = top.max(h);
+                ok && h <= STACK_LIMIT as i64
+            });
+            if eligible {
+                self.register_blocks.insert(pc, entry);
+                max_height = max_height.max(top as u32);
             }
         }
+        // Only loops pay: outside one, filling at entry and spilling at exit costs more than
+        // the stores register mode saves, and a loop with any block in memory mode would
+        // fill and spill on every iteration. So keep the loops (strongly connected components
+        // of the static control flow graph) made only of eligible blocks.
+        let mut keep = std::collections::HashSet::new();
+        for component in loops(&analysis.successors) {
+            if component.iter().all(|pc| self.register_blocks.contains_key(pc)) {
+                keep.extend(component);
+            }
+        }
+        self.register_blocks.retain(|pc, _| keep.contains(pc));
+        if !self.register_blocks.is_empty() {
+            // The entry block has no terminator yet: allocas go at its end.
+            for p in 0..max_height {
+                let slot = self.builder.build_alloca(self.word, &format!("s{p}"))?;
+                self.reg_slots.push(slot);
+            }
+        }
+        Ok(())
+    }
+
+    /// The block to branch to for `pc` from memory-mode code that has flushed the length: the
+    /// block itself, or for a register-mode block a new landing block that fills its items.
+    fn landing(&mut self, pc: u32) -> Result<BasicBlock<'ctx>, CodegenError> {
+        let block = self.blocks[&pc];
+        let Some(&height) = self.register_blocks.get(&pc) else { return Ok(block) };
+        let here = self.builder.get_insert_block();
+        let saved_ctx = self.ctx_ptr;
+        let landing = self.context.append_basic_block(self.function, &format!("fill_pc{pc}"));
+        self.builder.position_at_end(landing);
+        self.fill(height)?;
+        self.builder.build_unconditional_branch(block)?;
+        if let Some(here) = here {
+            self.builder.position_at_end(here);
+        }
+        self.ctx_ptr = saved_ctx;
+        Ok(landing)
+    }
+
+    /// The block to branch to for `pc` from the current block (with the length flushed):
+    /// the block itself, or an edge block that spills or fills on the way.
+    fn edge_to(&mut self, pc: u32) -> Result<BasicBlock<'ctx>, CodegenError> {
+        let target_reg = self.register_blocks.contains_key(&pc);
+        if !self.reg {
+            return self.landing(pc);
+        }
+        if target_reg {
+            return Ok(self.blocks[&pc]);
+        }
+        let here = self.builder.get_insert_block();
+        let saved_ctx = self.ctx_ptr;
+        let edge = self.context.append_basic_block(self.function, &format!("spill_to_pc{pc}"));
+        self.builder.position_at_end(edge);
+        self.spill()?;
+        self.builder.build_unconditional_branch(self.blocks[&pc])?;
+        if let Some(here) = here {
+            self.builder.position_at_end(here);
+        }
+        self.ctx_ptr = saved_ctx;
+        Ok(edge)
+    }
+
+    /// Branches to the block at `pc` (length flushed), spilling or filling as needed.
+    fn branch_to(&mut self, pc: u32) -> Result<(), CodegenError> {
+        let target_reg = self.register_blocks.contains_key(&pc);
+        if self.reg && !target_reg {
+            self.spill()?;
+        } else if !self.reg && target_reg {
+            let height = self.register_blocks[&pc];
+            self.fill(height)?;
+        }
+        self.builder.build_unconditional_branch(self.blocks[&pc])?;
+        Ok(())
+    }
+
+    /// Reloads the context pointer at the current position (see `ctx_slot`).
+    fn reload_ctx(&mut self) -> Result<(), CodegenError> {
+        let ptr = self.context.ptr_type(AddressSpace::default());
+        let ctx = self.builder.build_load(ptr, self.ctx_slot, "ctx")?;
+        ctx.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
+        self.ctx_ptr = ctx.into_pointer_value();
+        Ok(())
+    }
+
+    /// Register mode: the stack length at the current point.
+    fn reg_len(&self) -> u32 {
+        (self.reg_height as i64 + self.offset) as u32
+    }
+
+    /// Register mode: writes the live items, the gas and the length back to the interpreter's
+    /// state, at the current position. Emitter state is unchanged (register mode goes on in
+    /// the code that follows on other paths).
+    fn spill(&mut self) -> Result<(), CodegenError> {
+        let len = self.reg_len();
+        self.reload_ctx()?;
+        let base = self.load_ctx_ptr(field::STACK, "stack")?;
+        for p in 0..len {
+            let v = self.builder.build_load(self.word, self.reg_slots[p as usize], "spill")?;
+            // SAFETY (LLVM IR): `p` is below the stack length, within the 1024-slot buffer.
+            let dst =
+                unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
+            self.builder.build_store(dst, v)?.set_alignment(8).expect("valid alignment");
+        }
+        let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+        self.store_ctx(field::GAS, gas)?;
+        self.store_ctx(field::STACK_LEN, self.i64.const_int(len as u64, false))?;
+        Ok(())
+    }
+
+    /// Loads `height` items and the gas from the interpreter's state into the allocas of
+    /// register mode, at the current position.
+    fn fill(&mut self, height: u32) -> Result<(), CodegenError> {
+        self.reload_ctx()?;
+        let base = self.load_ctx_ptr(field::STACK, "stack")?;
+        for p in 0..height {
+            // SAFETY (LLVM IR): the stack holds `height` items here (the block's static height).
+            let src =
+                unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
+            let v = self.builder.build_load(self.word, src, "fill")?;
+            v.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
+            self.builder.build_store(self.reg_slots[p as usize], v)?;
+        }
+        let gas = self.load_ctx_i64(field::GAS, "gas")?;
+        self.builder.build_store(self.gas_slot, gas)?;
+        Ok(())
+    }
+
+    /// Entry: dispatch on the entry pc to the code start or a resume point.
+    ///
+    /// Where the block's height is static, the entry checks that the stack length is that
+    /// height (else the interpreter takes the frame at the entry pc): the runtime enters only
+    /// fresh frames and resume points, where it always is, but code that relies on a height
+    /// should not trust its caller for it.
+    fn emit_entry_switch(&mut self) -> Result<(), CodegenError> {
+        let pc = self.load_ctx_i64(field::PC, "entry_pc")?;
+        let entry = self.builder.get_insert_block().expect("positioned in the entry block");
+        let fallback = self.context.append_basic_block(self.function, "entry_unknown_pc");
+        let mut cases = Vec::new();
+        let targets = std::iter::once(0).chain(self.analysis.resume_points().filter(|r| self.blocks.contains_key(r)));
+        for target in targets.collect::<Vec<_>>() {
+            let mut block = self.landing(target)?;
+            if let Some(&height) = self.analysis.heights.get(&target) {
+                let check = self.context.append_basic_block(self.function, &format!("enter_pc{target}"));
+                self.builder.position_at_end(check);
+                let len = self.load_ctx_i64(field::STACK_LEN, "entry_len")?;
+                let expected = self.i64.const_int(height as u64, false);
+                let ok = self.builder.build_int_compare(IntPredicate::EQ, len, expected, "entry_len_ok")?;
+                self.builder.build_conditional_branch(ok, block, fallback)?;
+                block = check;
+            }
+            cases.push((self.i64.const_int(target as u64, false), block));
+        }
+        self.builder.position_at_end(entry);
         self.builder.build_switch(pc, fallback, &cases)?;
         self.builder.position_at_end(fallback);
         self.exit_at(ExitStatus::Interpret, pc)?;
         Ok(())
     }
 
-    /// Starts emitting into `block`, reloading the stack length.
-    fn begin_block(&mut self, block: BasicBlock<'ctx>) -> Result<(), CodegenError> {
+    /// Starts emitting into `block` (first pc `pc`): in register mode from its static
+    /// height, otherwise reloading the stack length.
+    fn begin_block(&mut self, block: BasicBlock<'ctx>, pc: u32) -> Result<(), CodegenError> {
         self.builder.position_at_end(block);
-        let ptr = self.context.ptr_type(AddressSpace::default());
-        let ctx = self.builder.build_load(ptr, self.ctx_slot, "ctx")?;
-        ctx.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
-        self.ctx_ptr = ctx.into_pointer_value();
-        self.reload_len()
+        if let Some(&height) = self.register_blocks.get(&pc) {
+            self.reg = true;
+            self.reg_height = height;
+            self.offset = 0;
+            return Ok(());
+        }
+        self.reg = false;
+        self.reload_ctx()?;
+        self.reload_len(self.analysis.heights.get(&pc).copied())
     }
 
-    fn reload_len(&mut self) -> Result<(), CodegenError> {
+    /// Reloads the stack base, and the length unless the block's `height` is static (then the
+    /// length is that constant: slots sit at constant offsets and the stack checks fold).
+    fn reload_len(&mut self, height: Option<u32>) -> Result<(), CodegenError> {
         // Reloading the stack base per block keeps its live range short: values live across
         // thousands of blocks make LLVM's register allocator superlinearly slow.
         self.stack_base = self.load_ctx_ptr(field::STACK, "stack")?;
-        self.block_len = self.load_ctx_i64(field::STACK_LEN, "len")?;
+        self.block_len = match height {
+            Some(h) => self.i64.const_int(h as u64, false),
+            None => self.load_ctx_i64(field::STACK_LEN, "len")?,
+        };
         // SAFETY: inkwell marks GEPs unsafe because an out-of-bounds one is undefined in the
         // generated code. The stack length is at most 1024, the buffer's capacity (the runtime
-        // checks it at entry; native code keeps it there), so the address is inside the buffer
-        // or one past its end.
+        // checks it at entry, entries check a static height they rely on, and native code keeps
+        // the length within bounds), so the address is inside the buffer or one past its end.
         self.block_sp = unsafe { self.builder.build_gep(self.word, self.stack_base, &[self.block_len], "sp")? };
         self.offset = 0;
         Ok(())
@@ -209,6 +502,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
 
     /// Writes the statically tracked stack length back to the length slot.
     fn flush_len(&mut self) -> Result<(), CodegenError> {
+        if self.reg {
+            // Register mode: the length lives in the emitter until the next spill.
+            self.reg_height = self.reg_len();
+            self.offset = 0;
+            return Ok(());
+        }
         if self.offset != 0 {
             let len = self.current_len()?;
             self.store_ctx(field::STACK_LEN, len)?;
@@ -253,6 +552,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         if section.gas == 0 && section.min_len == 0 && section.max_growth == 0 {
             return Ok(());
         }
+        if self.reg {
+            return self.emit_register_section_check(section);
+        }
         let pc = self.analysis.instructions[section.first].pc;
         self.flush_len()?;
         self.store_ctx(field::PC, self.i64.const_int(pc as u64, false))?;
@@ -295,6 +597,34 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(())
     }
 
+    /// [`Self::emit_section_check`] in register mode: the length is a constant (the checks on
+    /// it fold away), gas lives in its alloca, and a failure spills in a block of its own.
+    fn emit_register_section_check(&mut self, section: &Section) -> Result<(), CodegenError> {
+        let pc = self.analysis.instructions[section.first].pc;
+        self.flush_len()?;
+        let len = self.reg_len() as u64;
+        let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+        let b = &self.builder;
+        let enough = b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
+        let stack_ok = len >= section.min_len as u64
+            && section.max_growth as usize <= STACK_LIMIT
+            && len <= (STACK_LIMIT - section.max_growth as usize) as u64;
+        let ok = if stack_ok { enough } else { self.context.bool_type().const_zero() };
+        let pass = self.context.append_basic_block(self.function, &format!("pc{pc}"));
+        let fail = self.context.append_basic_block(self.function, &format!("pc{pc}_fail"));
+        self.builder.build_conditional_branch(ok, pass, fail)?;
+        self.builder.position_at_end(fail);
+        self.spill()?;
+        self.store_ctx(field::PC, self.i64.const_int(pc as u64, false))?;
+        self.exit_with(ExitStatus::Interpret)?;
+        self.builder.position_at_end(pass);
+        if section.gas > 0 {
+            let rest = self.builder.build_int_sub(gas, self.i64.const_int(section.gas, false), "gas")?;
+            self.builder.build_store(self.gas_slot, rest)?;
+        }
+        Ok(())
+    }
+
     /// The shared block returning `status` (created on first use).
     fn exit_block(&mut self, status: ExitStatus) -> Result<BasicBlock<'ctx>, CodegenError> {
         if let Some(block) = self.exits[status as usize] {
@@ -330,16 +660,25 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             self.builder.build_unreachable()?;
             return Ok(());
         }
-        let target = self.builder.build_load(self.i64, self.dispatch.target_slot, "jump_target")?.into_int_value();
+        let target = self.builder.build_load(self.i64, self.dispatch.target_slot, "jump_target")?;
+        // Volatile, like the store at each jump site: promoting the slot would build the
+        // per-site phi this slot exists to avoid.
+        target.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
+        let target = target.into_int_value();
         let invalid = self.context.append_basic_block(self.function, "invalid_jump");
-        let cases: Vec<_> = self
+        let targets: Vec<u32> = self
             .analysis
             .jumpdests
             .iter()
             .enumerate()
-            .filter(|&(_, &valid)| valid)
-            .filter_map(|(pc, _)| self.blocks.get(&(pc as u32)).map(|&b| (self.i64.const_int(pc as u64, false), b)))
+            .filter(|&(pc, &valid)| valid && self.blocks.contains_key(&(pc as u32)))
+            .map(|(pc, _)| pc as u32)
             .collect();
+        let mut cases = Vec::with_capacity(targets.len());
+        for pc in targets {
+            // Dispatch targets never have a static height; `landing` keeps this right anyway.
+            cases.push((self.i64.const_int(pc as u64, false), self.landing(pc)?));
+        }
         let not_a_block = self.context.append_basic_block(self.function, "jump_into_run");
         self.builder.build_switch(target, not_a_block, &cases)?;
         self.builder.position_at_end(not_a_block);
@@ -352,10 +691,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// For a target inside a run of JUMPDESTs (not its first byte): charge the gas of the
     /// JUMPDESTs left in the run and continue after it; anything else is an invalid jump.
     fn emit_jumps_into_runs(&mut self, target: IntValue<'ctx>, invalid: BasicBlock<'ctx>) -> Result<(), CodegenError> {
-        let ptr = self.context.ptr_type(AddressSpace::default());
-        let ctx = self.builder.build_load(ptr, self.ctx_slot, "ctx")?;
-        ctx.as_instruction_value().expect("load").set_volatile(true).expect("volatile load");
-        self.ctx_ptr = ctx.into_pointer_value();
+        self.reload_ctx()?;
         let jumpdest_gas = revm::interpreter::instructions::gas_table_spec(self.analysis.spec)[op::JUMPDEST as usize];
         for &(start, end) in &self.analysis.jumpdest_runs {
             let b = &self.builder;
@@ -379,7 +715,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             self.builder.position_at_end(charged);
             let rest = self.builder.build_int_sub(gas, cost, "gas")?;
             self.store_ctx(field::GAS, rest)?;
-            self.builder.build_unconditional_branch(self.blocks[&end])?;
+            let after = self.landing(end)?;
+            self.builder.build_unconditional_branch(after)?;
 
             self.builder.position_at_end(next);
         }
@@ -422,7 +759,15 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(unsafe { self.builder.build_gep(self.word, self.block_sp, &[index], "slot")? })
     }
 
+    /// Register mode: the alloca of the stack item `depth` below the top.
+    fn reg_slot(&self, depth: i64) -> PointerValue<'ctx> {
+        self.reg_slots[(self.reg_height as i64 + self.offset - 1 - depth) as usize]
+    }
+
     fn load(&self, depth: i64) -> Result<IntValue<'ctx>, CodegenError> {
+        if self.reg {
+            return Ok(self.builder.build_load(self.word, self.reg_slot(depth), "r")?.into_int_value());
+        }
         let p = self.slot(depth)?;
         let v = self.builder.build_load(self.word, p, "v")?;
         v.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
@@ -430,6 +775,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     }
 
     fn store(&self, depth: i64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
+        if self.reg {
+            self.builder.build_store(self.reg_slot(depth), value)?;
+            return Ok(());
+        }
         let p = self.slot(depth)?;
         let s = self.builder.build_store(p, value)?;
         s.set_alignment(8).expect("valid alignment");

@@ -13,6 +13,9 @@ impl<'ctx> Emitter<'_, 'ctx> {
         match ins.opcode {
             op::STOP => {
                 self.flush_len()?;
+                if self.reg {
+                    self.spill()?;
+                }
                 self.exit_with(ExitStatus::Stop)
             }
             op::JUMPDEST => Ok(()),
@@ -22,7 +25,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
             }
             op::PC => self.push(self.word.const_int(ins.pc as u64, false)),
             op::GAS => {
-                let gas = self.load_ctx_i64(crate::abi::field::GAS, "gas")?;
+                let gas = if self.reg {
+                    self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value()
+                } else {
+                    self.load_ctx_i64(crate::abi::field::GAS, "gas")?
+                };
                 let gas = self.builder.build_int_z_extend(gas, self.word, "gas_word")?;
                 self.push(gas)
             }
@@ -163,9 +170,27 @@ impl<'ctx> Emitter<'_, 'ctx> {
             op::MULMOD => (builtin::MULMOD, 3),
             other => unreachable!("not an arithmetic builtin: {other:#x}"),
         };
+        let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
+        if self.reg {
+            // The builtin works on memory: hand it the operands in a scratch buffer of this
+            // function, so the stack items stay in SSA values.
+            for i in 0..operands {
+                let v = self.load(operands - 1 - i)?;
+                // SAFETY (LLVM IR): `i` < 3, within the three-slot scratch alloca.
+                let dst = unsafe {
+                    self.builder.build_gep(self.word, self.scratch, &[self.i64.const_int(i as u64, false)], "arg")?
+                };
+                self.builder.build_store(dst, v)?;
+            }
+            self.reload_ctx()?;
+            let f = self.builtin_ptr(index)?;
+            self.builder.build_indirect_call(ty, f, &[self.scratch.into()], "")?;
+            let r = self.builder.build_load(self.word, self.scratch, "arith")?.into_int_value();
+            self.offset -= operands - 1;
+            return self.store(0, r);
+        }
         let slots = self.slot(operands - 1)?;
         let f = self.builtin_ptr(index)?;
-        let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
         self.builder.build_indirect_call(ty, f, &[slots.into()], "")?;
         self.offset -= operands - 1;
         Ok(())
@@ -219,8 +244,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             // The child frame's result was produced without suspending (e.g. a failed depth
             // or balance check): continue at the resume point.
             self.flush_len()?;
-            let resume = self.blocks[&(ins.pc + 1)];
-            self.builder.build_unconditional_branch(resume)?;
+            self.branch_to(ins.pc + 1)?;
         }
         Ok(())
     }
@@ -241,7 +265,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         self.offset -= 2;
         self.flush_len()?;
         let taken = self.builder.build_int_compare(IntPredicate::NE, cond, self.word.const_zero(), "taken")?;
-        let fallthrough = self.blocks[&(ins.pc + 1)];
+        let fallthrough = self.edge_to(ins.pc + 1)?;
         let jump = self.context.append_basic_block(self.function, &format!("pc{}_taken", ins.pc));
         self.builder.build_conditional_branch(taken, jump, fallthrough)?;
         self.builder.position_at_end(jump);
@@ -258,20 +282,25 @@ impl<'ctx> Emitter<'_, 'ctx> {
             .filter(|&t| self.analysis.is_jumpdest(t))
             .and_then(|t| self.blocks.get(&(t as u32)).copied());
         match block {
-            Some(block) => {
-                self.builder.build_unconditional_branch(block)?;
-                Ok(())
-            }
+            Some(_) => self.branch_to(target.to::<u32>()),
             // A JUMPDEST inside a run starts no block: go through the dispatch, which handles it.
             None if usize::try_from(target).is_ok_and(|t| self.analysis.is_jumpdest(t)) => {
                 self.branch_dynamic(self.word.const_int(target.to::<u64>(), false))
             }
-            None => self.exit_with(ExitStatus::InvalidJump),
+            None => {
+                if self.reg {
+                    self.spill()?;
+                }
+                self.exit_with(ExitStatus::InvalidJump)
+            }
         }
     }
 
     /// Jumps to a computed target through the shared dispatch block.
     fn branch_dynamic(&mut self, target: IntValue<'ctx>) -> Result<(), CodegenError> {
+        if self.reg {
+            self.spill()?;
+        }
         let in_range = self.builder.build_int_compare(
             IntPredicate::ULT,
             target,
@@ -281,7 +310,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let narrow = self.builder.build_int_truncate(target, self.i64, "jump_target")?;
         let index =
             self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
-        self.builder.build_store(self.dispatch.target_slot, index)?;
+        // Volatile so that `mem2reg` leaves the slot alone (see `Dispatch`).
+        self.builder.build_store(self.dispatch.target_slot, index)?.set_volatile(true).expect("volatile store");
         self.dispatch.used = true;
         self.builder.build_unconditional_branch(self.dispatch.block)?;
         Ok(())
