@@ -405,7 +405,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let base = self.load_ctx_ptr(field::STACK, "stack")?;
         for p in 0..len {
             let v = self.builder.build_load(self.word, self.reg_slots[p as usize], "spill")?;
-            // SAFETY (LLVM IR): `p` is below the stack length, within the 1024-slot buffer.
+            // SAFETY: (in the generated IR) `p` is below the stack length, within the 1024-slot buffer.
             let dst =
                 unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
             self.builder.build_store(dst, v)?.set_alignment(8).expect("valid alignment");
@@ -422,7 +422,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         self.reload_ctx()?;
         let base = self.load_ctx_ptr(field::STACK, "stack")?;
         for p in 0..height {
-            // SAFETY (LLVM IR): the stack holds `height` items here (the block's static height).
+            // SAFETY: (in the generated IR) the stack holds `height` items here (the block's static height).
             let src =
                 unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
             let v = self.builder.build_load(self.word, src, "fill")?;

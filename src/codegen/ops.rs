@@ -176,7 +176,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             // function, so the stack items stay in SSA values.
             for i in 0..operands {
                 let v = self.load(operands - 1 - i)?;
-                // SAFETY (LLVM IR): `i` < 3, within the three-slot scratch alloca.
+                // SAFETY: (in the generated IR) `i` < 3, within the three-slot scratch alloca.
                 let dst = unsafe {
                     self.builder.build_gep(self.word, self.scratch, &[self.i64.const_int(i as u64, false)], "arg")?
                 };

@@ -43,7 +43,7 @@ impl MissCounters {
     /// Counts a miss of `key`; true when this miss should be reported to the coordinator.
     pub(super) fn miss(&self, key: &CodeKey) -> bool {
         let count = self.slot(key).fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        count > self.threshold && (count - self.threshold - 1) % RESEND_EVERY == 0
+        count > self.threshold && (count - self.threshold - 1).is_multiple_of(RESEND_EVERY)
     }
 
     /// `key`'s code entered the cache: its slot starts counting again.

@@ -178,12 +178,10 @@ fn compile_in_process(
     progress: &indicatif::ProgressBar,
 ) -> Result<Report, String> {
     let outcomes = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
-        let start = Instant::now();
         let result = compiler.compile(code, *spec);
-        let wall = start.elapsed();
         result
             .map(|f| Measurement::new(*hash, *spec, code.len(), f.compile_time, f.phases, Duration::ZERO))
-            .map_err(|e| (*hash, *spec, wall, e))
+            .map_err(|e| refusal(hash, *spec, &e))
     })?;
     Ok(Report::from_outcomes(outcomes, progress))
 }
@@ -200,8 +198,7 @@ fn compile_into_store(
 ) -> Result<Report, String> {
     let store = DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())?;
     let objects = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
-        let start = Instant::now();
-        compiler.compile_object(code, *spec).map_err(|e| (*hash, *spec, start.elapsed(), e))
+        compiler.compile_object(code, *spec).map_err(|e| refusal(hash, *spec, &e))
     })?;
     let mut linker = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
     let mut outcomes = Vec::new();
@@ -272,7 +269,12 @@ struct Report {
     stored: Option<String>,
 }
 
-type Outcome = Result<Measurement, (B256, SpecId, Duration, CompileError)>;
+/// A measurement, or why the contract was refused.
+type Outcome = Result<Measurement, String>;
+
+fn refusal(hash: &B256, spec: SpecId, error: &CompileError) -> String {
+    format!("{hash} ({spec:?}): {error}")
+}
 
 impl Report {
     fn from_outcomes(outcomes: Vec<Outcome>, progress: &indicatif::ProgressBar) -> Self {
@@ -280,8 +282,7 @@ impl Report {
         for outcome in outcomes {
             match outcome {
                 Ok(m) => report.measurements.push(m),
-                Err((hash, spec, _, error)) => {
-                    let line = format!("{hash} ({spec:?}): {error}");
+                Err(line) => {
                     progress.suspend(|| eprintln!("refused {line}"));
                     report.refused.push(line);
                 }
