@@ -41,7 +41,12 @@ impl MissCounters {
     }
 
     /// Counts a miss of `key`; true when this miss should be reported to the coordinator.
+    /// With a threshold of 0 every miss is reported: the user asked for compilation at the
+    /// first miss, which a key sharing a slot must not lose.
     pub(super) fn miss(&self, key: &CodeKey) -> bool {
+        if self.threshold == 0 {
+            return true;
+        }
         let count = self.slot(key).fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         count > self.threshold && (count - self.threshold - 1).is_multiple_of(RESEND_EVERY)
     }
@@ -69,11 +74,18 @@ mod tests {
     }
 
     #[test]
-    fn threshold_zero_reports_the_first_miss_and_reset_starts_over() {
+    fn threshold_zero_reports_every_miss() {
         let counters = MissCounters::new(0);
-        assert!(counters.miss(&key(2)));
-        assert!(!counters.miss(&key(2)));
-        counters.reset(&key(2));
-        assert!(counters.miss(&key(2)));
+        assert!((0..100).all(|_| counters.miss(&key(2))));
+    }
+
+    #[test]
+    fn reset_starts_over() {
+        let counters = MissCounters::new(1);
+        assert!(!counters.miss(&key(3)));
+        assert!(counters.miss(&key(3)));
+        counters.reset(&key(3));
+        assert!(!counters.miss(&key(3)));
+        assert!(counters.miss(&key(3)));
     }
 }
