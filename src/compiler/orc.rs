@@ -29,7 +29,7 @@ use inkwell::llvm_sys::{
 };
 use inkwell::targets::TargetMachine;
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     ffi::{CStr, CString, c_char, c_uint, c_void},
     sync::{
         Arc,
@@ -170,10 +170,10 @@ impl OrcJit {
             let tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);
             let mut code = JitCode { tracker, memory_bytes: 0, _jit: Arc::clone(self) };
             check(LLVMOrcLLJITAddLLVMIRModuleWithRT(self.jit, tracker, tsm)).map_err(JitError::Llvm)?;
-            LINKED.with(|linked| linked.set(Linked::default()));
+            LINKED.set(Linked::default());
             let mut address: LLVMOrcExecutorAddress = 0;
             let looked_up = check(LLVMOrcLLJITLookup(self.jit, &mut address, name.as_ptr()));
-            let linked = LINKED.with(Cell::take);
+            let linked = LINKED.take();
             if let Some(exhausted) = linked.exhausted {
                 return Err(JitError::Memory(exhausted));
             }
@@ -199,7 +199,7 @@ struct Linked {
 }
 
 thread_local! {
-    static LINKED: Cell<Linked> = Cell::new(Linked::default());
+    static LINKED: RefCell<Linked> = RefCell::new(Linked::default());
     /// The reservation made by the object transform for the object about to be linked,
     /// taken by the memory manager RuntimeDyld creates for that object right after.
     static PENDING_RESERVATION: RefCell<Option<ObjectMemory>> = const { RefCell::new(None) };
@@ -218,11 +218,7 @@ extern "C" fn reserve_for_object(ctx: *mut c_void, object: *mut LLVMMemoryBuffer
         }
         Err(exhausted) => {
             let message = CString::new(exhausted.to_string()).unwrap_or_default();
-            LINKED.with(|linked| {
-                let mut state = linked.take();
-                state.exhausted = Some(exhausted);
-                linked.set(state);
-            });
+            LINKED.with_borrow_mut(|linked| linked.exhausted = Some(exhausted));
             // SAFETY: LLVM copies the message into the error it creates.
             unsafe { LLVMCreateStringError(message.as_ptr()) }
         }
@@ -299,11 +295,7 @@ extern "C" fn memory_finalize(opaque: *mut c_void, _error: *mut *mut c_char) -> 
     let memory = unsafe { object_memory(opaque) };
     memory.finalize();
     let bytes = memory.bytes();
-    LINKED.with(|linked| {
-        let mut state = linked.take();
-        state.memory_bytes += bytes;
-        linked.set(state);
-    });
+    LINKED.with_borrow_mut(|linked| linked.memory_bytes += bytes);
     0
 }
 

@@ -201,10 +201,13 @@ fn compile_into_store(
         compiler.compile_object(code, *spec).map_err(|e| refusal(hash, *spec, &e))
     })?;
     let mut linker = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
-    let mut outcomes = Vec::new();
-    let (mut compiled, mut failed): (Vec<_>, Vec<_>) = objects.into_iter().partition(Result::is_ok);
-    outcomes.extend(failed.drain(..).map(|f| f.map(|_| unreachable!("partitioned"))));
-    let compiled: Vec<aot::ObjectCode> = compiled.drain(..).map(|o| o.expect("partitioned")).collect();
+    let (mut outcomes, mut compiled) = (Vec::new(), Vec::new());
+    for object in objects {
+        match object {
+            Ok(object) => compiled.push(object),
+            Err(refusal) => outcomes.push(Err(refusal)),
+        }
+    }
     let (mut libraries, mut bytes) = (0, 0);
     for chunk in compiled.chunks(usize::try_from(args.per_library).unwrap_or(usize::MAX)) {
         let start = Instant::now();
