@@ -15,6 +15,13 @@
 //! |     48 | `host`              | the host (the EVM context), opaque to native code              |
 //! |     56 | `instruction_table` | revm's instruction table for that host, opaque to native code  |
 //! |     64 | `inspector`         | the inspector of an inspected frame, or null; builtins only    |
+//! |     72 | `memory`            | first byte of the frame's memory (`SharedMemory::context_memory_mut`) |
+//! |     80 | `memory_len`        | the frame's memory size in bytes (always a multiple of 32)     |
+//! |     88 | `calldata`          | first byte of the frame's input                                |
+//! |     96 | `calldata_len`      | the input's length in bytes (CALLDATASIZE)                     |
+//! |    104 | `caller`            | CALLER as a stack word                                         |
+//! |    136 | `call_value`        | CALLVALUE                                                      |
+//! |    168 | `address`           | ADDRESS (the account whose storage the frame uses)             |
 //!
 //! Invariants that native code relies on and the runtime guarantees:
 //! - the stack buffer has room for 1024 items (revm allocates it with `STACK_LIMIT` capacity and
@@ -22,6 +29,13 @@
 //! - items are `U256` (four little-endian u64 limbs), which is LLVM's little-endian `i256`;
 //! - between entry and exit nothing else touches the interpreter; builtins receive the context
 //!   and synchronise `stack_len` and `gas` into the interpreter before they act on it;
+//! - `memory` and `memory_len` describe the frame's memory as it is at entry and after every
+//!   [`Builtins::revm_instruction`] call (the only builtin that can resize or move it); native
+//!   code reads and writes bytes below `memory_len` directly and hands every access that would
+//!   grow memory to revm, which charges the expansion; `calldata` is refreshed with them (a
+//!   call's input can live in the caller's memory, in the same buffer);
+//! - `caller`, `call_value`, `address` and `calldata_len` are the frame's own constants, filled
+//!   in at every entry, so native code reads them without calling out;
 //! - a frame is entered at pc 0 or at a *resume point* (the pc right after a call or create);
 //!   any other pc makes native code hand the frame straight back to the interpreter.
 //!
@@ -34,7 +48,7 @@ use std::ffi::c_void;
 /// Version of this ABI: the [`EvmContext`] and [`Builtins`] layouts, the [`ExitStatus`] codes
 /// and the entry signature. Stored AOT artifacts record it and are refused when it differs, so
 /// bump it with any change to those.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Name of the `u32` constant every AOT library exports, holding the [`ABI_VERSION`] it was
 /// built for; checked after loading, in addition to the store's manifest.
@@ -69,6 +83,23 @@ pub struct EvmContext {
     /// `*mut I` where `I` is the inspector of an inspected frame, null otherwise. The builtins
     /// of inspected frames use it to report logs and selfdestructs the moment they happen.
     pub inspector: *mut c_void,
+    /// First byte of the frame's memory; valid for `memory_len` bytes until the next
+    /// `revm_instruction` call, which refreshes both fields.
+    pub memory: *mut u8,
+    /// The frame's memory size in bytes (revm keeps it a multiple of 32, equal to the words
+    /// the frame has paid for, so an access below it never costs expansion gas).
+    pub memory_len: u64,
+    /// First byte of the frame's input, valid for `calldata_len` bytes until the next
+    /// `revm_instruction` call (which refreshes it: the input may live in the caller's memory).
+    pub calldata: *const u8,
+    /// Length of the frame's input (CALLDATASIZE).
+    pub calldata_len: u64,
+    /// CALLER, as the stack word the opcode pushes.
+    pub caller: U256,
+    /// CALLVALUE.
+    pub call_value: U256,
+    /// ADDRESS.
+    pub address: U256,
 }
 
 /// Index of each [`EvmContext`] field, counted in 8-byte words (codegen addresses fields so).
@@ -83,6 +114,20 @@ pub mod field {
     pub const PC: u64 = 3;
     /// [`super::EvmContext::builtins`].
     pub const BUILTINS: u64 = 4;
+    /// [`super::EvmContext::memory`].
+    pub const MEMORY: u64 = 9;
+    /// [`super::EvmContext::memory_len`].
+    pub const MEMORY_LEN: u64 = 10;
+    /// [`super::EvmContext::calldata`].
+    pub const CALLDATA: u64 = 11;
+    /// [`super::EvmContext::calldata_len`].
+    pub const CALLDATA_LEN: u64 = 12;
+    /// [`super::EvmContext::caller`] (four words).
+    pub const CALLER: u64 = 13;
+    /// [`super::EvmContext::call_value`] (four words).
+    pub const CALL_VALUE: u64 = 17;
+    /// [`super::EvmContext::address`] (four words).
+    pub const ADDRESS: u64 = 21;
 }
 
 /// Executes one opcode with revm's implementation on the frame's interpreter.
@@ -169,7 +214,14 @@ impl ExitStatus {
 pub type EntryFn = unsafe extern "C" fn(ctx: *mut EvmContext) -> u32;
 
 const _: () = {
-    assert!(std::mem::size_of::<EvmContext>() == 72);
+    assert!(std::mem::size_of::<EvmContext>() == 200);
+    assert!(std::mem::offset_of!(EvmContext, calldata) == 8 * field::CALLDATA as usize);
+    assert!(std::mem::offset_of!(EvmContext, calldata_len) == 8 * field::CALLDATA_LEN as usize);
+    assert!(std::mem::offset_of!(EvmContext, caller) == 8 * field::CALLER as usize);
+    assert!(std::mem::offset_of!(EvmContext, call_value) == 8 * field::CALL_VALUE as usize);
+    assert!(std::mem::offset_of!(EvmContext, address) == 8 * field::ADDRESS as usize);
+    assert!(std::mem::offset_of!(EvmContext, memory) == 8 * field::MEMORY as usize);
+    assert!(std::mem::offset_of!(EvmContext, memory_len) == 8 * field::MEMORY_LEN as usize);
     assert!(std::mem::offset_of!(EvmContext, stack_len) == 8 * field::STACK_LEN as usize);
     assert!(std::mem::offset_of!(EvmContext, gas) == 8 * field::GAS as usize);
     assert!(std::mem::offset_of!(EvmContext, pc) == 8 * field::PC as usize);

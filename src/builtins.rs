@@ -89,6 +89,7 @@ pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode:
     match result {
         Ok(()) => {
             ctx.gas = interpreter.gas.remaining();
+            refresh_views(ctx, interpreter);
             0
         }
         Err(reason) => {
@@ -185,6 +186,26 @@ pub(crate) fn report_selfdestruct<H, I>(
     {
         inspector.selfdestruct(*contract, *target, *value);
     }
+}
+
+/// Points the context at the frame's memory and input as they are now.
+///
+/// Done at entry and again after every opcode revm runs: anything that resizes the shared
+/// memory buffer can move it (and a call's input can live in that buffer), so the pointers
+/// native code uses are always derived after the last Rust access to the memory.
+pub(crate) fn refresh_views(ctx: &mut EvmContext, interpreter: &mut Interpreter<EthInterpreter>) {
+    (ctx.memory, ctx.memory_len, ctx.calldata, ctx.calldata_len) = views(interpreter);
+}
+
+/// The frame's memory and input: (memory, its length, input, its length); see
+/// [`refresh_views`].
+pub(crate) fn views(interpreter: &mut Interpreter<EthInterpreter>) -> (*mut u8, u64, *const u8, u64) {
+    let (memory, memory_len) = {
+        let mut memory = interpreter.memory.context_memory_mut();
+        (memory.as_mut_ptr(), memory.len() as u64)
+    };
+    let input = interpreter.input.input.as_bytes_memory(&interpreter.memory);
+    (memory, memory_len, input.as_ptr(), input.len() as u64)
 }
 
 /// Writes native code's stack length and gas into the interpreter.

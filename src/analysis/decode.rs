@@ -17,6 +17,14 @@ pub enum Operation {
     /// a section nor needs its result checked. Long runs of these otherwise became thousands
     /// of basic blocks.
     RevmRead,
+    /// CALLDATALOAD: a direct read when the word lies inside the input, revm's (infallible)
+    /// implementation otherwise, which pads with zeros.
+    CalldataLoad,
+    /// MLOAD, MSTORE and MSTORE8: a direct access when the word lies inside the frame's
+    /// memory, revm's implementation otherwise (expansion and its gas, offsets too large to
+    /// address). Ends its section like [`Operation::Revm`], because that fallback must see the
+    /// exact gas the interpreter would have.
+    Memory,
     /// Executed by revm's own implementation of the opcode on the frame's interpreter, with
     /// stack and gas synchronised first. Everything that touches the host, memory, or has
     /// fork-dependent dynamic gas goes this way, and so does every opcode that is undefined
@@ -25,9 +33,9 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Whether the instruction is executed by revm (and so ends a section).
+    /// Whether the instruction is, or may be, executed by revm (and so ends a section).
     pub fn is_revm(self) -> bool {
-        matches!(self, Operation::Revm)
+        matches!(self, Operation::Revm | Operation::Memory)
     }
 }
 
@@ -150,6 +158,7 @@ fn classify(opcode: u8, spec: SpecId) -> Operation {
         | op::JUMPI
         | op::PC
         | op::GAS
+        | op::MSIZE
         | op::JUMPDEST => Operation::Inline,
         op::SHL | op::SHR | op::SAR if enabled(SpecId::PETERSBURG) => Operation::Inline,
         op::CLZ if enabled(SpecId::OSAKA) => Operation::Inline,
@@ -157,20 +166,17 @@ fn classify(opcode: u8, spec: SpecId) -> Operation {
         op::PUSH1..=op::PUSH32 => Operation::Push(U256::ZERO), // value filled in by `decode`
         op::DUP1..=op::DUP16 | op::SWAP1..=op::SWAP16 => Operation::Inline,
         op::DIV | op::SDIV | op::MOD | op::SMOD | op::ADDMOD | op::MULMOD => Operation::Arith,
-        op::ADDRESS
-        | op::ORIGIN
-        | op::CALLER
-        | op::CALLVALUE
-        | op::CALLDATALOAD
-        | op::CALLDATASIZE
+        op::ADDRESS | op::CALLER | op::CALLVALUE | op::CALLDATASIZE => Operation::Inline,
+        op::CALLDATALOAD => Operation::CalldataLoad,
+        op::ORIGIN
         | op::CODESIZE
         | op::GASPRICE
         | op::COINBASE
         | op::TIMESTAMP
         | op::NUMBER
         | op::DIFFICULTY
-        | op::GASLIMIT
-        | op::MSIZE => Operation::RevmRead,
+        | op::GASLIMIT => Operation::RevmRead,
+        op::MLOAD | op::MSTORE | op::MSTORE8 => Operation::Memory,
         op::RETURNDATASIZE if enabled(SpecId::BYZANTIUM) => Operation::RevmRead,
         op::CHAINID if enabled(SpecId::ISTANBUL) => Operation::RevmRead,
         op::BASEFEE if enabled(SpecId::LONDON) => Operation::RevmRead,

@@ -176,6 +176,8 @@ struct Emitter<'a, 'ctx> {
     gas_slot: PointerValue<'ctx>,
     /// Operand slots for arithmetic builtins called in register mode (three i256).
     scratch: PointerValue<'ctx>,
+    /// Where each exit block records its status (see `exit_block`).
+    exit_status_slot: PointerValue<'ctx>,
 }
 
 /// The shared block for dynamic jumps: a switch over all valid jump destinations. Each jump
@@ -211,6 +213,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let gas_slot = builder.build_alloca(i64, "gas_slot")?;
         let scratch = builder.build_array_alloca(word, i64.const_int(3, false), "arith_scratch")?;
         let ctx_slot = builder.build_alloca(ptr, "ctx_slot")?;
+        let exit_status_slot = builder.build_alloca(i32, "exit_status_slot")?;
         builder.build_store(ctx_slot, ctx_ptr)?.set_volatile(true).expect("store");
         let emitter = Self {
             context,
@@ -236,6 +239,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             reg_slots: Vec::new(),
             gas_slot,
             scratch,
+            exit_status_slot,
         };
         Ok(emitter)
     }
@@ -633,7 +637,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let here = self.builder.get_insert_block();
         let block = self.context.append_basic_block(self.function, &format!("exit_{status:?}"));
         self.builder.position_at_end(block);
-        self.builder.build_return(Some(&self.i32.const_int(status as u64, false)))?;
+        let code = self.i32.const_int(status as u64, false);
+        // A volatile store keeps the block from being an empty `ret`: LLVM merges empty
+        // returns into one block whose phi has an incoming value per exit site (thousands in
+        // large contracts), and coalescing that phi's copies was quadratic.
+        self.builder.build_store(self.exit_status_slot, code)?.set_volatile(true).expect("volatile store");
+        self.builder.build_return(Some(&code))?;
         if let Some(here) = here {
             self.builder.position_at_end(here);
         }
@@ -728,9 +737,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
 
     fn ctx_field(&self, index: u64, name: &str) -> Result<PointerValue<'ctx>, CodegenError> {
         // SAFETY: inkwell marks GEPs unsafe because an out-of-bounds one is undefined in the
-        // generated code. `index` is one of the `abi::field` indices: an 8-byte field of the
-        // 72-byte `EvmContext` native code is called with (`abi` asserts the offsets and the
-        // size at compile time), so the address stays inside that context.
+        // generated code. `index` is one of the `abi::field` indices: the first 8-byte word of
+        // a field of the 200-byte `EvmContext` native code is called with (`abi` asserts the
+        // offsets and the size at compile time), so the address stays inside that context.
         Ok(unsafe { self.builder.build_gep(self.i64, self.ctx_ptr, &[self.i64.const_int(index, false)], name)? })
     }
 
@@ -809,6 +818,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             Operation::Arith => self.emit_arith(ins),
             Operation::Revm => self.emit_revm(ins),
             Operation::RevmRead => self.emit_revm_read(ins),
+            Operation::Memory => self.emit_memory(ins),
+            Operation::CalldataLoad => self.emit_calldataload(ins),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! Opcode-specific code generation.
 
 use super::{CodegenError, Emitter};
-use crate::abi::{ExitStatus, builtin};
+use crate::abi::{ExitStatus, builtin, field};
 use crate::analysis::Instruction;
-use inkwell::{IntPredicate, intrinsics::Intrinsic, values::IntValue};
+use inkwell::{
+    IntPredicate,
+    intrinsics::Intrinsic,
+    values::{BasicValue, IntValue, PointerValue},
+};
 use revm::bytecode::opcode as op;
 use revm::primitives::U256;
 
@@ -33,6 +37,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 let gas = self.builder.build_int_z_extend(gas, self.word, "gas_word")?;
                 self.push(gas)
             }
+            op::MSIZE => self.push_ctx_length(field::MEMORY_LEN),
+            op::CALLDATASIZE => self.push_ctx_length(field::CALLDATA_LEN),
+            op::CALLER => self.push_ctx_word(field::CALLER),
+            op::CALLVALUE => self.push_ctx_word(field::CALL_VALUE),
+            op::ADDRESS => self.push_ctx_word(field::ADDRESS),
             op::DUP1..=op::DUP16 => {
                 let n = (ins.opcode - op::DUP1) as i64;
                 let v = self.load(n)?;
@@ -60,6 +69,28 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 self.store(0, r)
             }
         }
+    }
+
+    /// Pushes a length the context holds as a u64 (MSIZE, CALLDATASIZE).
+    fn push_ctx_length(&mut self, index: u64) -> Result<(), CodegenError> {
+        if self.reg {
+            // Register-mode blocks do not load the context pointer at their start.
+            self.reload_ctx()?;
+        }
+        let len = self.load_ctx_i64(index, "length")?;
+        let len = self.builder.build_int_z_extend(len, self.word, "length_word")?;
+        self.push(len)
+    }
+
+    /// Pushes one of the frame's constant words the context holds (CALLER, CALLVALUE, ADDRESS).
+    fn push_ctx_word(&mut self, index: u64) -> Result<(), CodegenError> {
+        if self.reg {
+            self.reload_ctx()?;
+        }
+        let address = self.ctx_field(index, "frame_constant")?;
+        let value = self.builder.build_load(self.word, address, "frame_constant")?;
+        value.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
+        self.push(value.into_int_value())
     }
 
     fn push(&mut self, value: IntValue<'ctx>) -> Result<(), CodegenError> {
@@ -202,6 +233,173 @@ impl<'ctx> Emitter<'_, 'ctx> {
         self.call_revm_instruction(ins)?;
         self.offset += ins.outputs() as i64 - ins.inputs() as i64;
         Ok(())
+    }
+
+    /// MLOAD, MSTORE, MSTORE8: the access itself when the bytes lie inside the frame's memory
+    /// (no expansion, so no gas beyond the static cost the section charged), else revm's
+    /// implementation, which expands memory and charges for it, or halts exactly as the
+    /// interpreter does.
+    ///
+    /// The direct path works on the operands' 64-bit limbs where they lie on the interpreter's
+    /// stack (memory mode only: these instructions never run in register mode): i256 loads,
+    /// byte swaps and compares cost LLVM's instruction selection several times more, and a
+    /// contract has hundreds of these sites.
+    pub(super) fn emit_memory(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        debug_assert!(!self.reg, "memory instructions are not eligible for register mode");
+        // The fallback reads the operands from the interpreter's stack.
+        self.flush_len()?;
+        let size: u64 = if ins.opcode == op::MSTORE8 { 1 } else { 32 };
+        let offset_slot = self.slot(0)?;
+        let (offset, fits) = self.small_offset(offset_slot)?;
+        let memory_len = self.load_ctx_i64(field::MEMORY_LEN, "memory_len")?;
+        let b = &self.builder;
+        let end = b.build_int_add(offset, self.i64.const_int(size, false), "end")?;
+        let inside = b.build_int_compare(IntPredicate::ULE, end, memory_len, "inside")?;
+        let fast_ok = b.build_and(fits, inside, "in_memory")?;
+        let fast = self.context.append_basic_block(self.function, &format!("pc{}_direct", ins.pc));
+        let slow = self.context.append_basic_block(self.function, &format!("pc{}_expand", ins.pc));
+        let done = self.context.append_basic_block(self.function, &format!("pc{}_done", ins.pc));
+        b.build_conditional_branch(fast_ok, fast, slow)?;
+
+        self.builder.position_at_end(fast);
+        let base = self.load_ctx_ptr(field::MEMORY, "memory")?;
+        // SAFETY: (in the generated IR) `offset + size <= memory_len`, checked just above, and
+        // the context's memory pointer is valid for `memory_len` bytes (see `crate::abi`).
+        let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
+        match ins.opcode {
+            op::MLOAD => self.copy_swapped_limbs(address, offset_slot, true)?,
+            op::MSTORE => {
+                let value_slot = self.slot(1)?;
+                self.copy_swapped_limbs(value_slot, address, false)?;
+            }
+            _ => {
+                let value_slot = self.slot(1)?;
+                // The least significant byte of a little-endian word is its first.
+                let byte = self.builder.build_load(self.context.i8_type(), value_slot, "byte")?;
+                self.builder.build_store(address, byte)?;
+            }
+        }
+        self.builder.build_unconditional_branch(done)?;
+
+        self.builder.position_at_end(slow);
+        let stop = self.call_revm_instruction(ins)?;
+        let stopped = self.exit_block(ExitStatus::ActionSet)?;
+        let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
+        self.builder.build_conditional_branch(is_stop, stopped, done)?;
+
+        self.builder.position_at_end(done);
+        self.restart_after_merge()?;
+        self.offset += ins.outputs() as i64 - ins.inputs() as i64;
+        Ok(())
+    }
+
+    /// Reads the stack word at `slot` as an offset: its low limb, and whether the word fits in
+    /// 32 bits (so `offset + 32` cannot wrap and revm would not fail converting it).
+    fn small_offset(&self, slot: PointerValue<'ctx>) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+        let b = &self.builder;
+        let mut high = None;
+        for limb in 1..4 {
+            let word = self.limb(slot, limb)?;
+            let word = b.build_load(self.i64, word, "offset_limb")?.into_int_value();
+            high = Some(match high {
+                None => word,
+                Some(acc) => b.build_or(acc, word, "offset_high")?,
+            });
+        }
+        let low = b.build_load(self.i64, slot, "offset")?.into_int_value();
+        let upper = b.build_or(
+            high.expect("three limbs"),
+            b.build_right_shift(low, self.i64.const_int(32, false), false, "low_high")?,
+            "upper",
+        )?;
+        let fits = b.build_int_compare(IntPredicate::EQ, upper, self.i64.const_zero(), "small")?;
+        Ok((low, fits))
+    }
+
+    /// The address of 64-bit limb `index` (0 = least significant) of the stack word at `slot`.
+    fn limb(&self, slot: PointerValue<'ctx>, index: u64) -> Result<PointerValue<'ctx>, CodegenError> {
+        // SAFETY: (in the generated IR) a stack word is four limbs, `index` < 4.
+        Ok(unsafe { self.builder.build_gep(self.i64, slot, &[self.i64.const_int(index, false)], "limb")? })
+    }
+
+    /// Copies 32 bytes between big-endian memory and a little-endian stack word, eight at a
+    /// time, byte-swapped: limb `i` of the word is bytes `24 - 8i .. 32 - 8i` of memory.
+    /// `from_memory`: `src` is memory (or the input) and `dst` a stack slot, else the reverse.
+    fn copy_swapped_limbs(
+        &self,
+        src: PointerValue<'ctx>,
+        dst: PointerValue<'ctx>,
+        from_memory: bool,
+    ) -> Result<(), CodegenError> {
+        let (src_align, dst_align) = if from_memory { (1, 8) } else { (8, 1) };
+        let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
+        let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
+        let i8 = self.context.i8_type();
+        for limb in 0..4u64 {
+            let memory_byte = self.i64.const_int(24 - 8 * limb, false);
+            let (from, to) = if from_memory {
+                // SAFETY: (in the generated IR) within the 32 bytes checked to lie in memory.
+                (unsafe { self.builder.build_gep(i8, src, &[memory_byte], "mem")? }, self.limb(dst, limb)?)
+            } else {
+                // SAFETY: as above.
+                (self.limb(src, limb)?, unsafe { self.builder.build_gep(i8, dst, &[memory_byte], "mem")? })
+            };
+            let value = self.builder.build_load(self.i64, from, "limb")?;
+            value.as_instruction_value().expect("load").set_alignment(src_align).expect("valid alignment");
+            let swapped = self
+                .builder
+                .build_call(bswap, &[value.into()], "swapped")?
+                .try_as_basic_value()
+                .basic()
+                .expect("bswap returns a value");
+            self.builder.build_store(to, swapped)?.set_alignment(dst_align).expect("valid alignment");
+        }
+        Ok(())
+    }
+
+    /// After a direct path and a builtin path meet again: reload the context and stack
+    /// pointers (the length is flushed, so it is the context's) instead of keeping the block's
+    /// values alive. Values live across thousands of such diamonds made LLVM's register
+    /// coalescer superlinearly slow (a contract of 1,000 MLOADs took 3.6 s to compile).
+    fn restart_after_merge(&mut self) -> Result<(), CodegenError> {
+        debug_assert_eq!(self.offset, 0, "the length is flushed before a builtin path");
+        let height = self.block_len.get_zero_extended_constant().map(|h| h as u32);
+        self.reload_ctx()?;
+        self.reload_len(height)
+    }
+
+    /// CALLDATALOAD: a direct big-endian read when the 32 bytes lie inside the input, revm's
+    /// implementation (zero padding past the end) otherwise. Neither can fail or observe gas,
+    /// so the section goes on.
+    pub(super) fn emit_calldataload(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        debug_assert!(!self.reg, "CALLDATALOAD is not eligible for register mode");
+        self.flush_len()?;
+        let offset_slot = self.slot(0)?;
+        let (offset, fits) = self.small_offset(offset_slot)?;
+        let calldata_len = self.load_ctx_i64(field::CALLDATA_LEN, "calldata_len")?;
+        let b = &self.builder;
+        let end = b.build_int_add(offset, self.i64.const_int(32, false), "end")?;
+        let inside = b.build_int_compare(IntPredicate::ULE, end, calldata_len, "inside")?;
+        let fast_ok = b.build_and(fits, inside, "in_calldata")?;
+        let fast = self.context.append_basic_block(self.function, &format!("pc{}_direct", ins.pc));
+        let slow = self.context.append_basic_block(self.function, &format!("pc{}_padded", ins.pc));
+        let done = self.context.append_basic_block(self.function, &format!("pc{}_done", ins.pc));
+        b.build_conditional_branch(fast_ok, fast, slow)?;
+
+        self.builder.position_at_end(fast);
+        let base = self.load_ctx_ptr(field::CALLDATA, "calldata")?;
+        // SAFETY: (in the generated IR) `offset + 32 <= calldata_len`, checked just above, and
+        // the context's input pointer is valid for `calldata_len` bytes (see `crate::abi`).
+        let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
+        self.copy_swapped_limbs(address, offset_slot, true)?;
+        self.builder.build_unconditional_branch(done)?;
+
+        self.builder.position_at_end(slow);
+        self.call_revm_instruction(ins)?;
+        self.builder.build_unconditional_branch(done)?;
+
+        self.builder.position_at_end(done);
+        self.restart_after_merge()
     }
 
     /// Calls the `revm_instruction` builtin for `ins`; returns its result (non-zero: stop).

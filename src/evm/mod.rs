@@ -293,14 +293,21 @@ pub(crate) fn run_native_with<H: Host, K: NativeHooks<H>>(
     gas_table: &GasTable,
     hooks: &mut K,
 ) -> InterpreterAction {
-    let stack = interpreter.stack.data_mut();
-    if stack.capacity() < revm::interpreter::interpreter::STACK_LIMIT {
+    if interpreter.stack.data().capacity() < revm::interpreter::interpreter::STACK_LIMIT {
         // Not a stack revm built for execution; native code needs the full buffer.
         return hooks.interpret(interpreter, host, table, gas_table);
     }
+    // Everything read through `interpreter` before raw pointers into it are taken.
+    let (memory, memory_len, calldata, calldata_len) = builtins::views(interpreter);
+    let input = &interpreter.input;
+    let (caller, call_value, address) =
+        (input.caller_address.into_word().into(), input.call_value, input.target_address.into_word().into());
+    let stack = interpreter.stack.data_mut();
+    let stack_len = stack.len() as u64;
+    let stack = stack.as_mut_ptr();
     let mut ctx = EvmContext {
-        stack: stack.as_mut_ptr(),
-        stack_len: stack.len() as u64,
+        stack,
+        stack_len,
         gas: interpreter.gas.remaining(),
         pc: interpreter.bytecode.pc() as u64,
         builtins: hooks.builtins(),
@@ -308,6 +315,13 @@ pub(crate) fn run_native_with<H: Host, K: NativeHooks<H>>(
         host: std::ptr::from_mut(host).cast(),
         instruction_table: std::ptr::from_ref(table).cast(),
         inspector: hooks.inspector_ptr(),
+        memory,
+        memory_len,
+        calldata,
+        calldata_len,
+        caller,
+        call_value,
+        address,
     };
     // SAFETY: `compiled` holds the machine code alive for this call. The context points to the
     // frame's interpreter, the host, the instruction table for `H` and (for inspected frames)

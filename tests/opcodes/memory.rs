@@ -51,6 +51,35 @@ fn mstore_mload_mstore8_msize() {
     m.finish();
 }
 
+/// Accesses inside memory that is already paid for (native code's direct path) and at its
+/// edges: the last word and byte inside, the first that needs one more word, offsets with
+/// high bits set (`2^32 + k` must not wrap into the direct path), and MSIZE after each.
+#[test]
+fn direct_accesses_at_the_memory_edge() {
+    let mut m = Mismatches::default();
+    let value = U256::from_be_slice(&(1..=32).collect::<Vec<u8>>());
+    // MSTORE at 0x100 makes memory 0x120 bytes long.
+    let edges = [0u64, 1, 0xff, 0x100, 0x101, 0x11f, 0x120, 0x121];
+    let far = [U256::from(1u64) << 32, (U256::from(1u64) << 32) + w(0x40), (U256::from(1u64) << 64) + w(8)];
+    for &spec in [SpecId::FRONTIER, SpecId::CANCUN].iter() {
+        for off in edges.iter().map(|&o| w(o)).chain(far) {
+            for opcode in [op::MLOAD, op::MSTORE, op::MSTORE8] {
+                let mut code = Code::new().push(w(0xabcd)).push(w(0x100)).op(op::MSTORE);
+                if opcode != op::MLOAD {
+                    code = code.push(value);
+                }
+                let code = code.push(off).op(opcode).op(op::MSIZE).push(w(0x100)).op(op::MLOAD).op(op::STOP);
+                let test = FrameTest::new(code.build()).spec(spec);
+                let out = m.check(&test);
+                if off < w(0x200) {
+                    expect_result(&out, &test, InstructionResult::Stop);
+                }
+            }
+        }
+    }
+    m.finish();
+}
+
 #[test]
 fn keccak256_lengths() {
     let mut m = Mismatches::default();

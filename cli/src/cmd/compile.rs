@@ -55,6 +55,10 @@ pub struct CompileArgs {
     /// Compiler threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
+    /// Write each contract's optimised LLVM IR to this directory (`<code hash>-<fork>.ll`), to
+    /// inspect what the compiler produced or feed it to `llc -time-passes`.
+    #[arg(long, value_name = "DIR")]
+    pub dump_ir: Option<std::path::PathBuf>,
     /// How many of the slowest contracts to list with their phase times.
     #[arg(long, default_value_t = 5)]
     pub slowest: usize,
@@ -108,7 +112,8 @@ fn execute(args: &CompileArgs) -> Result<(), String> {
     if jobs.is_empty() {
         return Err("no contract code found in the inputs".into());
     }
-    let config = CompilerConfig { opt_level: args.opt_level.into(), ..Default::default() };
+    let config =
+        CompilerConfig { opt_level: args.opt_level.into(), dump_ir_dir: args.dump_ir.clone(), ..Default::default() };
     let threads = args.jobs.map_or_else(default_jobs, |n| usize::try_from(n).unwrap_or(1)).min(jobs.len());
     let progress = progress_bar(jobs.len());
     let start = Instant::now();
