@@ -26,8 +26,12 @@ use crate::{
     exec::{Executor, Mode},
     fixture::{Case, FixtureError},
 };
-use revm_jit::FrameCounts;
-use std::time::{Duration, Instant};
+use revm::context::result::EVMError;
+use revm_jit::{FrameCounts, store::StoreError};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
 /// Why a case produced no benchmark row.
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +40,24 @@ pub enum BenchError {
     #[error(transparent)]
     Fixture(#[from] FixtureError),
     /// revm rejected the transaction or the database failed (not an EVM-level revert).
-    #[error("{name}: {mode}: transaction failed: {message}")]
+    #[error("{name}: {mode}: transaction failed: {source}")]
     Evm {
         /// Case name.
         name: String,
         /// Mode that was running.
         mode: Mode,
-        /// revm's error message.
-        message: String,
+        /// revm's error.
+        source: EVMError<Infallible>,
+    },
+    /// The artifact store given with `--store` could not be opened.
+    #[error("{name}: {mode}: opening the artifact store: {source}")]
+    Store {
+        /// Case name.
+        name: String,
+        /// Mode that was starting.
+        mode: Mode,
+        /// The store's error.
+        source: StoreError,
     },
     /// A repeated run of the same mode ended differently from the first run.
     #[error("{name}: {mode}: run {run} differs from the first run: {}", diffs.join("; "))]
@@ -184,20 +198,16 @@ fn run_once(case: &Case, executor: &mut Executor) -> Result<(Outcome, Duration),
     let start = Instant::now();
     let result = executor.transact(ctx, tx);
     let elapsed = start.elapsed();
-    let result = result.map_err(|e| BenchError::Evm {
-        name: case.name.clone(),
-        mode: executor.mode(),
-        message: e.to_string(),
-    })?;
+    let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode: executor.mode(), source })?;
     Ok((Outcome::new(&result), elapsed))
 }
 
 /// Measures `case` in `mode` (see the [module docs](self) for the procedure).
 pub fn measure(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Measurement, BenchError> {
-    let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|e| BenchError::Evm {
+    let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|source| BenchError::Store {
         name: case.name.clone(),
         mode,
-        message: format!("opening the artifact store: {e}"),
+        source,
     })?;
     let compile_before = executor.compile_ns();
     let (first, _) = run_once(case, &mut executor)?;
@@ -224,7 +234,7 @@ pub fn measure(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Measur
         let t0 = Instant::now();
         let result = executor.transact(ctx, tx);
         let ns = t0.elapsed().as_nanos() as u64;
-        let result = result.map_err(|e| BenchError::Evm { name: case.name.clone(), mode, message: e.to_string() })?;
+        let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode, source })?;
         // Status and gas are cheap to compare on every run; the full outcome was
         // compared during warm-up.
         let gas = result.result.tx_gas_used();
