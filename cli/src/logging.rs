@@ -5,6 +5,7 @@
 //! subscriber they vanish, so the binary installs one that prints warnings and errors to
 //! stderr by default; `RUST_LOG` (e.g. `RUST_LOG=revm_jit=debug`) selects more or less.
 
+use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, filter::LevelFilter};
 
 /// The level shown when `RUST_LOG` is unset: warnings and errors.
@@ -22,12 +23,16 @@ pub fn filter(rust_log: Option<&str>) -> EnvFilter {
 }
 
 /// Installs the binary's subscriber: events at or above the level [`filter`] selects from
-/// `RUST_LOG`, formatted on stderr (stdout carries the commands' results). Does nothing if
-/// a subscriber is already installed.
+/// `RUST_LOG`, formatted on stderr (stdout carries the commands' results), coloured only on a
+/// terminal so redirected logs stay plain text. Does nothing if a subscriber is already
+/// installed.
 pub fn init() {
     let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter(rust_log.as_deref())).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter(rust_log.as_deref()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 #[cfg(test)]
