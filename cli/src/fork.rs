@@ -22,9 +22,14 @@ pub fn parse(name: &str) -> Option<SpecId> {
     })
 }
 
-/// [`parse`] as a command-line value parser.
-pub fn parse_arg(name: &str) -> Result<SpecId, String> {
-    parse(name).ok_or_else(|| format!("unknown fork `{name}` (expected e.g. Shanghai, Cancun, Prague, Osaka)"))
+/// A fork name that [`parse`] does not know, as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fork `{0}` (expected e.g. Shanghai, Cancun, Prague, Osaka)")]
+pub struct UnknownFork(pub String);
+
+/// [`parse`] as a command-line value parser: clap shows the error's message.
+pub fn parse_arg(name: &str) -> Result<SpecId, UnknownFork> {
+    parse(name).ok_or_else(|| UnknownFork(name.to_owned()))
 }
 
 #[cfg(test)]
@@ -59,6 +64,7 @@ mod tests {
             assert_eq!(parse(name), Some(spec), "{name}");
         }
         assert_eq!(parse("BerlinToLondonAt5"), None);
-        assert!(parse_arg("Nope").is_err());
+        assert_eq!(parse_arg("Nope"), Err(UnknownFork("Nope".to_owned())));
+        assert_eq!(parse_arg("osaka"), Ok(SpecId::OSAKA));
     }
 }

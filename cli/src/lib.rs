@@ -2,11 +2,12 @@
 //!
 //! One module per command in [`cmd`] (`statetest`, `bench`, `run`, `compile`, `store`), and
 //! what they share: [`exec`] (the execution modes), [`statetest`] (the Ethereum state-test
-//! runner), [`bench`](mod@bench) (the benchmark harness), [`fixture`] (benchmark cases from fixture
-//! files), [`fork`] (the one fork-name parser), [`programs`] (the embedded benchmark
-//! programs), [`asm`] (a small EVM assembler used by the programs and the tests) and
-//! [`traces`] (trace equality between native and interpreted frames). The library's tests,
-//! benchmarks and examples use it too.
+//! runner), [`bench`](mod@bench) (the benchmark harness), [`fixture`] (the one loader of
+//! state-test-shaped JSON, its one error type, and the benchmark cases built from it),
+//! [`fork`] (the one fork-name parser), [`logging`] (the binary's `tracing` subscriber),
+//! [`programs`] (the embedded benchmark programs), [`asm`] (a small EVM assembler used by the
+//! programs and the tests) and [`traces`] (trace equality between native and interpreted
+//! frames). The library's tests, benchmarks and examples use it too.
 
 pub mod asm;
 pub mod bench;
@@ -14,6 +15,7 @@ pub mod cmd;
 pub mod exec;
 pub mod fixture;
 pub mod fork;
+pub mod logging;
 pub mod programs;
 pub mod statetest;
 pub mod traces;

@@ -29,6 +29,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    revm_jit_cli::logging::init();
     match cli.command {
         Command::Statetest(args) => cmd::statetest::run(args),
         Command::Bench(args) => cmd::bench::run(&args),

@@ -8,7 +8,8 @@
 
 use revm_jit_cli::{
     exec::Mode,
-    statetest::{Failure, FixtureError, LoadError, Quiet, Report, RunOptions, Status, load_file, run},
+    fixture::{FixtureError, FixtureFile, Rejection},
+    statetest::{Failure, Quiet, Rejected, Report, RunOptions, Status, run},
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -59,8 +60,8 @@ fn only_case(report: &Report) -> &Status {
 fn malformed_json_is_a_syntax_error_naming_the_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = write_text(dir.path(), "malformed.json", "{\n  \"add11\": {\n    \"env\": [1, }\n}\n");
-    let error = load_file(&path).unwrap_err();
-    assert!(matches!(error, LoadError::Syntax { .. }), "{error:?}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    assert!(matches!(error, FixtureError::Syntax { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("`add11/env/1`"), "{message}");
@@ -72,8 +73,8 @@ fn truncated_file_is_a_syntax_error_naming_the_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let text = add11();
     let path = write_text(dir.path(), "truncated.json", &text[..text.len() / 2]);
-    let error = load_file(&path).unwrap_err();
-    let LoadError::Syntax { source, .. } = &error else {
+    let error = FixtureFile::load(&path).unwrap_err();
+    let FixtureError::Syntax { source, .. } = &error else {
         panic!("expected a syntax error, got {error:?}");
     };
     assert!(source.is_eof(), "{source}");
@@ -86,20 +87,31 @@ fn missing_field_names_the_object_lacking_it() {
     let path = write_edited(dir.path(), "missing.json", |t| {
         t["pre"][CONTRACT].as_object_mut().unwrap().remove("nonce");
     });
-    let error = load_file(&path).unwrap_err();
-    let LoadError::Data { field, .. } = &error else {
-        panic!("expected a data error, got {error:?}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    let FixtureError::MissingField { field, .. } = &error else {
+        panic!("expected a missing field, got {error:?}");
     };
-    assert_eq!(field.0, vec!["add11", "pre", CONTRACT]);
+    assert_eq!(field.0, vec!["add11", "pre", CONTRACT, "nonce"]);
     let message = error.to_string();
-    assert!(message.contains("missing field `nonce`"), "{message}");
+    assert!(message.contains(&format!("missing field `add11/pre/{CONTRACT}/nonce`")), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
 
     let path = write_edited(dir.path(), "missing_env.json", |t| {
         t.as_object_mut().unwrap().remove("env");
     });
-    let error = load_file(&path).unwrap_err();
-    assert!(error.to_string().contains("missing field `env`"), "{error}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    assert!(matches!(&error, FixtureError::MissingField { field, .. } if field.0 == ["add11", "env"]), "{error:?}");
+    assert!(error.to_string().contains("missing field `add11/env`"), "{error}");
+
+    // Inside the transaction, which is read through a JSON value first, too.
+    let path = write_edited(dir.path(), "missing_gas.json", |t| {
+        t["transaction"].as_object_mut().unwrap().remove("gasLimit");
+    });
+    let error = FixtureFile::load(&path).unwrap_err();
+    assert!(
+        matches!(&error, FixtureError::MissingField { field, .. } if field.0 == ["add11", "transaction", "gasLimit"]),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -108,9 +120,9 @@ fn non_hex_string_names_the_field() {
     let path = write_edited(dir.path(), "code.json", |t| {
         t["pre"][CONTRACT]["code"] = json!("0x60zz");
     });
-    let error = load_file(&path).unwrap_err();
-    let LoadError::Data { field, .. } = &error else {
-        panic!("expected a data error, got {error:?}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    let FixtureError::InvalidValue { field, .. } = &error else {
+        panic!("expected an invalid value, got {error:?}");
     };
     assert_eq!(field.0, vec!["add11", "pre", CONTRACT, "code"]);
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
@@ -119,9 +131,9 @@ fn non_hex_string_names_the_field() {
     let path = write_edited(dir.path(), "data.json", |t| {
         t["transaction"]["data"][0] = json!("0xnothex");
     });
-    let error = load_file(&path).unwrap_err();
-    let LoadError::Data { field, .. } = &error else {
-        panic!("expected a data error, got {error:?}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    let FixtureError::InvalidValue { field, .. } = &error else {
+        panic!("expected an invalid value, got {error:?}");
     };
     assert_eq!(field.0, vec!["add11", "transaction", "data", "0"]);
     assert!(error.to_string().contains("data.json"), "{error}");
@@ -131,12 +143,12 @@ fn non_hex_string_names_the_field() {
 fn unreadable_file_is_an_io_error() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("absent.json");
-    let error = load_file(&path).unwrap_err();
-    assert!(matches!(error, LoadError::Io { .. }), "{error:?}");
+    let error = FixtureFile::load(&path).unwrap_err();
+    assert!(matches!(error, FixtureError::Io { .. }), "{error:?}");
     assert_eq!(error.path(), path);
 
     let report = run_quiet(std::slice::from_ref(&path));
-    assert!(matches!(only_case(&report), Status::Failed(Failure::Load(LoadError::Io { .. }))), "{:?}", report.cases);
+    assert!(matches!(only_case(&report), Status::Failed(Failure::Load(FixtureError::Io { .. }))), "{:?}", report.cases);
 }
 
 #[test]
@@ -182,7 +194,8 @@ fn oversized_bigint_value_rejects_the_transaction() {
     let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
         panic!("expected an unexpected exception, got {:?}", report.cases);
     };
-    assert!(got.contains("transaction.value[0] does not fit in 256 bits"), "{got}");
+    assert!(matches!(got, Rejected::Fixture(Rejection::Oversized(_))), "{got:?}");
+    assert!(got.to_string().contains("transaction.value[0] does not fit in 256 bits"), "{got}");
 }
 
 #[test]
@@ -282,5 +295,50 @@ fn wrong_expectations_are_reported_with_expected_and_got() {
     let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
         panic!("expected an unexpected exception, got {:?}", report.cases);
     };
-    assert!(got.contains("gas"), "{got}");
+    assert!(matches!(got, Rejected::Evm(_)), "{got:?}");
+    assert!(got.to_string().contains("gas"), "{got}");
+}
+
+#[test]
+fn a_test_without_post_fails_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "no_post.json", |t| {
+        t.as_object_mut().unwrap().remove("post");
+    });
+    // It loads (a bench fixture has no `post`) ...
+    let file = FixtureFile::load(&path).expect("loads");
+    assert!(file.tests[0].post.is_none());
+    // ... but a state-test run has nothing to judge it by.
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(Failure::Fixture(error)) = only_case(&report) else {
+        panic!("expected a fixture error, got {:?}", report.cases);
+    };
+    assert!(matches!(&**error, FixtureError::MissingField { field, .. } if field.0 == ["add11", "post"]), "{error:?}");
+}
+
+#[test]
+fn unsigned_transaction_is_rejected_even_with_a_sender() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_edited(dir.path(), "unsigned.json", |t| {
+        let tx = t["transaction"].as_object_mut().unwrap();
+        tx.remove("secretKey");
+        tx.insert("sender".into(), json!("0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b"));
+    });
+    let report = run_quiet(std::slice::from_ref(&path));
+    let Status::Failed(Failure::UnexpectedException { got }) = only_case(&report) else {
+        panic!("expected an unexpected exception, got {:?}", report.cases);
+    };
+    assert!(matches!(got, Rejected::Fixture(Rejection::Unsigned)), "{got:?}");
+}
+
+#[test]
+fn a_state_test_loads_as_a_bench_case_under_its_newest_fork() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = write_text(dir.path(), "add11.json", &add11());
+    let cases = revm_jit_cli::fixture::load_file(&path, None).expect("add11 loads as a bench case");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].name, "add11");
+    assert_eq!(cases[0].spec, revm::primitives::hardfork::SpecId::CANCUN);
+    let to: revm::primitives::Address = CONTRACT.parse().unwrap();
+    assert_eq!(cases[0].tx.kind, revm::primitives::TxKind::Call(to));
 }

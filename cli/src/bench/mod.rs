@@ -1,18 +1,24 @@
 //! The benchmark harness: runs each [`Case`] in each [`Mode`], checks that every mode
-//! produces exactly the same outcome, and reports median times.
+//! produces exactly the same outcome, and reports median times with their spread.
 //!
-//! Measurement of one case in one mode ([`measure`]):
+//! Measurement of one case ([`bench_case`]), all its modes together:
 //!
-//! 1. A fresh [`Executor`] runs the case once; the change in
+//! 1. A fresh [`Executor`] per mode runs the case once; the change in
 //!    [`Executor::compile_ns`] around that first run is the mode's compile time (the
 //!    compiling executors compile eagerly on first sight of a contract).
-//! 2. A few untimed warm-up runs follow.
-//! 3. Timed runs repeat until both [`MeasureConfig::target_time`] has passed and
-//!    [`MeasureConfig::min_runs`] runs are done (or [`MeasureConfig::max_runs`] is
-//!    reached). Only [`Executor::transact`] is timed: the context (a copy of the
-//!    pre-state) and the transaction are built before the clock starts, and the result
-//!    is dropped after it stops. (`transact` consumes the context, so dropping it is
-//!    inside the timed region, equally for every mode.)
+//! 2. A few untimed warm-up rounds follow.
+//! 3. Timed *rounds* repeat until both [`MeasureConfig::target_time`] per mode has passed
+//!    and [`MeasureConfig::min_runs`] rounds are done (or [`MeasureConfig::max_runs`] is
+//!    reached). Each round runs every mode once, forwards in even rounds and backwards in
+//!    odd ones ([`round_order`]), so that a drift of the machine (another process, clock
+//!    scaling, a warming cache) hits every mode alike instead of whichever ran last, and no
+//!    mode always runs first. Only [`Executor::transact`] is timed: the context (a copy of
+//!    the pre-state) and the transaction are built before the clock starts, and the result
+//!    is dropped after it stops. (`transact` consumes the context, so dropping it is inside
+//!    the timed region, equally for every mode.)
+//! 4. Each mode's samples give its median and quartiles; a [`Speedup`] is the ratio of the
+//!    medians with an interval from the quartiles, and is *indistinct* when that interval
+//!    contains 1.0: at the spread measured, the two modes cannot be told apart.
 //!
 //! Every run's status and gas must match the first run's, and every mode's full
 //! [`Outcome`] must match the first mode's; any difference is a [`BenchError`].
@@ -26,8 +32,12 @@ use crate::{
     exec::{Executor, Mode},
     fixture::{Case, FixtureError},
 };
-use revm_jit::FrameCounts;
-use std::time::{Duration, Instant};
+use revm::context::result::EVMError;
+use revm_jit::{FrameCounts, store::StoreError};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
 /// Why a case produced no benchmark row.
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +46,24 @@ pub enum BenchError {
     #[error(transparent)]
     Fixture(#[from] FixtureError),
     /// revm rejected the transaction or the database failed (not an EVM-level revert).
-    #[error("{name}: {mode}: transaction failed: {message}")]
+    #[error("{name}: {mode}: transaction failed: {source}")]
     Evm {
         /// Case name.
         name: String,
         /// Mode that was running.
         mode: Mode,
-        /// revm's error message.
-        message: String,
+        /// revm's error.
+        source: EVMError<Infallible>,
+    },
+    /// The artifact store given with `--store` could not be opened.
+    #[error("{name}: {mode}: opening the artifact store: {source}")]
+    Store {
+        /// Case name.
+        name: String,
+        /// Mode that was starting.
+        mode: Mode,
+        /// The store's error.
+        source: StoreError,
     },
     /// A repeated run of the same mode ended differently from the first run.
     #[error("{name}: {mode}: run {run} differs from the first run: {}", diffs.join("; "))]
@@ -142,6 +162,10 @@ pub struct Measurement {
     pub outcome: Outcome,
     /// Median wall-clock time of one timed run, in nanoseconds.
     pub median_ns: u64,
+    /// First quartile of the timed runs, in nanoseconds.
+    pub q1_ns: u64,
+    /// Third quartile of the timed runs, in nanoseconds.
+    pub q3_ns: u64,
     /// Fastest timed run, in nanoseconds.
     pub min_ns: u64,
     /// Number of timed runs.
@@ -150,6 +174,43 @@ pub struct Measurement {
     pub compile_ns: u64,
     /// Frames by how they ran, over all runs.
     pub frames: FrameCounts,
+}
+
+impl Measurement {
+    /// The interquartile range relative to the median (0.05 = 5 %): the spread shown beside
+    /// each median. Robust to the few very slow runs a busy machine produces.
+    pub fn relative_iqr(&self) -> f64 {
+        self.q3_ns.saturating_sub(self.q1_ns) as f64 / self.median_ns.max(1) as f64
+    }
+}
+
+/// How much faster a mode ran than `interp`, with the uncertainty of that figure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Speedup {
+    /// `interp` median / mode median.
+    pub ratio: f64,
+    /// The lowest ratio the quartiles allow: `interp` first quartile / mode third quartile.
+    pub low: f64,
+    /// The highest ratio the quartiles allow: `interp` third quartile / mode first quartile.
+    pub high: f64,
+}
+
+impl Speedup {
+    /// The speedup of `mode` over `interp` from their measurements.
+    pub fn new(interp: &Measurement, mode: &Measurement) -> Self {
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        Self {
+            ratio: ratio(interp.median_ns, mode.median_ns),
+            low: ratio(interp.q1_ns, mode.q3_ns),
+            high: ratio(interp.q3_ns, mode.q1_ns),
+        }
+    }
+
+    /// Whether the interval contains 1.0: the middle halves of the two modes' runs overlap,
+    /// so at this spread the mode cannot be told faster or slower than the interpreter.
+    pub fn indistinct(&self) -> bool {
+        self.low <= 1.0 && 1.0 <= self.high
+    }
 }
 
 /// All modes' measurements of one case, which agreed on the outcome.
@@ -169,11 +230,9 @@ impl Row {
         self.measurements.iter().find(|m| m.mode == mode)
     }
 
-    /// `interp` median / `mode` median, when both were measured.
-    pub fn speedup(&self, mode: Mode) -> Option<f64> {
-        let base = self.get(Mode::Interp)?;
-        let other = self.get(mode)?;
-        Some(base.median_ns as f64 / other.median_ns.max(1) as f64)
+    /// The speedup of `mode` over `interp`, when both were measured.
+    pub fn speedup(&self, mode: Mode) -> Option<Speedup> {
+        Some(Speedup::new(self.get(Mode::Interp)?, self.get(mode)?))
     }
 }
 
@@ -184,80 +243,131 @@ fn run_once(case: &Case, executor: &mut Executor) -> Result<(Outcome, Duration),
     let start = Instant::now();
     let result = executor.transact(ctx, tx);
     let elapsed = start.elapsed();
-    let result = result.map_err(|e| BenchError::Evm {
-        name: case.name.clone(),
-        mode: executor.mode(),
-        message: e.to_string(),
-    })?;
+    let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode: executor.mode(), source })?;
     Ok((Outcome::new(&result), elapsed))
 }
 
-/// Measures `case` in `mode` (see the [module docs](self) for the procedure).
-pub fn measure(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Measurement, BenchError> {
-    let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|e| BenchError::Evm {
-        name: case.name.clone(),
-        mode,
-        message: format!("opening the artifact store: {e}"),
-    })?;
-    let compile_before = executor.compile_ns();
-    let (first, _) = run_once(case, &mut executor)?;
-    let compile_ns = executor.compile_ns().saturating_sub(compile_before);
+/// One mode's executor and what it has measured so far.
+struct Lane {
+    executor: Executor,
+    first: Outcome,
+    compile_ns: u64,
+    samples: Vec<u64>,
+}
 
-    let check = |run: usize, outcome: &Outcome| -> Result<(), BenchError> {
-        let diffs = first.differences(outcome);
+impl Lane {
+    /// Starts `mode`: a fresh executor and its first (compiling) run.
+    fn start(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Self, BenchError> {
+        let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|source| BenchError::Store {
+            name: case.name.clone(),
+            mode,
+            source,
+        })?;
+        let compile_before = executor.compile_ns();
+        let (first, _) = run_once(case, &mut executor)?;
+        let compile_ns = executor.compile_ns().saturating_sub(compile_before);
+        Ok(Self { executor, first, compile_ns, samples: Vec::with_capacity(config.min_runs.max(16)) })
+    }
+
+    /// Fails unless `outcome` (of 1-based run `run`) matches the first run's.
+    fn check(&self, case: &Case, run: usize, outcome: &Outcome) -> Result<(), BenchError> {
+        let diffs = self.first.differences(outcome);
         if diffs.is_empty() {
             Ok(())
         } else {
-            Err(BenchError::Nondeterministic { name: case.name.clone(), mode, run, diffs })
+            Err(BenchError::Nondeterministic { name: case.name.clone(), mode: self.executor.mode(), run, diffs })
         }
-    };
-    for run in 0..config.warmup_runs {
-        let (outcome, _) = run_once(case, &mut executor)?;
-        check(run + 2, &outcome)?;
     }
 
-    let mut samples = Vec::with_capacity(config.min_runs.max(16));
-    let start = Instant::now();
-    while samples.len() < config.max_runs && (samples.len() < config.min_runs || start.elapsed() < config.target_time) {
+    /// One timed run, its time added to the samples.
+    fn timed_run(&mut self, case: &Case, run: usize) -> Result<(), BenchError> {
+        let mode = self.executor.mode();
         let ctx = case.context();
         let tx = case.tx();
         let t0 = Instant::now();
-        let result = executor.transact(ctx, tx);
+        let result = self.executor.transact(ctx, tx);
         let ns = t0.elapsed().as_nanos() as u64;
-        let result = result.map_err(|e| BenchError::Evm { name: case.name.clone(), mode, message: e.to_string() })?;
+        let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode, source })?;
         // Status and gas are cheap to compare on every run; the full outcome was
         // compared during warm-up.
-        let gas = result.result.tx_gas_used();
-        if gas != first.gas_used || result.result.is_success() != first.status.is_success() {
-            check(config.warmup_runs + 2 + samples.len(), &Outcome::new(&result))?;
+        if result.result.tx_gas_used() != self.first.gas_used
+            || result.result.is_success() != self.first.status.is_success()
+        {
+            self.check(case, run, &Outcome::new(&result))?;
         }
         drop(result);
-        samples.push(ns);
+        self.samples.push(ns);
+        Ok(())
     }
-    samples.sort_unstable();
-    Ok(Measurement {
-        mode,
-        outcome: first,
-        median_ns: median(&samples),
-        min_ns: samples.first().copied().unwrap_or(0),
-        runs: samples.len(),
-        compile_ns,
-        frames: executor.frame_counts(),
-    })
+
+    fn finish(mut self) -> Measurement {
+        self.samples.sort_unstable();
+        let sorted = &self.samples;
+        Measurement {
+            mode: self.executor.mode(),
+            outcome: self.first,
+            median_ns: quantile(sorted, 0.5),
+            q1_ns: quantile(sorted, 0.25),
+            q3_ns: quantile(sorted, 0.75),
+            min_ns: sorted.first().copied().unwrap_or(0),
+            runs: sorted.len(),
+            compile_ns: self.compile_ns,
+            frames: self.executor.frame_counts(),
+        }
+    }
 }
 
-/// Median of sorted samples (mean of the two middle ones for an even count; 0 if empty).
-fn median(sorted: &[u64]) -> u64 {
+/// The order the modes (by index, `0..n`) run in during round `round`: forwards in even
+/// rounds, backwards in odd ones. Over two rounds every mode runs as often first as last,
+/// so neither a drift nor what the previous run left in the caches favours one of them.
+pub fn round_order(round: usize, n: usize) -> impl Iterator<Item = usize> {
+    let forwards = round.is_multiple_of(2);
+    (0..n).map(move |i| if forwards { i } else { n - 1 - i })
+}
+
+/// Measures `case` in each of `modes`, interleaved round by round (see the
+/// [module docs](self) for the procedure); one measurement per mode, in the order given.
+pub fn measure_modes(case: &Case, modes: &[Mode], config: &MeasureConfig) -> Result<Vec<Measurement>, BenchError> {
+    let mut lanes = modes.iter().map(|&mode| Lane::start(case, mode, config)).collect::<Result<Vec<_>, _>>()?;
+    for run in 0..config.warmup_runs {
+        for lane in &mut lanes {
+            let (outcome, _) = run_once(case, &mut lane.executor)?;
+            lane.check(case, run + 2, &outcome)?;
+        }
+    }
+    let target = config.target_time.saturating_mul(u32::try_from(modes.len()).unwrap_or(u32::MAX));
+    let start = Instant::now();
+    let mut round = 0;
+    while round < config.max_runs && (round < config.min_runs || start.elapsed() < target) {
+        for index in round_order(round, lanes.len()) {
+            lanes[index].timed_run(case, config.warmup_runs + 2 + round)?;
+        }
+        round += 1;
+    }
+    Ok(lanes.into_iter().map(Lane::finish).collect())
+}
+
+/// Measures `case` in `mode` alone (see [`measure_modes`]).
+pub fn measure(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Measurement, BenchError> {
+    Ok(measure_modes(case, &[mode], config)?.remove(0))
+}
+
+/// The `p` quantile (0..=1) of sorted samples, interpolating linearly between neighbours
+/// (so the median of an even count is the mean of the two middle ones); 0 if empty.
+pub fn quantile(sorted: &[u64], p: f64) -> u64 {
     match sorted.len() {
         0 => 0,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        n => {
+            let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
+            let (lo, hi) = (sorted[h.floor() as usize], sorted[h.ceil() as usize]);
+            lo + ((hi - lo) as f64 * h.fract()).round() as u64
+        }
     }
 }
 
 /// Measures `case` in every mode of `modes` (`interp` first when present, duplicates
-/// dropped), checks that all modes agree with the first and, when given, that the
-/// status is `expected`.
+/// dropped), interleaved, checks that all modes agree with the first and, when given, that
+/// the status is `expected`.
 pub fn bench_case(
     case: &Case,
     modes: &[Mode],
@@ -265,18 +375,15 @@ pub fn bench_case(
     config: &MeasureConfig,
 ) -> Result<Row, BenchError> {
     let modes = ordered_modes(modes);
-    let mut measurements: Vec<Measurement> = Vec::with_capacity(modes.len());
-    for mode in modes {
-        let m = measure(case, mode, config)?;
-        if let Some(base) = measurements.first() {
-            let diffs = base.outcome.differences(&m.outcome);
-            if !diffs.is_empty() {
-                return Err(BenchError::Disagreement { name: case.name.clone(), baseline: base.mode, mode, diffs });
-            }
+    let measurements = measure_modes(case, &modes, config)?;
+    let base = measurements.first().expect("ordered_modes never returns an empty list");
+    for m in &measurements[1..] {
+        let diffs = base.outcome.differences(&m.outcome);
+        if !diffs.is_empty() {
+            return Err(BenchError::Disagreement { name: case.name.clone(), baseline: base.mode, mode: m.mode, diffs });
         }
-        measurements.push(m);
     }
-    let outcome = measurements.first().map(|m| m.outcome.clone()).expect("ordered_modes never returns an empty list");
+    let outcome = base.outcome.clone();
     if let Some(expected) = expected
         && outcome.status != *expected
     {
@@ -310,11 +417,80 @@ mod tests {
     use revm::primitives::Bytes;
 
     #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&[]), 0);
-        assert_eq!(median(&[5]), 5);
-        assert_eq!(median(&[1, 2, 9]), 2);
-        assert_eq!(median(&[1, 2, 4, 9]), 3);
+    fn quantiles_of_odd_even_and_empty() {
+        assert_eq!(quantile(&[], 0.5), 0);
+        assert_eq!(quantile(&[5], 0.25), 5);
+        assert_eq!(quantile(&[1, 2, 9], 0.5), 2);
+        assert_eq!(quantile(&[1, 2, 4, 9], 0.5), 3);
+        assert_eq!(quantile(&[1, 2, 3, 4, 5], 0.25), 2);
+        assert_eq!(quantile(&[1, 2, 3, 4, 5], 0.75), 4);
+        assert_eq!(quantile(&[10, 20, 30, 40], 0.25), 18);
+        assert_eq!(quantile(&[10, 20, 30, 40], 1.0), 40);
+    }
+
+    #[test]
+    fn rounds_alternate_direction() {
+        assert_eq!(round_order(0, 3).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(round_order(1, 3).collect::<Vec<_>>(), [2, 1, 0]);
+        assert_eq!(round_order(2, 3).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(round_order(7, 1).collect::<Vec<_>>(), [0]);
+        assert_eq!(round_order(5, 0).count(), 0);
+    }
+
+    fn measurement(mode: Mode, q1_ns: u64, median_ns: u64, q3_ns: u64) -> Measurement {
+        Measurement {
+            mode,
+            outcome: Outcome {
+                status: Status::Revert,
+                gas_used: 0,
+                output: Bytes::new(),
+                logs: Vec::new(),
+                state_digest: Default::default(),
+            },
+            median_ns,
+            q1_ns,
+            q3_ns,
+            min_ns: q1_ns,
+            runs: 10,
+            compile_ns: 0,
+            frames: FrameCounts::default(),
+        }
+    }
+
+    #[test]
+    fn speedup_interval_comes_from_the_quartiles() {
+        let interp = measurement(Mode::Interp, 90, 100, 110);
+        // Clearly faster: the middle halves do not overlap.
+        let fast = Speedup::new(&interp, &measurement(Mode::Jit, 45, 50, 55));
+        assert_eq!(fast.ratio, 2.0);
+        assert_eq!((fast.low, fast.high), (90.0 / 55.0, 110.0 / 45.0));
+        assert!(!fast.indistinct());
+        // Slightly faster by the medians, but within the spread.
+        let close = Speedup::new(&interp, &measurement(Mode::Jit, 85, 95, 105));
+        assert!(close.ratio > 1.0);
+        assert!(close.indistinct(), "{close:?}");
+        // Clearly slower.
+        let slow = Speedup::new(&interp, &measurement(Mode::Jit, 150, 200, 250));
+        assert!(slow.high < 1.0 && !slow.indistinct(), "{slow:?}");
+        assert!((measurement(Mode::Jit, 90, 100, 110).relative_iqr() - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    #[cfg(feature = "llvm")]
+    fn interleaved_modes_get_the_same_number_of_runs() {
+        let config =
+            MeasureConfig { target_time: Duration::ZERO, min_runs: 5, max_runs: 5, warmup_runs: 1, store: None };
+        let modes = [Mode::Interp, Mode::Jit];
+        let row = bench_case(&case("PUSH 1 PUSH 0 SSTORE STOP"), &modes, None, &config).unwrap();
+        assert_eq!(
+            row.measurements.iter().map(|m| (m.mode, m.runs)).collect::<Vec<_>>(),
+            [(Mode::Interp, 5), (Mode::Jit, 5)]
+        );
+        for m in &row.measurements {
+            assert!(m.q1_ns <= m.median_ns && m.median_ns <= m.q3_ns, "{m:?}");
+            assert!(m.min_ns <= m.q1_ns, "{m:?}");
+        }
+        assert_eq!(row.get(Mode::Jit).unwrap().frames.interpreted, 0);
     }
 
     #[test]

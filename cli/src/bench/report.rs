@@ -1,7 +1,7 @@
 //! Bench output: the text table (printed row by row as cases finish) and the JSON
 //! report.
 
-use super::{BenchError, Row};
+use super::{BenchError, Row, Speedup};
 use crate::exec::Mode;
 use serde_json::{Map, Value, json};
 
@@ -15,6 +15,10 @@ pub struct Table {
 
 /// Width of every numeric column.
 const NUM: usize = 11;
+/// Width of an interquartile-range column (`12.3%`).
+const IQR: usize = 6;
+/// Width of a speedup-range column (`0.91-1.07`).
+const RANGE: usize = 11;
 
 impl Table {
     /// A table for cases whose longest name is `name_width` characters, measured in
@@ -33,11 +37,11 @@ impl Table {
     pub fn header(&self) -> String {
         let mut line = format!("{:<w$}  {:>NUM$}  {:<9}", "name", "gas used", "status", w = self.name_width);
         for mode in &self.modes {
-            line += &format!("  {:>NUM$}  {:>NUM$}", format!("{mode} time"), format!("{mode} Mgas/s"));
+            line += &format!("  {:>NUM$}  {:>IQR$}  {:>NUM$}", format!("{mode} time"), "iqr", format!("{mode} Mgas/s"));
         }
         for mode in self.compiled_modes() {
             if self.speedups {
-                line += &format!("  {:>NUM$}", format!("{mode} speedup"));
+                line += &format!("  {:>NUM$}  {:>RANGE$}", format!("{mode} speedup"), "range");
             }
             line += &format!("  {:>NUM$}", format!("{mode} compile"));
         }
@@ -58,16 +62,24 @@ impl Table {
         for &mode in &self.modes {
             match row.get(mode) {
                 Some(m) => {
-                    line += &format!("  {:>NUM$}  {:>NUM$.1}", duration(m.median_ns), mgas_per_s(gas, m.median_ns))
+                    line += &format!(
+                        "  {:>NUM$}  {:>IQR$}  {:>NUM$.1}",
+                        duration(m.median_ns),
+                        format!("{:.1}%", m.relative_iqr() * 100.0),
+                        mgas_per_s(gas, m.median_ns)
+                    )
                 }
-                None => line += &format!("  {:>NUM$}  {:>NUM$}", "-", "-"),
+                None => line += &format!("  {:>NUM$}  {:>IQR$}  {:>NUM$}", "-", "-", "-"),
             }
         }
         for mode in self.compiled_modes() {
             if self.speedups {
                 match row.speedup(mode) {
-                    Some(s) => line += &format!("  {:>NUM$}", format!("{s:.2}x")),
-                    None => line += &format!("  {:>NUM$}", "-"),
+                    Some(s) => {
+                        line +=
+                            &format!("  {:>NUM$}  {:>RANGE$}", speedup_cell(&s), format!("{:.2}-{:.2}", s.low, s.high))
+                    }
+                    None => line += &format!("  {:>NUM$}  {:>RANGE$}", "-", "-"),
                 }
             }
             match row.get(mode) {
@@ -83,23 +95,42 @@ impl Table {
         format!("{name:<w$}  FAILED (see the error below)", w = self.name_width)
     }
 
-    /// Lines with the geometric mean speedup of each compiled mode over `rows` (empty
-    /// without speedup columns or rows).
+    /// Lines with the geometric mean speedup of each compiled mode over `rows`, how many rows
+    /// could not be told from 1.0, and a legend of the columns (empty without speedup columns
+    /// or rows).
     pub fn summary(&self, rows: &[Row]) -> Vec<String> {
         if !self.speedups || rows.is_empty() {
             return Vec::new();
         }
-        self.compiled_modes()
+        let mut lines: Vec<String> = self
+            .compiled_modes()
             .filter_map(|mode| {
-                let speedups: Vec<f64> = rows.iter().filter_map(|r| r.speedup(mode)).collect();
+                let speedups: Vec<Speedup> = rows.iter().filter_map(|r| r.speedup(mode)).collect();
                 if speedups.is_empty() {
                     return None;
                 }
-                let geomean = (speedups.iter().map(|s| s.ln()).sum::<f64>() / speedups.len() as f64).exp();
-                Some(format!("{mode} vs interp: geometric mean speedup {geomean:.2}x over {} case(s)", speedups.len()))
+                let geomean = (speedups.iter().map(|s| s.ratio.ln()).sum::<f64>() / speedups.len() as f64).exp();
+                let indistinct = speedups.iter().filter(|s| s.indistinct()).count();
+                Some(format!(
+                    "{mode} vs interp: geometric mean speedup {geomean:.2}x over {} case(s), {indistinct} within the spread (~)",
+                    speedups.len()
+                ))
             })
-            .collect()
+            .collect();
+        lines.push(LEGEND.to_string());
+        lines
     }
+}
+
+/// What the columns mean, printed under a table with speedups.
+const LEGEND: &str = "time: median of interleaved runs (modes alternate run by run); iqr: interquartile \
+range / median; speedup: interp median / mode median; range: interp q1 / mode q3 .. interp q3 / mode q1; \
+~: the range contains 1.0, so at this spread the modes cannot be told apart";
+
+/// A speedup as shown: `5.12x`, or `~0.98x` when it cannot be told from 1.0.
+pub fn speedup_cell(speedup: &Speedup) -> String {
+    let mark = if speedup.indistinct() { "~" } else { "" };
+    format!("{mark}{:.2}x", speedup.ratio)
 }
 
 /// Millions of gas per second for `gas` used in `ns` nanoseconds.
@@ -134,9 +165,20 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The JSON report: `{"rows": [{"name", "gas_used", "status", "output_hash",
-/// "<mode>": {"median_ns", "runs", "compile_ns"}}], "failures": [{"name", "error"}]}`;
-/// `compile_ns` only for modes other than `interp`.
+/// The JSON report:
+///
+/// ```text
+/// {"rows": [{"name", "gas_used", "status", "output_hash",
+///            "<mode>": {"median_ns", "q1_ns", "q3_ns", "min_ns", "runs",
+///                       "compile_ns",                                  (not for interp)
+///                       "speedup", "speedup_low", "speedup_high",      (when interp was measured)
+///                       "indistinct"}}],                               (the range contains 1.0)
+///  "failures": [{"name", "error"}]}
+/// ```
+///
+/// Times are in nanoseconds, over the timed runs of interleaved rounds; `speedup` is interp
+/// median / mode median and `speedup_low`/`speedup_high` the interval from the quartiles (see
+/// [`Speedup`]).
 pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
     let rows: Vec<Value> = rows
         .iter()
@@ -149,9 +191,18 @@ pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
             for m in &row.measurements {
                 let mut entry = Map::new();
                 entry.insert("median_ns".into(), json!(m.median_ns));
+                entry.insert("q1_ns".into(), json!(m.q1_ns));
+                entry.insert("q3_ns".into(), json!(m.q3_ns));
+                entry.insert("min_ns".into(), json!(m.min_ns));
                 entry.insert("runs".into(), json!(m.runs));
                 if m.mode != Mode::Interp {
                     entry.insert("compile_ns".into(), json!(m.compile_ns));
+                    if let Some(s) = row.speedup(m.mode) {
+                        entry.insert("speedup".into(), json!(s.ratio));
+                        entry.insert("speedup_low".into(), json!(s.low));
+                        entry.insert("speedup_high".into(), json!(s.high));
+                        entry.insert("indistinct".into(), json!(s.indistinct()));
+                    }
                 }
                 obj.insert(m.mode.name().into(), Value::Object(entry));
             }
@@ -178,5 +229,9 @@ mod tests {
         assert_eq!(duration(2_345_678), "2.35 ms");
         assert_eq!(duration(3_000_000_000), "3.00 s");
         assert_eq!(mgas_per_s(1_000_000, 1_000_000), 1000.0);
+        let s = |ratio, low, high| speedup_cell(&Speedup { ratio, low, high });
+        assert_eq!(s(5.123, 4.0, 6.0), "5.12x");
+        assert_eq!(s(0.98, 0.9, 1.07), "~0.98x");
+        assert_eq!(s(0.5, 0.4, 0.6), "0.50x");
     }
 }

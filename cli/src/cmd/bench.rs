@@ -1,5 +1,6 @@
 //! `revm-jit bench`: measures the embedded programs or a directory of fixtures in one or
-//! more modes, prints a table and optionally writes a JSON report.
+//! more modes, interleaved run by run, prints a table (median, interquartile range, speedup
+//! with its range, compile time) and optionally writes a JSON report.
 
 use crate::bench::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
 use crate::{
@@ -13,8 +14,10 @@ use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 /// Arguments of `revm-jit bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Modes to measure, comma-separated; speedups are relative to `interp`.
-    #[arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp")]
+    /// Modes to measure, comma-separated, interleaved run by run; speedups are relative to
+    /// `interp`. Default: `interp,jit` (only `interp` in a build without the compiler).
+    #[cfg_attr(feature = "llvm", arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp,jit"))]
+    #[cfg_attr(not(feature = "llvm"), arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp"))]
     pub modes: Vec<Mode>,
     /// Directory of fixture JSON files to run instead of the embedded programs.
     #[arg(long, value_name = "DIR")]
@@ -29,17 +32,18 @@ pub struct BenchArgs {
     /// Default: the fixture's config, else Cancun.
     #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
     pub spec: Option<SpecId>,
-    /// Time each case in each mode for at least this many milliseconds (wall clock)
-    /// and at least `--min-runs` runs.
+    /// Time each case for at least this many milliseconds (wall clock) per mode, and at
+    /// least `--min-runs` rounds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub time_ms: u64,
-    /// Minimum timed runs per case and mode, however long they take.
+    /// Minimum timed rounds per case (each round runs every mode once), however long they
+    /// take.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub min_runs: usize,
-    /// Upper bound on timed runs per case and mode.
+    /// Upper bound on timed rounds per case.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_runs: usize,
-    /// Untimed warm-up runs after the first (compiling) run.
+    /// Untimed warm-up rounds after the first (compiling) run.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: usize,
     /// Artifact store: `runtime` preloads it (and writes what it compiles); `aot` writes and

@@ -9,10 +9,13 @@
 //! with their phase times, and the median, 99th percentile and maximum over all of them;
 //! `--json FILE` writes every measurement.
 
-use crate::{fixture, programs};
-use revm::primitives::{B256, Bytes, hardfork::SpecId, keccak256};
+use crate::{
+    fixture::{self, FixtureError},
+    programs,
+};
+use revm::primitives::{B256, Bytes, hardfork::SpecId, hex, keccak256};
 use revm_jit::compiler::{CompilePhases, CompilerConfig, aot};
-use revm_jit::store::{ArtifactStore, BuildId, DiskStore};
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
 use revm_jit::{CompileError, Compiler, OptLevel};
 use std::{
     collections::BTreeMap,
@@ -91,14 +94,55 @@ impl From<OptLevelArg> for OptLevel {
     }
 }
 
+/// Why `revm-jit compile` stopped. (A contract the compiler refuses is not an error: it is
+/// reported and skipped.)
+#[derive(Debug, thiserror::Error)]
+pub enum CompileCommandError {
+    /// No input was given.
+    #[error("give --code HEX, --programs, fixture files, or directories of fixtures")]
+    NoInput,
+    /// `--code` or `--programs` without `--spec`.
+    #[error("--spec is needed with --code and --programs")]
+    NeedsSpec,
+    /// `--code` is not hex.
+    #[error("--code: not hex: {0}")]
+    BadHex(#[source] hex::FromHexError),
+    /// An input file could not be loaded.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    /// The inputs hold no contract code.
+    #[error("no contract code found in the inputs")]
+    NoContracts,
+    /// A compiler could not be created (LLVM could not start, no target machine).
+    #[error("starting the compiler: {0}")]
+    Compiler(#[source] CompileError),
+    /// Linking compiled objects into a shared library failed.
+    #[error("linking a library: {0}")]
+    Link(#[source] CompileError),
+    /// The store could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The `--json` file could not be written.
+    #[error("writing {}: {source}", path.display())]
+    WriteJson {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A compiler thread panicked (a compiler bug; the panic message went to stderr).
+    #[error("a compiler thread panicked")]
+    WorkerPanicked,
+}
+
 /// Runs the command: compiles (and with `--store` links and stores); prints what it did.
 /// Fails when an input cannot be read, the linker is missing, or the store cannot be
 /// written. Contracts the compiler refuses are reported and skipped.
 pub fn run(args: &CompileArgs) -> ExitCode {
     match execute(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -107,10 +151,10 @@ pub fn run(args: &CompileArgs) -> ExitCode {
 /// A contract to compile: its code under one fork.
 type Job = ((B256, SpecId), Bytes);
 
-fn execute(args: &CompileArgs) -> Result<(), String> {
+fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
     let jobs: Vec<Job> = collect(args)?.into_iter().collect();
     if jobs.is_empty() {
-        return Err("no contract code found in the inputs".into());
+        return Err(CompileCommandError::NoContracts);
     }
     let config =
         CompilerConfig { opt_level: args.opt_level.into(), dump_ir_dir: args.dump_ir.clone(), ..Default::default() };
@@ -125,7 +169,7 @@ fn execute(args: &CompileArgs) -> Result<(), String> {
     report.print(args.slowest, start.elapsed(), threads);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).expect("report serialises");
-        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        std::fs::write(path, text).map_err(|source| CompileCommandError::WriteJson { path: path.clone(), source })?;
     }
     Ok(())
 }
@@ -151,14 +195,14 @@ fn parallel<T: Send>(
     threads: usize,
     progress: &indicatif::ProgressBar,
     work: impl Fn(&mut Compiler, &Job) -> T + Sync,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>, CompileCommandError> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<T>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let outcome: Result<(), String> = std::thread::scope(|scope| {
+    let outcome: Result<(), CompileCommandError> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    let mut compiler = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
+                scope.spawn(|| -> Result<(), CompileCommandError> {
+                    let mut compiler = Compiler::new(config.clone()).map_err(CompileCommandError::Compiler)?;
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(index) else { return Ok(()) };
@@ -169,7 +213,7 @@ fn parallel<T: Send>(
                 })
             })
             .collect();
-        workers.into_iter().try_for_each(|w| w.join().map_err(|_| "a compiler thread panicked".to_string())?)
+        workers.into_iter().try_for_each(|w| w.join().map_err(|_| CompileCommandError::WorkerPanicked)?)
     });
     outcome?;
     Ok(results.into_inner().expect("results lock").into_iter().map(|r| r.expect("every job ran")).collect())
@@ -181,12 +225,12 @@ fn compile_in_process(
     config: &CompilerConfig,
     threads: usize,
     progress: &indicatif::ProgressBar,
-) -> Result<Report, String> {
+) -> Result<Report, CompileCommandError> {
     let outcomes = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
         let result = compiler.compile(code, *spec);
         result
             .map(|f| Measurement::new(*hash, *spec, code.len(), f.compile_time, f.phases, Duration::ZERO))
-            .map_err(|e| refusal(hash, *spec, &e))
+            .map_err(|error| Refusal { hash: *hash, spec: *spec, error: Box::new(error) })
     })?;
     Ok(Report::from_outcomes(outcomes, progress))
 }
@@ -200,12 +244,16 @@ fn compile_into_store(
     config: &CompilerConfig,
     threads: usize,
     progress: &indicatif::ProgressBar,
-) -> Result<Report, String> {
-    let store = DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())?;
+) -> Result<Report, CompileCommandError> {
+    let store = DiskStore::open(dir, BuildId::current())?;
     let objects = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
-        compiler.compile_object(code, *spec).map_err(|e| refusal(hash, *spec, &e))
+        compiler.compile_object(code, *spec).map_err(|error| Refusal {
+            hash: *hash,
+            spec: *spec,
+            error: Box::new(error),
+        })
     })?;
-    let mut linker = Compiler::new(config.clone()).map_err(|e| e.to_string())?;
+    let mut linker = Compiler::new(config.clone()).map_err(CompileCommandError::Compiler)?;
     let (mut outcomes, mut compiled) = (Vec::new(), Vec::new());
     for object in objects {
         match object {
@@ -216,8 +264,8 @@ fn compile_into_store(
     let (mut libraries, mut bytes) = (0, 0);
     for chunk in compiled.chunks(usize::try_from(args.per_library).unwrap_or(usize::MAX)) {
         let start = Instant::now();
-        let library = aot::link_objects(&mut linker, chunk).map_err(|e| e.to_string())?;
-        store.put(&library.bytes, &library.entries).map_err(|e| e.to_string())?;
+        let library = aot::link_objects(&mut linker, chunk).map_err(CompileCommandError::Link)?;
+        store.put(&library.bytes, &library.entries)?;
         // Linking is shared by the chunk: each contract is charged its share.
         let link = start.elapsed() / u32::try_from(chunk.len()).unwrap_or(u32::MAX);
         outcomes.extend(
@@ -273,16 +321,26 @@ impl Measurement {
 #[derive(Debug, Default)]
 struct Report {
     measurements: Vec<Measurement>,
-    refused: Vec<String>,
+    refused: Vec<Refusal>,
     stored: Option<String>,
 }
 
-/// A measurement, or why the contract was refused.
-type Outcome = Result<Measurement, String>;
-
-fn refusal(hash: &B256, spec: SpecId, error: &CompileError) -> String {
-    format!("{hash} ({spec:?}): {error}")
+/// A contract the compiler refused, and why.
+#[derive(Debug)]
+struct Refusal {
+    hash: B256,
+    spec: SpecId,
+    error: Box<CompileError>,
 }
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({:?}): {}", self.hash, self.spec, self.error)
+    }
+}
+
+/// A measurement, or why the contract was refused.
+type Outcome = Result<Measurement, Refusal>;
 
 impl Report {
     fn from_outcomes(outcomes: Vec<Outcome>, progress: &indicatif::ProgressBar) -> Self {
@@ -290,9 +348,9 @@ impl Report {
         for outcome in outcomes {
             match outcome {
                 Ok(m) => report.measurements.push(m),
-                Err(line) => {
-                    progress.suspend(|| eprintln!("refused {line}"));
-                    report.refused.push(line);
+                Err(refusal) => {
+                    progress.suspend(|| eprintln!("refused {refusal}"));
+                    report.refused.push(refusal);
                 }
             }
         }
@@ -348,7 +406,7 @@ impl Report {
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "compiled": self.measurements.len(),
-            "refused": self.refused,
+            "refused": self.refused.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "p50_us": self.quantile(0.5),
             "p99_us": self.quantile(0.99),
             "max_us": self.quantile(1.0),
@@ -359,11 +417,11 @@ impl Report {
 }
 
 /// The distinct (code, fork) pairs of the inputs.
-fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, String> {
+fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, CompileCommandError> {
     let mut contracts = BTreeMap::new();
-    let needs_spec = || args.spec.ok_or_else(|| "--spec is needed with --code and --programs".to_string());
-    if let Some(hex) = &args.code {
-        let code = revm::primitives::hex::decode(hex.trim()).map_err(|e| format!("--code: not hex: {e}"))?;
+    let needs_spec = || args.spec.ok_or(CompileCommandError::NeedsSpec);
+    if let Some(text) = &args.code {
+        let code = hex::decode(text.trim()).map_err(CompileCommandError::BadHex)?;
         contracts.insert((keccak256(&code), needs_spec()?), Bytes::from(code));
         return Ok(contracts);
     }
@@ -375,16 +433,12 @@ fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, String
         return Ok(contracts);
     }
     if args.inputs.is_empty() {
-        return Err("give --code HEX, --programs, fixture files, or directories of fixtures".into());
+        return Err(CompileCommandError::NoInput);
     }
     for input in &args.inputs {
-        let files = if input.is_dir() {
-            fixture::fixture_files(input).map_err(|e| e.to_string())?
-        } else {
-            vec![input.clone()]
-        };
+        let files = if input.is_dir() { fixture::fixture_files(input)? } else { vec![input.clone()] };
         for file in files {
-            for case in fixture::load_file(&file, None).map_err(|e| e.to_string())? {
+            for case in fixture::load_file(&file, None)? {
                 add_contracts(&mut contracts, &case, args.spec.unwrap_or(case.spec));
             }
         }

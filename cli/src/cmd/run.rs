@@ -70,12 +70,12 @@ pub enum RunError {
     #[error(transparent)]
     Fixture(#[from] FixtureError),
     /// revm rejected the transaction.
-    #[error("{name}: transaction failed: {message}")]
+    #[error("{name}: transaction failed: {source}")]
     Evm {
         /// Case name.
         name: String,
-        /// revm's message.
-        message: String,
+        /// revm's error.
+        source: revm::context::result::EVMError<std::convert::Infallible>,
     },
 }
 
@@ -136,7 +136,7 @@ fn run_inner(args: &RunArgs) -> Result<(), RunError> {
         let start = Instant::now();
         let result = executor.transact(ctx, tx);
         let elapsed = start.elapsed();
-        let result = result.map_err(|e| RunError::Evm { name: case.name.clone(), message: e.to_string() })?;
+        let result = result.map_err(|source| RunError::Evm { name: case.name.clone(), source })?;
         let outcome = Outcome::new(&result);
         print_outcome(case, args.mode, &executor, &outcome, elapsed.as_nanos() as u64);
     }

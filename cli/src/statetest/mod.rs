@@ -5,7 +5,7 @@
 //! transaction with lists of data, gas limits and values, and per fork a list of
 //! expected post-states, each selecting one entry of every list. One *case* is one
 //! (test, fork, post-state index): the runner builds revm's environment for it
-//! ([`env`](mod@env)), executes the transaction through an [`Executor`](crate::exec::Executor)
+//! ([`crate::fixture::env`]), executes the transaction through an [`Executor`](crate::exec::Executor)
 //! on a fresh `State<EmptyDB>` holding the pre-state, and compares the resulting state
 //! root and logs hash ([`roots`]) with the fixture's, or checks that a transaction the
 //! fixture marks with `expectException` is rejected.
@@ -14,15 +14,11 @@
 //! (interpreter or compiled) is judged the same way. [`run`] returns a [`Report`];
 //! [`crate::cmd::statetest`] is the `revm-jit statetest` command.
 
-pub mod env;
-pub mod fixture;
 pub mod progress;
 pub mod report;
 pub mod roots;
 mod runner;
 
-pub use env::FixtureError;
-pub use fixture::{FieldPath, FixtureFile, FixtureTest, LoadError, load_file, parse_fixture};
 pub use progress::{Console, DirSummary, Progress, Quiet};
-pub use report::{CaseOutcome, Counts, Failure, Report, Status};
+pub use report::{CaseOutcome, Counts, Failure, Rejected, Report, Status};
 pub use runner::{RunOptions, run};

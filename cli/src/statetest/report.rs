@@ -1,7 +1,9 @@
 //! Outcomes of state-test cases, and the summary and JSON report built from them.
 
-use super::{env::FixtureError, fixture::LoadError};
 use crate::exec::Mode;
+use crate::fixture::{FixtureError, Rejection, env};
+use revm::context::result::{EVMError, InvalidTransaction};
+use revm::database_interface::bal::EvmDatabaseError;
 use revm::primitives::{B256, Bytes};
 use revm_jit::FrameCounts;
 use serde::Serialize;
@@ -17,7 +19,7 @@ use std::{
 pub enum Failure {
     /// The file could not be read or parsed (counts as one failed case).
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(FixtureError),
     /// The fixture is inconsistent for this case.
     #[error(transparent)]
     Fixture(#[from] Box<FixtureError>),
@@ -47,7 +49,7 @@ pub enum Failure {
     #[error("unexpected exception: {got}")]
     UnexpectedException {
         /// Why it was rejected.
-        got: String,
+        got: Rejected,
     },
     /// The fixture expects the transaction to be rejected but it ran.
     #[error("expected exception not raised: {expected}")]
@@ -66,7 +68,7 @@ pub enum Failure {
     /// Execution failed for a reason that is neither success nor a rejected
     /// transaction (a bad block environment, a database or internal error).
     #[error("execution error: {0}")]
-    Execution(String),
+    Execution(EVMError<EvmDatabaseError<std::convert::Infallible>>),
     /// The executor panicked.
     #[error("executor panicked: {0}")]
     Panic(String),
@@ -74,6 +76,18 @@ pub enum Failure {
     /// (`--check-traces`).
     #[error("traces differ (interpreted vs native): {0}")]
     TraceMismatch(String),
+}
+
+/// Why a transaction was rejected: the fixture describes an invalid transaction, or revm
+/// refused it.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// The transaction cannot be built from the fixture as a valid one.
+    #[error(transparent)]
+    Fixture(#[from] Rejection),
+    /// revm refused it as invalid.
+    #[error("{0}")]
+    Evm(InvalidTransaction),
 }
 
 /// What happened to one case.
@@ -180,10 +194,10 @@ pub const LISTED_FAILURES: usize = 200;
 
 /// Fork order for the summary: chronological for known forks, then by name.
 fn fork_order(name: &str) -> (u8, &str) {
-    match super::env::fork_support(name) {
-        Some(super::env::ForkSupport::Run(spec)) => (spec as u8, name),
+    match env::fork_support(name) {
+        Some(env::ForkSupport::Run(spec)) => (spec as u8, name),
         // Constantinople comes just before ConstantinopleFix (Petersburg).
-        Some(super::env::ForkSupport::Skip(_)) if name == "Constantinople" => {
+        Some(env::ForkSupport::Skip(_)) if name == "Constantinople" => {
             (revm::primitives::hardfork::SpecId::PETERSBURG as u8, "")
         }
         _ => (u8::MAX, name),

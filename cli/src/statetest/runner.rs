@@ -2,13 +2,15 @@
 //! [`Executor`] on worker threads, and judging the results.
 
 use super::{
-    env::{self, ForkSupport, TxBuildError},
-    fixture::{self, FixtureTest, LoadError},
     progress::{DirSummary, Progress},
-    report::{CaseOutcome, Counts, Failure, Report, Status},
+    report::{CaseOutcome, Counts, Failure, Rejected, Report, Status},
     roots,
 };
 use crate::exec::{Executor, Mode};
+use crate::fixture::{
+    FieldPath, FixtureError, FixtureFile, FixtureTest,
+    env::{self, CaseIndex, ForkSupport, Rejection, TxBuildError},
+};
 use revm::{
     Context, MainContext,
     context::{BlockEnv, CfgEnv, result::EVMError},
@@ -125,7 +127,7 @@ fn collect(paths: &[PathBuf]) -> (Vec<Job>, Vec<CaseOutcome>) {
                 .unwrap_or_else(|| root.display().to_string());
             let before = jobs.len();
             if let Err(source) = walk(root, root, &label, &mut jobs) {
-                failures.push(fail(Failure::Load(LoadError::Io { path: root.clone(), source })));
+                failures.push(fail(Failure::Load(FixtureError::Io { path: root.clone(), source })));
             } else if jobs.len() == before {
                 failures.push(fail(Failure::NoFiles { path: root.clone() }));
             }
@@ -133,7 +135,7 @@ fn collect(paths: &[PathBuf]) -> (Vec<Job>, Vec<CaseOutcome>) {
             let dir = root.parent().map(|p| p.display().to_string()).unwrap_or_default();
             jobs.push(Job { path: root.clone(), dir });
         } else {
-            failures.push(fail(Failure::Load(LoadError::Io {
+            failures.push(fail(Failure::Load(FixtureError::Io {
                 path: root.clone(),
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
             })));
@@ -287,7 +289,7 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
 /// Runs every case of the file at `path` (tests kept by `filter`) in `worker`.
 fn run_file(worker: &mut Worker, path: &Path, options: &RunOptions) -> Vec<CaseOutcome> {
     let filter = options.filter.as_deref();
-    let file = match fixture::load_file(path) {
+    let file = match FixtureFile::load(path) {
         Ok(file) => file,
         Err(error) => {
             return vec![CaseOutcome {
@@ -321,34 +323,47 @@ fn run_test(
     check_traces: bool,
     cases: &mut Vec<CaseOutcome>,
 ) {
+    let Some(post) = &test.post else {
+        // A state test judges against its `post`; without one (a bench fixture) there is
+        // nothing to judge, which is a failure rather than a silent pass.
+        cases.push(CaseOutcome {
+            file: path.to_path_buf(),
+            test: Some(test.name.clone()),
+            fork: None,
+            index: None,
+            status: Status::Failed(Failure::Fixture(Box::new(FixtureError::MissingField {
+                path: path.to_path_buf(),
+                field: FieldPath::new([test.name.as_str(), "post"]),
+            }))),
+        });
+        return;
+    };
     let prestate = env::prestate(test);
-    for (fork, posts) in &test.post {
+    for (fork, posts) in post {
         let support = match (skip_file, env::fork_support(fork)) {
             (Some(reason), _) => Err(reason.to_string()),
             (None, None) => Err(format!("unknown fork name `{fork}`")),
             (None, Some(ForkSupport::Skip(reason))) => Err(reason.to_string()),
-            (None, Some(ForkSupport::Run(spec))) => Ok(spec),
+            (None, Some(ForkSupport::Run(spec))) => Ok(env::cfg_env(test, spec)),
         };
-        let env = support.map(|spec| {
-            let cfg = env::cfg_env(test, spec);
-            let block = env::block_env(path, test, &cfg);
-            (cfg, block)
-        });
         for (index, post) in posts.iter().enumerate() {
-            let status = match &env {
+            let status = match &support {
                 Err(reason) => Status::Skipped(reason.clone()),
-                Ok((_, Err(error))) => Status::Failed(Failure::Fixture(error.clone())),
-                Ok((cfg, Ok(block))) => {
-                    let case = Case { path, test, fork, index, post, prestate: &prestate, cfg, block };
-                    let mut status = case.run(&mut worker.executor);
-                    if check_traces && matches!(status, Status::Passed) {
-                        status = case.check_traces(&worker.executor);
+                Ok(cfg) => match env::block_env(path, test, cfg) {
+                    Err(error) => Status::Failed(Failure::Fixture(error)),
+                    Ok(block) => {
+                        let block = &block;
+                        let case = Case { path, test, fork, index, post, prestate: &prestate, cfg, block };
+                        let mut status = case.run(&mut worker.executor);
+                        if check_traces && matches!(status, Status::Passed) {
+                            status = case.check_traces(&worker.executor);
+                        }
+                        if matches!(status, Status::Failed(Failure::Panic(_))) {
+                            worker.replace_executor();
+                        }
+                        status
                     }
-                    if matches!(status, Status::Failed(Failure::Panic(_))) {
-                        worker.replace_executor();
-                    }
-                    status
-                }
+                },
             };
             cases.push(CaseOutcome {
                 file: path.to_path_buf(),
@@ -378,16 +393,26 @@ enum Execution {
     /// It ran (successfully, reverted or halted), with these logs and output.
     Ran(revm::context::result::ExecutionResult),
     /// It was rejected as invalid, for this reason.
-    Rejected(String),
+    Rejected(Rejected),
 }
 
 impl Case<'_> {
+    /// The case's transaction. State tests are unsigned: the secret key stands for a valid
+    /// signature, and a transaction without one models a badly signed transaction, even when
+    /// it names its sender.
+    fn tx_env(&self) -> Result<revm::context::TxEnv, TxBuildError> {
+        if self.test.transaction.secret_key.is_none() {
+            return Err(TxBuildError::Rejected(Rejection::Unsigned));
+        }
+        env::tx_env(self.path, self.test, CaseIndex::post(self.fork, self.index, self.post), self.cfg.chain_id)
+    }
+
     /// Executes the case and judges the result.
     fn run(&self, executor: &mut Executor) -> Status {
         let mut state = State::builder().with_cached_prestate(self.prestate.clone()).build();
-        let execution = match env::tx_env(self.path, self.test, self.fork, self.index, self.post, self.cfg.chain_id) {
+        let execution = match self.tx_env() {
             Err(TxBuildError::Fixture(error)) => return Status::Failed(error.into()),
-            Err(TxBuildError::Rejected(reason)) => Execution::Rejected(reason),
+            Err(TxBuildError::Rejected(reason)) => Execution::Rejected(reason.into()),
             Ok(tx) => {
                 let ctx = Context::mainnet()
                     .with_cfg(self.cfg.clone())
@@ -400,10 +425,10 @@ impl Case<'_> {
                         return Status::Failed(Failure::Panic(revm_jit::compiler::panic_message(payload.as_ref())));
                     }
                     Ok(Ok(result)) => Execution::Ran(result),
-                    Ok(Err(EVMError::Transaction(invalid))) => Execution::Rejected(invalid.to_string()),
+                    Ok(Err(EVMError::Transaction(invalid))) => Execution::Rejected(Rejected::Evm(invalid)),
                     // Header errors mean the runner built a bad block; database and
                     // custom errors are internal failures. None is a rejected transaction.
-                    Ok(Err(error)) => return Status::Failed(Failure::Execution(error.to_string())),
+                    Ok(Err(error)) => return Status::Failed(Failure::Execution(error)),
                 }
             }
         };
@@ -440,7 +465,7 @@ impl Case<'_> {
         if TRACE_CHECK_SKIPPED.iter().any(|fragment| path.contains(fragment)) {
             return Status::Passed;
         }
-        let Ok(tx) = env::tx_env(self.path, self.test, self.fork, self.index, self.post, self.cfg.chain_id) else {
+        let Ok(tx) = self.tx_env() else {
             return Status::Passed;
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
