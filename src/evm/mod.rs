@@ -295,16 +295,17 @@ where
     }
 }
 
-/// Whether `table` and `gas_table` are revm's mainnet tables for `spec`, as far as compiled
-/// code depends on them.
+/// Whether `table` and `gas_table` are revm's mainnet tables for `spec`, as far as that can
+/// be told.
 ///
 /// The gas table is compared entry by entry. Instructions are compared by function address,
-/// except STOP, JUMPDEST, INVALID and the undefined opcodes: revm implements those with tiny
-/// `const fn`s that rustc copies into every codegen unit that uses them, so their addresses
-/// differ between two mainnet tables built in different places and identify nothing. Native
-/// code runs INVALID and undefined opcodes through the frame's own table (and hands the frame
-/// to the interpreter after them), so custom entries there are honoured anyway; custom STOP
-/// and JUMPDEST implementations are neither detected nor honoured.
+/// except where revm's implementations are tiny `const fn`s (STOP, JUMPDEST, INVALID and the
+/// one shared by all undefined opcodes), which rustc copies into every codegen unit that uses
+/// them, so that two mainnet tables built in different places hold different addresses
+/// there. For the undefined opcodes the table must hold one and the same function at every
+/// one of them, as a mainnet table does: a custom instruction at some undefined opcode is
+/// told apart. Custom STOP, JUMPDEST and INVALID implementations cannot be, and are not
+/// honoured by native code.
 pub fn is_mainnet_tables<H: Host>(
     table: &InstructionTable<EthInterpreter, H>,
     gas_table: &GasTable,
@@ -314,11 +315,16 @@ pub fn is_mainnet_tables<H: Host>(
         return false;
     }
     let mainnet = instruction_table::<EthInterpreter, H>();
-    (0..=u8::MAX).all(|opcode| {
-        let copied_everywhere =
-            matches!(opcode, op::STOP | op::JUMPDEST | op::INVALID) || op::OPCODE_INFO[opcode as usize].is_none();
-        copied_everywhere || same_instruction(&table[opcode as usize], &mainnet[opcode as usize])
-    })
+    let mut undefined = (0..=u8::MAX).filter(|&opcode| op::OPCODE_INFO[opcode as usize].is_none());
+    let first_undefined = undefined.next().map(|opcode| &table[opcode as usize]);
+    let undefined_shared =
+        undefined.all(|opcode| first_undefined.is_some_and(|first| same_instruction(first, &table[opcode as usize])));
+    undefined_shared
+        && (0..=u8::MAX).all(|opcode| {
+            matches!(opcode, op::STOP | op::JUMPDEST | op::INVALID)
+                || op::OPCODE_INFO[opcode as usize].is_none()
+                || same_instruction(&table[opcode as usize], &mainnet[opcode as usize])
+        })
 }
 
 /// Whether two instructions are the same function (by address).

@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -164,8 +164,12 @@ struct Shared {
 
 #[cfg(feature = "llvm")]
 thread_local! {
-    /// One compiler per compiling thread (LLVM target state is per thread).
-    static THREAD_COMPILER: RefCell<Option<Compiler>> = const { RefCell::new(None) };
+    /// The compilers of this thread, one per runtime that compiled on it (a compiler is not
+    /// `Send`: LLVM target state is per thread). Each runtime gets its own, made from its own
+    /// [`JitConfig::compiler`], so two runtimes with different settings (opt level, injected
+    /// faults) never share one. Compilers of dropped runtimes are dropped at this thread's
+    /// next compilation.
+    static THREAD_COMPILERS: RefCell<Vec<(Weak<Shared>, Compiler)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl JitRuntime {
@@ -455,12 +459,17 @@ impl JitHandle {
     #[cfg(feature = "llvm")]
     fn compile_on_this_thread(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, CompileError> {
         let config = &self.shared.config;
-        THREAD_COMPILER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Compiler::new(config.compiler.clone())?);
-            }
-            let compiler = slot.as_mut().expect("compiler initialised");
+        THREAD_COMPILERS.with(|cell| {
+            let mut compilers = cell.borrow_mut();
+            compilers.retain(|(runtime, _)| runtime.strong_count() > 0);
+            let index = match compilers.iter().position(|(runtime, _)| std::ptr::eq(runtime.as_ptr(), &*self.shared)) {
+                Some(index) => index,
+                None => {
+                    compilers.push((Arc::downgrade(&self.shared), Compiler::new(config.compiler.clone())?));
+                    compilers.len() - 1
+                }
+            };
+            let compiler = &mut compilers[index].1;
             match &config.store {
                 Some(store) if config.write_artifacts => self.compile_artifact(compiler, store.as_ref(), key, code),
                 _ => compiler.compile(code, key.1),
