@@ -347,3 +347,26 @@ fn a_full_event_channel_drops_and_counts_without_blocking() {
     let stats = handle.stats();
     assert!(stats.events_received <= stats.events_sent, "{stats:?}");
 }
+
+/// The job queue is bounded: with room for one job and one busy worker, contracts turning hot
+/// faster than they compile are dropped and counted, and every hot report is accounted for.
+#[test]
+fn a_full_job_queue_drops_and_counts() {
+    use revm::bytecode::Bytecode;
+    let runtime = JitRuntime::new(JitConfig { hot_threshold: 0, job_queue_capacity: 1, ..JitConfig::default() });
+    let handle = runtime.handle();
+    let mut contracts = 0u64;
+    while handle.stats().jobs_dropped == 0 {
+        assert!(contracts < 100_000, "no job was ever dropped");
+        // Distinct contracts, each with a loop, reported hot at their first miss.
+        let source = format!("PUSH {contracts} loop: PUSH 1 SWAP1 SUB DUP1 PUSH @loop JUMPI STOP");
+        let code = Bytecode::new_raw(revm_jit_cli::asm::assemble(&source).expect("assembles"));
+        assert!(handle.lookup(code.hash_slow(), SpecId::CANCUN, &code).is_none());
+        contracts += 1;
+    }
+    drop(runtime);
+    let stats = handle.stats();
+    assert!(stats.jobs_dropped > 0 && stats.queued > 0, "{stats:?}");
+    // Every event the coordinator took was queued or dropped (the contracts are distinct).
+    assert_eq!(stats.events_received, stats.queued + stats.jobs_dropped, "{stats:?}");
+}

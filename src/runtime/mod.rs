@@ -59,6 +59,15 @@ pub struct JitConfig {
     /// Capacity of the hotness-event channel; events beyond it are dropped and counted.
     /// Default 4096.
     pub channel_capacity: usize,
+    /// Contracts waiting for a worker, at most; a contract turning hot while the queue is
+    /// full is dropped and counted ([`StatsSnapshot::jobs_dropped`]), and queued again the
+    /// next time it is reported hot. Default 1024.
+    pub job_queue_capacity: usize,
+    /// Stack size of each worker thread, in bytes. LLVM recurses over the IR it compiles, so
+    /// workers get far more than Rust's default 2 MiB. Eager compilation runs on the caller's
+    /// thread, with whatever stack that thread has. Default 64 MiB (address space: only the
+    /// pages touched are backed by memory).
+    pub worker_stack_size: usize,
     /// Cache capacity, in bytes of machine code. Default 256 MiB.
     pub cache_capacity_bytes: u64,
     /// Compiled code unused for this long is evicted. Default: never.
@@ -91,6 +100,8 @@ impl Default for JitConfig {
             hot_threshold: 8,
             workers: 1,
             channel_capacity: 4096,
+            job_queue_capacity: 1024,
+            worker_stack_size: 64 * 1024 * 1024,
             cache_capacity_bytes: 256 * 1024 * 1024,
             cache_time_to_idle: None,
             max_bytecode_len: 64 * 1024,

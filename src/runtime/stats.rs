@@ -64,6 +64,8 @@ pub struct JitStats {
     pub initcode_skipped: Counter,
     /// Initcode frames hashed and looked up (seen often enough, or eager mode).
     pub initcode_hashed: Counter,
+    /// Hot contracts not queued for compilation because the job queue was full.
+    pub jobs_dropped: Counter,
 }
 
 /// A point-in-time copy of [`JitStats`], plus the cache's size.
@@ -105,6 +107,8 @@ pub struct StatsSnapshot {
     pub initcode_skipped: u64,
     /// Initcode frames hashed and looked up.
     pub initcode_hashed: u64,
+    /// Hot contracts not queued for compilation because the job queue was full.
+    pub jobs_dropped: u64,
     /// Compiled contracts in the cache now.
     pub cached_entries: u64,
     /// Bytes the compiled contracts in the cache cost (the cache's weight: machine code plus
@@ -143,6 +147,7 @@ impl JitStats {
             code_mismatches: self.code_mismatches.get(),
             initcode_skipped: self.initcode_skipped.get(),
             initcode_hashed: self.initcode_hashed.get(),
+            jobs_dropped: self.jobs_dropped.get(),
             cached_entries: 0,
             resident_code_bytes: 0,
             jit_mappings: 0,
