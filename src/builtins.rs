@@ -16,7 +16,12 @@ use revm::interpreter::{
     interpreter_types::{Jumps, LoopControl},
 };
 use revm::primitives::U256;
-use std::marker::PhantomData;
+use std::{
+    any::Any,
+    cell::Cell,
+    marker::PhantomData,
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
+};
 
 /// A builtin table: the given way of running opcodes through revm, and the arithmetic
 /// builtins, which are the same for every table.
@@ -64,13 +69,64 @@ where
     &Inspected::<H, I>::TABLE
 }
 
+thread_local! {
+    /// A panic caught in a builtin during the native run on this thread, to be resumed once
+    /// native code returned ([`resume_caught_panic`]).
+    static CAUGHT_PANIC: Cell<Option<Box<dyn Any + Send>>> = const { Cell::new(None) };
+}
+
+/// Runs a builtin's body, which may call user code (the `Database`, the `Inspector`, custom
+/// instructions), so that a panic never unwinds into native code: generated code is not
+/// guaranteed unwind tables that Rust's unwinder could walk, so the panic is caught here, its
+/// payload kept, and 1 ("stop the frame") returned. The runtime resumes the panic as soon as
+/// native code returned, so the caller sees it exactly as with revm's interpreter. Once a
+/// panic is pending, later calls of the same native run do nothing and return 1.
+fn contain_panic(body: impl FnOnce() -> u32) -> u32 {
+    if has_caught_panic() {
+        return 1;
+    }
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(status) => status,
+        Err(payload) => {
+            CAUGHT_PANIC.set(Some(payload));
+            1
+        }
+    }
+}
+
+/// Whether a builtin caught a panic that is not resumed yet.
+fn has_caught_panic() -> bool {
+    CAUGHT_PANIC.with(|slot| {
+        let payload = slot.take();
+        let pending = payload.is_some();
+        slot.set(payload);
+        pending
+    })
+}
+
+/// Resumes the panic a builtin caught during the native run that just returned, if any; the
+/// runtime calls it after every native call.
+pub(crate) fn resume_caught_panic() {
+    if let Some(payload) = CAUGHT_PANIC.take() {
+        resume_unwind(payload);
+    }
+}
+
 /// Runs `opcode` (at `pc`) with revm's implementation; see [`crate::abi::RevmInstructionFn`].
+/// A panic inside (in the `Database`, a custom instruction) is contained: see
+/// [`contain_panic`].
 ///
 /// # Safety
 /// `ctx` must be the context the runtime built for the current native call: its interpreter,
 /// host and instruction table pointers point to live values of the types this function is
 /// instantiated for, and no other reference to them is in use.
 pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32 {
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    contain_panic(|| unsafe { run_revm_instruction::<H>(ctx, opcode, pc) })
+}
+
+/// The body of [`revm_instruction`], whose contract it has.
+unsafe fn run_revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32 {
     // SAFETY: the caller guarantees the context is the runtime's, whose pointers are live and
     // unaliased for the duration of the native call (see `crate::evm::run_native`), and point
     // to values of the types this function is instantiated for.
@@ -104,11 +160,22 @@ pub unsafe extern "C" fn revm_instruction<H: Host>(ctx: *mut EvmContext, opcode:
 /// [`revm_instruction`] for inspected frames: runs the opcode, then hands the inspector the
 /// logs it journaled (`Inspector::log_full`) and, when it was a SELFDESTRUCT, the destruction
 /// the journal recorded (`Inspector::selfdestruct`), exactly as revm's inspected loop does.
+/// A panic in the inspector is contained as in [`revm_instruction`].
 ///
 /// # Safety
 /// As for [`revm_instruction`]; in addition `ctx.inspector` points to a live `I` that nothing
 /// else uses during the native call.
 pub unsafe extern "C" fn revm_instruction_inspected<H, I>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32
+where
+    H: Host + ContextTr<Journal: JournalExt>,
+    I: Inspector<H, EthInterpreter>,
+{
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    contain_panic(|| unsafe { run_revm_instruction_inspected::<H, I>(ctx, opcode, pc) })
+}
+
+/// The body of [`revm_instruction_inspected`], whose contract it has.
+unsafe fn run_revm_instruction_inspected<H, I>(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32
 where
     H: Host + ContextTr<Journal: JournalExt>,
     I: Inspector<H, EthInterpreter>,
@@ -120,7 +187,7 @@ where
         (host.journal().logs().len(), host.journal().journal().len())
     };
     // SAFETY: forwarded from our caller, who upholds the same contract.
-    let status = unsafe { revm_instruction::<H>(ctx, opcode, pc) };
+    let status = unsafe { run_revm_instruction::<H>(ctx, opcode, pc) };
     // SAFETY: as above; `revm_instruction` has returned, so these are the only live
     // references to the interpreter, host and inspector.
     let (interpreter, host, inspector) = unsafe {

@@ -168,16 +168,29 @@ fn injected_compiler_failures_are_contained() {
     assert!(native, "the runtime stopped compiling after the failures");
     let stats = runtime.handle().stats();
     assert_eq!((stats.queued, stats.failed, stats.compiled), (4, 3, 1), "{stats:?}");
+    // Each contract failed of the fault injected for it, not of some other.
+    for ((program, kind), message) in
+        victims.iter().zip(["injected compiler panic", "injected LLVM failure", "injected worker panic"])
+    {
+        let code_hash = revm::primitives::keccak256(&program.code);
+        let failure = runtime.handle().compile_failure(code_hash, SpecId::CANCUN).expect("failure recorded");
+        assert!(failure.contains(message), "{kind:?}: the failure was {failure:?}");
+    }
 }
 
 /// The same faults in eager mode, where compilation runs on the caller's thread: the
-/// transaction still completes with the interpreter's result.
+/// transaction still completes with the interpreter's result. Each runtime, made one after
+/// the other on this one thread, must compile with its own settings: the failure recorded is
+/// the fault that runtime injects, and a last runtime without faults compiles.
 #[test]
 fn injected_failures_in_eager_mode_fall_back_to_the_interpreter() {
     use revm_jit::compiler::{FaultKind, InjectedFault};
     let program = programs::fibonacci();
     let code_hash = revm::primitives::keccak256(&program.code);
-    for kind in [FaultKind::CompilerPanic, FaultKind::LlvmError] {
+    let case = program.case(SpecId::CANCUN);
+    for (kind, message) in
+        [(FaultKind::CompilerPanic, "injected compiler panic"), (FaultKind::LlvmError, "injected LLVM failure")]
+    {
         let runtime = JitRuntime::new(JitConfig {
             compiler: revm_jit::CompilerConfig {
                 faults: vec![InjectedFault { code_hash, kind }],
@@ -185,12 +198,128 @@ fn injected_failures_in_eager_mode_fall_back_to_the_interpreter() {
             },
             ..JitConfig::eager()
         });
-        let case = program.case(SpecId::CANCUN);
         let (result, native) = run(&runtime, &case);
         assert_eq!(result, interpreted(&case), "{kind:?}");
         assert!(!native);
         assert_eq!(runtime.handle().stats().failed, 1, "{kind:?}");
+        let failure = runtime.handle().compile_failure(code_hash, SpecId::CANCUN).expect("failure recorded");
+        assert!(failure.contains(message), "{kind:?}: the failure was {failure:?}");
     }
+    let healthy = JitRuntime::new(JitConfig::eager());
+    let (result, native) = run(&healthy, &case);
+    assert_eq!(result, interpreted(&case));
+    assert!(native, "a runtime without faults used another runtime's compiler");
+    assert_eq!(healthy.handle().stats().failed, 0);
+}
+
+/// `JitRuntime::set_enabled(false)` takes effect from the next frame, even for code the
+/// running transaction already used (the JitEvm's list of recent code): a contract calls a
+/// callee, turns the runtime off (through its database, mid-transaction), and calls the
+/// callee again, which must then run interpreted.
+#[test]
+fn the_global_switch_reaches_code_used_earlier_in_the_transaction() {
+    use revm::{
+        Database,
+        database::{CacheDB, EmptyDB},
+        handler::MainnetContext,
+        primitives::{Address, B256, Bytes, StorageKey, StorageValue, U256},
+        state::{AccountInfo, Bytecode},
+    };
+    use std::sync::Arc;
+    const SWITCH_SLOT: u64 = 0x0ff;
+    const CALLEE: Address = Address::repeat_byte(0xee);
+    /// A database that turns the runtime off when `SWITCH_SLOT` is read.
+    #[derive(Debug)]
+    struct SwitchDb(CacheDB<EmptyDB>, Arc<JitRuntime>);
+    impl Database for SwitchDb {
+        type Error = <CacheDB<EmptyDB> as Database>::Error;
+        fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+            self.0.basic(address)
+        }
+        fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+            self.0.code_by_hash(code_hash)
+        }
+        fn storage(&mut self, address: Address, index: StorageKey) -> Result<StorageValue, Self::Error> {
+            if index == U256::from(SWITCH_SLOT) {
+                self.1.set_enabled(false);
+            }
+            self.0.storage(address, index)
+        }
+        fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+            self.0.block_hash(number)
+        }
+    }
+    let caller = revm_jit_cli::asm::assemble(&format!(
+        "PUSH 0 PUSH 0 PUSH 0 PUSH 0 PUSH 0 PUSH {CALLEE} GAS CALL POP
+         PUSH {SWITCH_SLOT} SLOAD POP
+         PUSH 0 PUSH 0 PUSH 0 PUSH 0 PUSH 0 PUSH {CALLEE} GAS CALL POP
+         STOP"
+    ))
+    .expect("assembles");
+    let callee = revm_jit_cli::asm::assemble("PUSH 1 PUSH 1 ADD POP STOP").expect("assembles");
+    let mut case = Case::call_code("switch", SpecId::CANCUN, caller, Bytes::new(), 1_000_000);
+    revm_jit_cli::fixture::deploy(&mut case.db, CALLEE, callee, &[]);
+    let runtime = Arc::new(JitRuntime::new(JitConfig::eager()));
+    let context = || {
+        let plain = case.context();
+        let mut ctx = MainnetContext::new(SwitchDb(case.db.clone(), Arc::clone(&runtime)), case.spec);
+        ctx.block = plain.block.clone();
+        ctx.cfg = plain.cfg.clone();
+        ctx
+    };
+    let expected = interpreted(&case);
+    let mut evm = JitEvm::new(context().build_mainnet(), runtime.handle());
+    assert_eq!(evm.transact(case.tx()).expect("valid transaction").result, expected);
+    assert_eq!(
+        evm.frame_counts(),
+        revm_jit::FrameCounts { native: 2, interpreted: 1 },
+        "caller and first callee native, second callee interpreted"
+    );
+    assert!(!runtime.handle().is_enabled());
+}
+
+/// Initcode is neither hashed nor compiled the first times it runs: below the hot threshold
+/// a CREATE frame is counted by a cheap fingerprint only. Once the same initcode was seen
+/// more often, it is hashed, looked up and, once hot, compiled; results equal the
+/// interpreter's throughout.
+#[test]
+fn initcode_is_hashed_only_once_it_repeats() {
+    use revm::primitives::{Bytes, TxKind};
+    // Initcode with a loop, returning a one-byte runtime code.
+    let initcode = revm_jit_cli::asm::assemble(
+        "PUSH 10 loop: PUSH 1 SWAP1 SUB DUP1 PUSH @loop JUMPI POP
+         PUSH 0x00 PUSH 0 MSTORE8 PUSH 1 PUSH 0 RETURN",
+    )
+    .expect("assembles");
+    let mut case = Case::call_code("create", SpecId::CANCUN, Bytes::new(), Bytes::new(), 1_000_000);
+    case.tx.kind = TxKind::Create;
+    case.tx.data = initcode;
+    let expected = interpreted(&case);
+    assert!(expected.is_success(), "{expected:?}");
+    let runtime = JitRuntime::new(JitConfig {
+        hot_threshold: 2,
+        wait_for_compile: Some(Duration::from_secs(60)),
+        ..JitConfig::default()
+    });
+    let mut native_at = None;
+    for run_index in 1..=8 {
+        let (result, native) = run(&runtime, &case);
+        assert_eq!(result, expected, "run {run_index}");
+        let stats = runtime.handle().stats();
+        if run_index <= 2 {
+            assert!(!native, "run {run_index}");
+            assert_eq!((stats.initcode_skipped, stats.initcode_hashed, stats.lookups), (run_index, 0, 0), "{stats:?}");
+        }
+        if native && native_at.is_none() {
+            native_at = Some(run_index);
+        }
+    }
+    let stats = runtime.handle().stats();
+    assert_eq!(stats.initcode_skipped, 2, "{stats:?}");
+    assert_eq!(stats.initcode_hashed, 6, "{stats:?}");
+    assert_eq!(stats.compiled, 1, "{stats:?}");
+    // Hashed from the third run on, hot at its third miss: native from the fifth run.
+    assert_eq!(native_at, Some(5), "{stats:?}");
 }
 
 /// Lookups never block on a full hotness channel: with room for one event, a stream of
@@ -217,4 +346,27 @@ fn a_full_event_channel_drops_and_counts_without_blocking() {
     drop(runtime);
     let stats = handle.stats();
     assert!(stats.events_received <= stats.events_sent, "{stats:?}");
+}
+
+/// The job queue is bounded: with room for one job and one busy worker, contracts turning hot
+/// faster than they compile are dropped and counted, and every hot report is accounted for.
+#[test]
+fn a_full_job_queue_drops_and_counts() {
+    use revm::bytecode::Bytecode;
+    let runtime = JitRuntime::new(JitConfig { hot_threshold: 0, job_queue_capacity: 1, ..JitConfig::default() });
+    let handle = runtime.handle();
+    let mut contracts = 0u64;
+    while handle.stats().jobs_dropped == 0 {
+        assert!(contracts < 100_000, "no job was ever dropped");
+        // Distinct contracts, each with a loop, reported hot at their first miss.
+        let source = format!("PUSH {contracts} loop: PUSH 1 SWAP1 SUB DUP1 PUSH @loop JUMPI STOP");
+        let code = Bytecode::new_raw(revm_jit_cli::asm::assemble(&source).expect("assembles"));
+        assert!(handle.lookup(code.hash_slow(), SpecId::CANCUN, &code).is_none());
+        contracts += 1;
+    }
+    drop(runtime);
+    let stats = handle.stats();
+    assert!(stats.jobs_dropped > 0 && stats.queued > 0, "{stats:?}");
+    // Every event the coordinator took was queued or dropped (the contracts are distinct).
+    assert_eq!(stats.events_received, stats.queued + stats.jobs_dropped, "{stats:?}");
 }

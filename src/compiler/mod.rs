@@ -34,15 +34,16 @@ use inkwell::{
     passes::PassBuilderOptions,
     targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine},
 };
-#[cfg(feature = "llvm")]
-use revm::primitives::keccak256;
-use revm::primitives::{B256, hardfork::SpecId};
+use revm::primitives::{B256, Bytes, hardfork::SpecId, keccak256};
 #[cfg(feature = "llvm")]
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     time::Instant,
 };
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 /// The newest fork compiled code supports; later forks run interpreted.
 pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
@@ -131,6 +132,15 @@ pub enum CompileError {
     /// The artifact just stored was refused when loaded back.
     #[error("the stored AOT artifact was refused: {0}")]
     Refused(#[from] ArtifactError),
+    /// Compilation was asked under a code hash that is not the keccak hash of the code: the
+    /// code is not compiled, and nothing is recorded under either hash.
+    #[error("code hash {claimed} does not match the code, whose hash is {actual}")]
+    CodeHashMismatch {
+        /// The hash the code was to be cached under.
+        claimed: B256,
+        /// The code's keccak hash.
+        actual: B256,
+    },
     /// The artifact just stored was not found when loaded back.
     #[error("the stored AOT artifact of {code_hash} ({spec:?}) was not found again")]
     NotStored {
@@ -233,10 +243,17 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 4096;
 ///
 /// Cloning is cheap; the machine code lives until the last clone is dropped, so a running
 /// frame that holds a clone can never see its code freed.
+///
+/// It also knows the bytecode it was compiled from ([`CompiledFn::is_compiled_from`]): native
+/// code assumes its frame's bytecode is exactly that (jump destinations, resume points, the
+/// pcs it hands back to revm's interpreter), so it must never run on any other.
 #[derive(Clone)]
 pub struct CompiledFn {
     entry: EntryFn,
     code: CodeOwner,
+    /// The bytecode compiled: set at compilation, or, for code loaded from an AOT library
+    /// (whose bytecode is not stored), at the first frame whose bytes hash to `code_hash`.
+    source: Arc<OnceLock<Bytes>>,
     /// Keccak-256 of the bytecode.
     pub code_hash: B256,
     /// The fork the code was compiled for.
@@ -293,12 +310,34 @@ impl CompiledFn {
     }
 
     /// The cache weight: what keeping this code costs the process, in bytes. That is the
-    /// machine code's memory plus [`ENTRY_OVERHEAD_BYTES`] for the bookkeeping every compiled
-    /// contract carries (the cache entry, the JIT's symbol and resource tracker, the linker's
-    /// per-object state and registered unwind tables), so that the cache's capacity bounds
-    /// resident memory however small the contracts are.
+    /// machine code's memory, the copy of the bytecode it was compiled from (kept to check
+    /// every frame's bytecode against, see [`CompiledFn::is_compiled_from`]), plus
+    /// [`ENTRY_OVERHEAD_BYTES`] for the bookkeeping every compiled contract carries (the cache
+    /// entry, the JIT's symbol and resource tracker, the linker's per-object state and
+    /// registered unwind tables), so that the cache's capacity bounds resident memory however
+    /// small the contracts are.
     pub fn cache_weight(&self) -> usize {
-        self.code_size.max(self.bytecode_len) + ENTRY_OVERHEAD_BYTES
+        self.code_size + self.bytecode_len + ENTRY_OVERHEAD_BYTES
+    }
+
+    /// Whether this code was compiled from exactly the bytes `code`, the only bytecode it may
+    /// run on. Cheap when `code` is the very buffer it was compiled from (a pointer
+    /// comparison), a byte comparison otherwise; for code from an AOT library it hashes
+    /// `code` once, and then remembers those bytes.
+    pub fn is_compiled_from(&self, code: &[u8]) -> bool {
+        if code.len() != self.bytecode_len {
+            return false;
+        }
+        match self.source.get() {
+            Some(source) => source.as_ptr() == code.as_ptr() || source[..] == *code,
+            None => {
+                let matches = keccak256(code) == self.code_hash;
+                if matches {
+                    let _ = self.source.set(Bytes::copy_from_slice(code));
+                }
+                matches
+            }
+        }
     }
 
     /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
@@ -332,6 +371,7 @@ impl CompiledFn {
         Self {
             entry,
             code: CodeOwner::Library(library),
+            source: Arc::new(OnceLock::new()),
             code_hash,
             spec,
             bytecode_len,
@@ -396,6 +436,7 @@ impl Compiler {
             bytecode_len: code.len(),
             code_size: jit.memory_bytes,
             code: CodeOwner::Jit(Arc::new(jit)),
+            source: Arc::new(OnceLock::from(Bytes::copy_from_slice(code))),
             compile_time,
             phases,
         })

@@ -136,14 +136,18 @@ where
         };
         let (ctx, inspector, frame, instructions) = self.inner.ctx_inspector_frame_instructions();
         let mut hooks = InspectorHooks { inspector };
-        let action = run_native_with(
-            &compiled,
-            &mut frame.interpreter,
-            ctx,
-            instructions.instruction_table(),
-            instructions.gas_table(),
-            &mut hooks,
-        );
+        // SAFETY: `compiled_for_current_frame` returns only code compiled from the frame's
+        // bytecode for its spec, and only while the tables are mainnet's for it.
+        let action = unsafe {
+            run_native_with(
+                &compiled,
+                &mut frame.interpreter,
+                ctx,
+                instructions.instruction_table(),
+                instructions.gas_table(),
+                &mut hooks,
+            )
+        };
         let mut result = frame.process_next_action(ctx, action);
         if let Ok(ItemOrResult::Result(frame_result)) = &mut result {
             frame_end(ctx, hooks.inspector, &frame.input, frame_result);

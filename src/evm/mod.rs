@@ -14,7 +14,8 @@ use crate::abi::{Builtins, EvmContext, ExitStatus};
 use crate::builtins;
 use crate::compiler::CompiledFn;
 use crate::runtime::JitHandle;
-use revm::primitives::{B256, hardfork::SpecId};
+use revm::bytecode::{Bytecode, opcode as op};
+use revm::primitives::{B256, Bytes, hardfork::SpecId};
 use revm::{
     DatabaseCommit, ExecuteCommitEvm, ExecuteEvm,
     context::{ContextSetters, ContextTr, Database, Evm, JournalTr, result::*},
@@ -23,7 +24,9 @@ use revm::{
         instructions::InstructionProvider,
     },
     interpreter::{
-        GasTable, Host, InstructionResult, InstructionTable, Interpreter, InterpreterAction, InterpreterResult,
+        GasTable, Host, Instruction, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
+        InterpreterResult,
+        instructions::{gas_table_spec, instruction_table},
         interpreter::EthInterpreter,
         interpreter_types::{Jumps, LegacyBytecode, RuntimeFlag},
     },
@@ -40,6 +43,9 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     inspection: InspectionMode,
     frames: FrameCounts,
     recent: RecentCode,
+    /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
+    /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
+    tables: Option<(SpecId, bool)>,
 }
 
 /// How many frames ran as native code and how many ran in revm's interpreter.
@@ -55,24 +61,51 @@ pub struct FrameCounts {
 /// cache: a call and the caller's resume each look code up, and a scan of a few entries costs
 /// far less than a shared-cache probe. Cleared at every transaction, so it never keeps code
 /// alive beyond the transaction that used it.
+///
+/// Each entry also remembers the bytecode buffer it was last checked against
+/// ([`CompiledFn::is_compiled_from`]), and holds it, so that a frame running the same
+/// account's code again costs a pointer comparison rather than a byte comparison (holding the
+/// buffer keeps its address from being reused for other bytes).
 #[derive(Debug, Default)]
 struct RecentCode {
-    entries: Vec<(B256, SpecId, CompiledFn)>,
+    entries: Vec<RecentEntry>,
     next: usize,
+}
+
+#[derive(Debug)]
+struct RecentEntry {
+    hash: B256,
+    spec: SpecId,
+    compiled: CompiledFn,
+    /// The bytecode `compiled` was last found to be compiled from.
+    checked: Bytes,
 }
 
 impl RecentCode {
     const CAPACITY: usize = 16;
 
-    fn get(&self, hash: &B256, spec: SpecId) -> Option<&CompiledFn> {
-        self.entries.iter().find(|(h, s, _)| h == hash && *s == spec).map(|(_, _, f)| f)
+    /// The code recorded under (`hash`, `spec`), if it was compiled from `code`.
+    fn get(&mut self, hash: &B256, spec: SpecId, code: &Bytecode) -> Lookup {
+        let Some(entry) = self.entries.iter_mut().find(|e| e.hash == *hash && e.spec == spec) else {
+            return Lookup::Unknown;
+        };
+        let bytes = code.original_byte_slice();
+        if entry.checked.as_ptr() == bytes.as_ptr() && entry.checked.len() == bytes.len() {
+            return Lookup::Found(entry.compiled.clone());
+        }
+        if !entry.compiled.is_compiled_from(bytes) {
+            return Lookup::OtherCode;
+        }
+        entry.checked = code.original_bytes();
+        Lookup::Found(entry.compiled.clone())
     }
 
-    fn insert(&mut self, hash: B256, spec: SpecId, compiled: CompiledFn) {
+    fn insert(&mut self, hash: B256, spec: SpecId, compiled: CompiledFn, checked: Bytes) {
+        let entry = RecentEntry { hash, spec, compiled, checked };
         if self.entries.len() < Self::CAPACITY {
-            self.entries.push((hash, spec, compiled));
+            self.entries.push(entry);
         } else {
-            self.entries[self.next] = (hash, spec, compiled);
+            self.entries[self.next] = entry;
             self.next = (self.next + 1) % Self::CAPACITY;
         }
     }
@@ -81,6 +114,17 @@ impl RecentCode {
         self.entries.clear();
         self.next = 0;
     }
+}
+
+/// What [`RecentCode::get`] found.
+enum Lookup {
+    /// Code compiled from the frame's bytecode.
+    Found(CompiledFn),
+    /// Code recorded under the frame's hash, but compiled from other bytes: the account's
+    /// code hash does not match its code.
+    OtherCode,
+    /// Nothing recorded under the frame's hash.
+    Unknown,
 }
 
 impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
@@ -93,6 +137,7 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
             inspection: InspectionMode::default(),
             frames: FrameCounts::default(),
             recent: RecentCode::default(),
+            tables: None,
         }
     }
 
@@ -117,8 +162,10 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
         &self.inner
     }
 
-    /// The wrapped `Evm`, mutably.
+    /// The wrapped `Evm`, mutably. Its instruction and gas tables are checked against
+    /// mainnet's again at the next frame.
     pub fn inner_mut(&mut self) -> &mut Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>> {
+        self.tables = None;
         &mut self.inner
     }
 
@@ -169,7 +216,9 @@ where
         let table = instructions.instruction_table();
         let gas_table = instructions.gas_table();
         let action = match compiled {
-            Some(f) => run_native(&f, interpreter, ctx, table, gas_table),
+            // SAFETY: `compiled_for_current_frame` returns only code compiled from the frame's
+            // bytecode for its spec, and only while the tables are mainnet's for it.
+            Some(f) => unsafe { run_native_with(&f, interpreter, ctx, table, gas_table, &mut PlainHooks) },
             None => interpreter.run_plain(table, gas_table, ctx),
         };
         frame.process_next_action(ctx, action).inspect(|i| {
@@ -190,21 +239,31 @@ where
 impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P>
 where
     CTX: ContextTr,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
 {
-    /// Sets the next transaction, and forgets the code the previous one used.
+    /// Sets the next transaction, and forgets the code the previous one used and what its
+    /// tables were.
     fn start_transaction(&mut self, tx: CTX::Tx)
     where
         CTX: ContextSetters,
     {
-        self.recent.clear();
+        self.forget_transaction();
         self.inner.ctx.set_tx(tx);
+    }
+
+    /// Forgets what the previous transaction looked up.
+    fn forget_transaction(&mut self) {
+        self.recent.clear();
+        self.tables = None;
     }
 
     /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
     /// and there is some; counts the frame when it starts.
     fn compiled_for_current_frame(&mut self, allowed: bool) -> Option<CompiledFn> {
+        let spec = self.inner.frame_stack.get().interpreter.runtime_flag.spec_id();
+        let native = self.enabled && allowed && self.tables_are_mainnet(spec);
         let interpreter = &mut self.inner.frame_stack.get().interpreter;
-        let compiled = if self.enabled && allowed { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
+        let compiled = if native { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
         if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
             match compiled {
                 Some(_) => self.frames.native += 1,
@@ -213,22 +272,116 @@ where
         }
         compiled
     }
+
+    /// Whether the EVM's instruction and gas tables are mainnet's for `spec`, which is what
+    /// compiled code implements (its static gas and inline opcodes are resolved at compile
+    /// time). Frames of an EVM with custom entries (`EthInstructions::insert_instruction`,
+    /// `insert_gas`, ...) run in revm's interpreter, which honours them. Checked once per
+    /// transaction (and after [`JitEvm::inner_mut`]), not per frame: tables changed in the
+    /// middle of a transaction through `EvmTr::all_mut` are seen from the next transaction on.
+    fn tables_are_mainnet(&mut self, spec: SpecId) -> bool {
+        match self.tables {
+            Some((checked, verdict)) if checked == spec => verdict,
+            _ => {
+                let instructions = &self.inner.instruction;
+                let verdict = is_mainnet_tables(instructions.instruction_table(), instructions.gas_table(), spec);
+                if !verdict {
+                    tracing::debug!(?spec, "custom instruction or gas table: frames run interpreted");
+                }
+                self.tables = Some((spec, verdict));
+                verdict
+            }
+        }
+    }
+}
+
+/// Whether `table` and `gas_table` are revm's mainnet tables for `spec`, as far as that can
+/// be told.
+///
+/// The gas table is compared entry by entry. Instructions are compared by function address,
+/// except where revm's implementations are tiny `const fn`s (STOP, JUMPDEST, INVALID and the
+/// one shared by all undefined opcodes), which rustc copies into every codegen unit that uses
+/// them, so that two mainnet tables built in different places hold different addresses
+/// there. For the undefined opcodes the table must hold one and the same function at every
+/// one of them, as a mainnet table does: a custom instruction at some undefined opcode is
+/// told apart. Custom STOP, JUMPDEST and INVALID implementations cannot be, and are not
+/// honoured by native code.
+pub fn is_mainnet_tables<H: Host>(
+    table: &InstructionTable<EthInterpreter, H>,
+    gas_table: &GasTable,
+    spec: SpecId,
+) -> bool {
+    if *gas_table != gas_table_spec(spec) {
+        return false;
+    }
+    let mainnet = instruction_table::<EthInterpreter, H>();
+    let mut undefined = (0..=u8::MAX).filter(|&opcode| op::OPCODE_INFO[opcode as usize].is_none());
+    let first_undefined = undefined.next().map(|opcode| &table[opcode as usize]);
+    let undefined_shared =
+        undefined.all(|opcode| first_undefined.is_some_and(|first| same_instruction(first, &table[opcode as usize])));
+    undefined_shared
+        && (0..=u8::MAX).all(|opcode| {
+            matches!(opcode, op::STOP | op::JUMPDEST | op::INVALID)
+                || op::OPCODE_INFO[opcode as usize].is_none()
+                || same_instruction(&table[opcode as usize], &mainnet[opcode as usize])
+        })
+}
+
+/// Whether two instructions are the same function (by address).
+fn same_instruction<H: Host>(a: &Instruction<EthInterpreter, H>, b: &Instruction<EthInterpreter, H>) -> bool {
+    // An `Instruction` is one function pointer; should revm ever add to it, this says "not
+    // the same" (frames run interpreted) rather than compare padding.
+    if size_of::<Instruction<EthInterpreter, H>>() != size_of::<usize>() {
+        return false;
+    }
+    // SAFETY: both are `Instruction`s of exactly one function pointer's size (checked above),
+    // so they have no padding and read as the address they hold.
+    let address = |i: &Instruction<EthInterpreter, H>| unsafe { std::ptr::from_ref(i).cast::<usize>().read() };
+    address(a) == address(b)
 }
 
 /// Looks up compiled code for the frame's bytecode and fork: first among the code this
-/// transaction already used, then in the runtime.
+/// transaction already used, then in the runtime. Only code compiled from the frame's very
+/// bytes is returned: the hash a call frame carries is the account's `code_hash` from the
+/// database, which nothing guarantees to match its code.
+///
+/// Initcode (a CREATE frame, whose bytecode carries no hash) is hashed only once the runtime
+/// has seen the same initcode often enough ([`JitHandle::initcode_is_hot`]); most initcode
+/// runs once, and hashing up to 48 KiB per CREATE would cost more than it ever saves.
 fn lookup(
     handle: &JitHandle,
     recent: &mut RecentCode,
     interpreter: &mut Interpreter<EthInterpreter>,
 ) -> Option<CompiledFn> {
-    let spec = interpreter.runtime_flag.spec_id();
-    let hash = interpreter.bytecode.get_or_calculate_hash();
-    if let Some(f) = recent.get(&hash, spec) {
-        return Some(f.clone());
+    if !handle.is_enabled() || interpreter.bytecode.original_byte_slice().is_empty() {
+        return None;
     }
-    let found = handle.lookup(hash, spec, &interpreter.bytecode)?;
-    recent.insert(hash, spec, found.clone());
+    let spec = interpreter.runtime_flag.spec_id();
+    let hash = match interpreter.bytecode.hash() {
+        Some(hash) => hash,
+        // The first entry of a frame without a hash decides; resumes follow that decision.
+        None if interpreter.bytecode.pc() == 0
+            && handle.initcode_is_hot(interpreter.bytecode.original_byte_slice()) =>
+        {
+            interpreter.bytecode.get_or_calculate_hash()
+        }
+        None => return None,
+    };
+    let code: &Bytecode = &interpreter.bytecode;
+    match recent.get(&hash, spec, code) {
+        Lookup::Found(f) => return Some(f),
+        Lookup::OtherCode => {
+            handle.count_code_mismatch();
+            return None;
+        }
+        Lookup::Unknown => {}
+    }
+    let found = handle.lookup(hash, spec, code)?;
+    if !found.is_compiled_from(code.original_byte_slice()) {
+        handle.count_code_mismatch();
+        return None;
+    }
+    recent.insert(hash, spec, found.clone(), code.original_bytes());
     Some(found)
 }
 
@@ -274,6 +427,12 @@ impl<H: Host> NativeHooks<H> for PlainHooks {
 
 /// Runs the frame in `interpreter` as native code until it returns, halts or calls out, and
 /// returns the action for revm, exactly as `Interpreter::run_plain` would.
+///
+/// Native code runs only where it computes what the interpreter would: when `compiled` was
+/// compiled from the frame's very bytecode ([`CompiledFn::is_compiled_from`]) for the frame's
+/// spec, and `table` and `gas_table` are mainnet's for that spec ([`is_mainnet_tables`]).
+/// Otherwise the frame runs in revm's interpreter. These checks compare the bytecode and the
+/// tables on every call; [`JitEvm`] makes them once per transaction.
 pub fn run_native<H: Host>(
     compiled: &CompiledFn,
     interpreter: &mut Interpreter<EthInterpreter>,
@@ -281,11 +440,25 @@ pub fn run_native<H: Host>(
     table: &InstructionTable<EthInterpreter, H>,
     gas_table: &GasTable,
 ) -> InterpreterAction {
-    run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks)
+    let spec = interpreter.runtime_flag.spec_id();
+    if compiled.spec != spec
+        || !compiled.is_compiled_from(interpreter.bytecode.original_byte_slice())
+        || !is_mainnet_tables(table, gas_table, spec)
+    {
+        return interpreter.run_plain(table, gas_table, host);
+    }
+    // SAFETY: checked just above.
+    unsafe { run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks) }
 }
 
-/// [`run_native`] with the given hooks.
-pub(crate) fn run_native_with<H: Host, K: NativeHooks<H>>(
+/// [`run_native`] with the given hooks, without its checks.
+///
+/// # Safety
+/// `compiled` was compiled from the frame's bytecode ([`CompiledFn::is_compiled_from`]):
+/// native code hands revm pcs of that bytecode, which revm uses unchecked. It is meant for
+/// the frame's spec and for mainnet's tables of that spec, or the frame's results differ from
+/// the interpreter's.
+pub(crate) unsafe fn run_native_with<H: Host, K: NativeHooks<H>>(
     compiled: &CompiledFn,
     interpreter: &mut Interpreter<EthInterpreter>,
     host: &mut H,
@@ -329,6 +502,9 @@ pub(crate) fn run_native_with<H: Host, K: NativeHooks<H>>(
     // until the call returns; the stack buffer has STACK_LIMIT capacity (checked above). These
     // are the invariants documented in `crate::abi`.
     let raw = unsafe { (compiled.entry())(&mut ctx) };
+    // A panic in user code called by a builtin goes on from here, as it would have from
+    // revm's interpreter.
+    builtins::resume_caught_panic();
     match ExitStatus::from_raw(raw) {
         Some(ExitStatus::ActionSet) => {}
         Some(ExitStatus::Stop) => {
@@ -378,7 +554,7 @@ where
     }
 
     fn replay(&mut self) -> Result<ResultAndState<HaltReason>, Self::Error> {
-        self.recent.clear();
+        self.forget_transaction();
         MainnetHandler::default()
             .run(self)
             .inspect_err(|_| {

@@ -4,7 +4,7 @@ use super::{CodeKey, JitHandle};
 #[cfg(feature = "test-hooks")]
 use crate::compiler::FaultKind;
 use crate::compiler::{CompileError, panic_message};
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 use revm::primitives::Bytes;
 use std::{
     collections::HashSet,
@@ -45,7 +45,7 @@ impl Background {
     pub(super) fn start(handle: JitHandle, events: Receiver<HotEvent>) -> Self {
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
         let (exited_tx, exited) = crossbeam_channel::unbounded();
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<HotEvent>();
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<HotEvent>(handle.config().job_queue_capacity.max(1));
         let in_flight = Arc::new(Mutex::new(HashSet::new()));
         let mut threads = Vec::new();
 
@@ -56,6 +56,7 @@ impl Background {
             let signal = ExitSignal(exited_tx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("revm-jit-worker-{index}"))
+                .stack_size(handle.config().worker_stack_size)
                 .spawn(move || {
                     let _signal = signal;
                     worker(&handle, &jobs, &shutdown, &in_flight);
@@ -100,7 +101,7 @@ impl Background {
 }
 
 /// Queues each contract reported hot for compilation, once: keys already cached, failed or
-/// being compiled are dropped.
+/// being compiled are dropped, and so are contracts that find the job queue full (counted).
 fn coordinator(
     handle: &JitHandle,
     events: &Receiver<HotEvent>,
@@ -125,9 +126,15 @@ fn coordinator(
         if !in_flight.lock().expect("in-flight set").insert(event.key) {
             continue;
         }
-        handle.stats_counters().queued.inc();
-        if jobs.send(event).is_err() {
-            return;
+        let key = event.key;
+        match jobs.try_send(event) {
+            Ok(()) => handle.stats_counters().queued.inc(),
+            Err(TrySendError::Full(_)) => {
+                // Queued again when next reported hot.
+                handle.stats_counters().jobs_dropped.inc();
+                in_flight.lock().expect("in-flight set").remove(&key);
+            }
+            Err(TrySendError::Disconnected(_)) => return,
         }
     }
 }

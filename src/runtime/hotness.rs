@@ -10,7 +10,7 @@
 //! contract evicted later must be hot again before it is recompiled.
 
 use super::CodeKey;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Slots in the table: 16 KiB of counters.
 const SLOTS: usize = 4096;
@@ -57,6 +57,61 @@ impl MissCounters {
     }
 }
 
+/// How often each initcode was seen, by a cheap fingerprint instead of its keccak hash.
+///
+/// A CREATE frame's initcode has no hash until someone computes one, and most initcode runs
+/// once: hashing it (up to 48 KiB) to look it up would cost every CREATE more than compiled
+/// code ever saves. So initcode is counted by a fingerprint of its length and a few sampled
+/// words, O(1) whatever its size, and hashed only once the same fingerprint was seen more
+/// than the hot threshold. Each slot keeps the fingerprint it counts, so a new initcode takes
+/// the slot over instead of inheriting its count (fingerprints that collide only cost a hash).
+#[derive(Debug)]
+pub(super) struct InitcodeSightings {
+    /// Per slot: the fingerprint's upper 32 bits, then the count.
+    slots: Box<[AtomicU64]>,
+    threshold: u32,
+}
+
+impl InitcodeSightings {
+    /// Sightings that call initcode hot at its `threshold + 1`-th sighting.
+    pub(super) fn new(threshold: u32) -> Self {
+        Self { slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(), threshold }
+    }
+
+    /// Counts a sighting of `code`; true when it was seen more than the threshold.
+    pub(super) fn sighting(&self, code: &[u8]) -> bool {
+        if self.threshold == 0 {
+            return true;
+        }
+        let print = fingerprint(code);
+        let tag = print >> 32;
+        let slot = &self.slots[(print as usize) % SLOTS];
+        // Races between threads only lose or repeat a count: these are heuristics.
+        let current = slot.load(Ordering::Relaxed);
+        let count = if current >> 32 == tag { (current as u32).saturating_add(1) } else { 1 };
+        slot.store((tag << 32) | u64::from(count), Ordering::Relaxed);
+        count > self.threshold
+    }
+}
+
+/// A fingerprint of `code` from its length and four sampled 8-byte words (start, thirds,
+/// end): constant time, and different for initcode that differs in length, or in the
+/// sampled words (its preamble, its constructor arguments at the end); initcode that differs
+/// elsewhere shares a fingerprint, which costs it a hash, never a wrong result.
+fn fingerprint(code: &[u8]) -> u64 {
+    let word = |at: usize| {
+        let start = at.min(code.len().saturating_sub(8));
+        let mut bytes = [0u8; 8];
+        let end = (start + 8).min(code.len());
+        bytes[..end - start].copy_from_slice(&code[start..end]);
+        u64::from_le_bytes(bytes)
+    };
+    let len = code.len();
+    [word(0), word(len / 3), word(2 * len / 3), word(len)]
+        .into_iter()
+        .fold(len as u64 ^ 0x9e37_79b9_7f4a_7c15, |acc, w| (acc ^ w).wrapping_mul(0x0100_0000_01b3).rotate_left(29))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +142,23 @@ mod tests {
         counters.reset(&key(3));
         assert!(!counters.miss(&key(3)));
         assert!(counters.miss(&key(3)));
+    }
+
+    #[test]
+    fn initcode_turns_hot_after_the_threshold_and_a_new_initcode_starts_over() {
+        let sightings = InitcodeSightings::new(2);
+        let a = vec![0x60u8; 1000];
+        let mut b = a.clone();
+        b[334] = 0x61; // within a sampled word
+        assert_eq!((0..4).map(|_| sightings.sighting(&a)).collect::<Vec<_>>(), [false, false, true, true]);
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+        assert!(!sightings.sighting(&b));
+        assert!(!sightings.sighting(&[0x00]));
+        assert!(!sightings.sighting(&[]));
+    }
+
+    #[test]
+    fn threshold_zero_hashes_all_initcode() {
+        assert!(InitcodeSightings::new(0).sighting(&[0x00]));
     }
 }

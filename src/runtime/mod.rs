@@ -21,15 +21,15 @@ use crate::compiler::{CompileError, CompiledFn, CompilerConfig};
 use crate::compiler::{Compiler, aot};
 use crate::store::{ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
-use hotness::MissCounters;
+use hotness::{InitcodeSightings, MissCounters};
 use revm::bytecode::Bytecode;
-use revm::primitives::{B256, hardfork::SpecId};
+use revm::primitives::{B256, hardfork::SpecId, keccak256};
 #[cfg(feature = "llvm")]
 use std::cell::RefCell;
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -59,6 +59,15 @@ pub struct JitConfig {
     /// Capacity of the hotness-event channel; events beyond it are dropped and counted.
     /// Default 4096.
     pub channel_capacity: usize,
+    /// Contracts waiting for a worker, at most; a contract turning hot while the queue is
+    /// full is dropped and counted ([`StatsSnapshot::jobs_dropped`]), and queued again the
+    /// next time it is reported hot. Default 1024.
+    pub job_queue_capacity: usize,
+    /// Stack size of each worker thread, in bytes. LLVM recurses over the IR it compiles, so
+    /// workers get far more than Rust's default 2 MiB. Eager compilation runs on the caller's
+    /// thread, with whatever stack that thread has. Default 64 MiB (address space: only the
+    /// pages touched are backed by memory).
+    pub worker_stack_size: usize,
     /// Cache capacity, in bytes of machine code. Default 256 MiB.
     pub cache_capacity_bytes: u64,
     /// Compiled code unused for this long is evicted. Default: never.
@@ -91,6 +100,8 @@ impl Default for JitConfig {
             hot_threshold: 8,
             workers: 1,
             channel_capacity: 4096,
+            job_queue_capacity: 1024,
+            worker_stack_size: 64 * 1024 * 1024,
             cache_capacity_bytes: 256 * 1024 * 1024,
             cache_time_to_idle: None,
             max_bytecode_len: 64 * 1024,
@@ -158,12 +169,18 @@ struct Shared {
     events: Option<crossbeam_channel::Sender<HotEvent>>,
     /// Misses per key (hashed into slots), counted where they happen.
     misses: MissCounters,
+    /// Initcode seen, by fingerprint: initcode is hashed only once it repeats.
+    initcode: InitcodeSightings,
 }
 
 #[cfg(feature = "llvm")]
 thread_local! {
-    /// One compiler per compiling thread (LLVM target state is per thread).
-    static THREAD_COMPILER: RefCell<Option<Compiler>> = const { RefCell::new(None) };
+    /// The compilers of this thread, one per runtime that compiled on it (a compiler is not
+    /// `Send`: LLVM target state is per thread). Each runtime gets its own, made from its own
+    /// [`JitConfig::compiler`], so two runtimes with different settings (opt level, injected
+    /// faults) never share one. Compilers of dropped runtimes are dropped at this thread's
+    /// next compilation.
+    static THREAD_COMPILERS: RefCell<Vec<(Weak<Shared>, Compiler)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl JitRuntime {
@@ -191,8 +208,10 @@ impl JitRuntime {
             (Some(tx), Some(rx))
         };
         let misses = MissCounters::new(config.hot_threshold);
+        // Eager mode compiles everything at first sight, initcode included.
+        let initcode = InitcodeSightings::new(if config.eager { 0 } else { config.hot_threshold });
         let enabled = AtomicBool::new(true);
-        let shared = Arc::new(Shared { config, enabled, cache, failed, stats, events, misses });
+        let shared = Arc::new(Shared { config, enabled, cache, failed, stats, events, misses, initcode });
         let handle = JitHandle { shared: Arc::clone(&shared) };
         let preload = handle.preload();
         let background = receiver.map(|rx| Background::start(handle, rx));
@@ -228,6 +247,12 @@ impl JitHandle {
     /// Returns compiled code for `(code_hash, spec)` if there is some. On a miss it reports
     /// the contract as used (or, in eager mode, compiles it now). `code` is the frame's
     /// bytecode, read only on a miss.
+    ///
+    /// Code in the cache was compiled from bytes whose keccak hash is `code_hash` (compilation
+    /// checks it), but `code_hash` is the caller's word: a frame whose account's code hash
+    /// does not match its code may be handed code compiled from other bytes. Check with
+    /// [`CompiledFn::is_compiled_from`] before running it, as [`crate::evm::run_native`] and
+    /// [`crate::JitEvm`] do.
     pub fn lookup(&self, code_hash: B256, spec: SpecId, code: &Bytecode) -> Option<CompiledFn> {
         let shared = &*self.shared;
         if !shared.enabled.load(Ordering::Relaxed) {
@@ -256,6 +281,32 @@ impl JitHandle {
             return self.wait_for(key, wait);
         }
         None
+    }
+
+    /// Counts a sighting of initcode (a frame's code that has no hash yet); true when the
+    /// same initcode was seen often enough to be worth hashing and looking up, that is more
+    /// than [`JitConfig::hot_threshold`] times (always in eager mode). Counted by a
+    /// constant-time fingerprint, not by hashing the code.
+    pub fn initcode_is_hot(&self, code: &[u8]) -> bool {
+        let hot = self.shared.initcode.sighting(code);
+        if hot {
+            self.shared.stats.initcode_hashed.inc();
+        } else {
+            self.shared.stats.initcode_skipped.inc();
+        }
+        hot
+    }
+
+    /// Counts a frame that was not run natively because the code cached under its code hash
+    /// was compiled from other bytes than the frame's.
+    pub(crate) fn count_code_mismatch(&self) {
+        self.shared.stats.code_mismatches.inc();
+    }
+
+    /// Why the contract with `code_hash` failed to compile for `spec`, if it did (it is then
+    /// never retried).
+    pub fn compile_failure(&self, code_hash: B256, spec: SpecId) -> Option<Arc<str>> {
+        self.shared.failed.get(&(code_hash, spec))
     }
 
     /// Whether `key` is never compiled: it failed before, or its code is too long.
@@ -381,8 +432,18 @@ impl JitHandle {
     /// contract is compiled to an AOT artifact, stored, and loaded back from the store.
     /// Without the `llvm` feature only the store can provide code
     /// ([`CompileError::NoCompiler`] otherwise).
+    ///
+    /// Code is cached only under the keccak hash of the bytes it was compiled from: when
+    /// `key`'s hash is not `code`'s, nothing is compiled or recorded
+    /// ([`CompileError::CodeHashMismatch`]), so an account whose code hash does not match its
+    /// code can neither place code under another contract's hash nor mark that hash failed.
     pub fn compile_now(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, CompileError> {
         let shared = &*self.shared;
+        let actual = keccak256(code);
+        if actual != key.0 {
+            shared.stats.code_mismatches.inc();
+            return Err(CompileError::CodeHashMismatch { claimed: key.0, actual });
+        }
         if let Some(store) = &shared.config.store
             && let Ok(Some(compiled)) = self.load_from_store(store.as_ref(), key)
         {
@@ -409,12 +470,17 @@ impl JitHandle {
     #[cfg(feature = "llvm")]
     fn compile_on_this_thread(&self, key: CodeKey, code: &[u8]) -> Result<CompiledFn, CompileError> {
         let config = &self.shared.config;
-        THREAD_COMPILER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Compiler::new(config.compiler.clone())?);
-            }
-            let compiler = slot.as_mut().expect("compiler initialised");
+        THREAD_COMPILERS.with(|cell| {
+            let mut compilers = cell.borrow_mut();
+            compilers.retain(|(runtime, _)| runtime.strong_count() > 0);
+            let index = match compilers.iter().position(|(runtime, _)| std::ptr::eq(runtime.as_ptr(), &*self.shared)) {
+                Some(index) => index,
+                None => {
+                    compilers.push((Arc::downgrade(&self.shared), Compiler::new(config.compiler.clone())?));
+                    compilers.len() - 1
+                }
+            };
+            let compiler = &mut compilers[index].1;
             match &config.store {
                 Some(store) if config.write_artifacts => self.compile_artifact(compiler, store.as_ref(), key, code),
                 _ => compiler.compile(code, key.1),

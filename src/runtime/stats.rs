@@ -56,6 +56,16 @@ pub struct JitStats {
     pub store_written: Counter,
     /// Writes to the artifact store that failed (the code still runs from memory).
     pub store_write_failed: Counter,
+    /// Frames or compilations refused because a code hash did not match the code: cached
+    /// code compiled from other bytes than the frame's, or a compilation asked under a hash
+    /// that is not its code's.
+    pub code_mismatches: Counter,
+    /// Initcode frames that ran interpreted without being hashed (not seen often enough).
+    pub initcode_skipped: Counter,
+    /// Initcode frames hashed and looked up (seen often enough, or eager mode).
+    pub initcode_hashed: Counter,
+    /// Hot contracts not queued for compilation because the job queue was full.
+    pub jobs_dropped: Counter,
 }
 
 /// A point-in-time copy of [`JitStats`], plus the cache's size.
@@ -91,6 +101,14 @@ pub struct StatsSnapshot {
     pub store_written: u64,
     /// Writes to the artifact store that failed (the code still runs from memory).
     pub store_write_failed: u64,
+    /// Frames or compilations refused because a code hash did not match the code.
+    pub code_mismatches: u64,
+    /// Initcode frames that ran interpreted without being hashed.
+    pub initcode_skipped: u64,
+    /// Initcode frames hashed and looked up.
+    pub initcode_hashed: u64,
+    /// Hot contracts not queued for compilation because the job queue was full.
+    pub jobs_dropped: u64,
     /// Compiled contracts in the cache now.
     pub cached_entries: u64,
     /// Bytes the compiled contracts in the cache cost (the cache's weight: machine code plus
@@ -126,6 +144,10 @@ impl JitStats {
             store_refused: self.store_refused.get(),
             store_written: self.store_written.get(),
             store_write_failed: self.store_write_failed.get(),
+            code_mismatches: self.code_mismatches.get(),
+            initcode_skipped: self.initcode_skipped.get(),
+            initcode_hashed: self.initcode_hashed.get(),
+            jobs_dropped: self.jobs_dropped.get(),
             cached_entries: 0,
             resident_code_bytes: 0,
             jit_mappings: 0,
