@@ -501,3 +501,39 @@ fn contracts_of_one_library_weigh_the_library_once() {
     let bound = bytes.len() + keys.len() * (ENTRY_OVERHEAD_BYTES + 42);
     assert!(stats.resident_code_bytes <= bound as u64, "{} > {bound}", stats.resident_code_bytes);
 }
+
+// ---- Item 7: shared stores can be authenticated ----
+
+fn mac_key(byte: u8) -> revm_jit::store::MacKey {
+    revm_jit::store::MacKey::new([byte; 32]).unwrap()
+}
+
+#[test]
+fn a_keyed_store_accepts_only_artifacts_with_its_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (key(1), key(2));
+    let keyed = DiskStore::open(dir.path(), BuildId::current()).unwrap().with_mac_key(mac_key(1));
+    keyed.put(&build_library(Some(ABI_VERSION), &[(&entry(a).symbol, 1)]), &[entry(a)]).unwrap();
+    assert!(keyed.load(&a).unwrap().is_some());
+    let reopened = |byte| DiskStore::open(dir.path(), BuildId::current()).unwrap().with_mac_key(mac_key(byte));
+    assert_eq!(reopened(2).load(&a).unwrap_err().reason(), "mac");
+
+    // Written without the key: refused, before the library is even read (it would be
+    // refused for its constructor otherwise).
+    let marker = dir.path().join("constructor-ran");
+    store_with(dir.path(), &constructor_library(&marker, &[b]), &[b]);
+    assert_eq!(reopened(1).load(&b).unwrap_err().reason(), "mac-missing");
+
+    // A signed manifest changed afterwards.
+    let path = keyed.manifest_path(&a);
+    let mut manifest: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    manifest["bytecode_len"] = 43.into();
+    fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    assert_eq!(reopened(1).load(&a).unwrap_err().reason(), "mac");
+
+    let mut reasons: Vec<_> =
+        reopened(1).verify().unwrap().problems.iter().map(|p| p.error.reason()).collect::<Vec<_>>();
+    reasons.sort();
+    assert_eq!(reasons, ["mac", "mac-missing"]);
+    assert!(!marker.exists(), "the constructor ran");
+}

@@ -6,6 +6,7 @@ use super::{
     elf::{self, ElfSummary},
     fs::{EntryError, StoreLock, commit, read_entry, sync_dir, unix_secs, write_temp},
     loader::load_sealed,
+    mac::MacKey,
     manifest::{MANIFEST_SUFFIX, ManifestName, TEMP_PREFIX, library_file_name},
 };
 use crate::abi::{ABI_VERSION, EntryFn, LIBRARY_ABI_SYMBOL, entry_symbol};
@@ -39,6 +40,8 @@ const MAX_MANIFEST_BYTES: u64 = 64 << 10;
 pub struct DiskStore {
     dir: PathBuf,
     build: BuildId,
+    /// With a key, every manifest written carries a MAC and every manifest read must.
+    mac_key: Option<MacKey>,
     /// Libraries this store has opened and checked, by checksum, with their length and ELF
     /// summary. A library holding many contracts is then read, hashed and mapped once rather
     /// than once per contract; the mapping of an open library cannot change, so it needs no
@@ -70,7 +73,17 @@ impl DiskStore {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         let dir = std::path::absolute(&dir).map_err(|e| StoreError::io("make absolute", &dir, e))?;
-        Ok(Self { dir, build, opened: Mutex::new(HashMap::new()) })
+        Ok(Self { dir, build, mac_key: None, opened: Mutex::new(HashMap::new()) })
+    }
+
+    /// Authenticates the store with `key`: every artifact written carries a MAC
+    /// (HMAC-SHA256) over its manifest and, through the checksum the manifest records, its
+    /// library; an artifact without a valid MAC is refused before its library is even read.
+    /// For a store directory shared between hosts or users that must not be able to forge
+    /// code for each other: only holders of the key can write artifacts this store accepts.
+    pub fn with_mac_key(mut self, key: MacKey) -> Self {
+        self.mac_key = Some(key);
+        self
     }
 
     /// The store's directory (absolute).
@@ -111,6 +124,11 @@ impl DiskStore {
     }
 
     fn put_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let mut manifest = manifest.clone();
+        if let Some(key) = &self.mac_key {
+            manifest.mac = Some(key.sign(&manifest.mac_input()));
+        }
+        let manifest = &manifest;
         let path = self.manifest_path(&manifest.key());
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|source| StoreError::Serialize { path: path.clone(), source })?;
@@ -144,6 +162,16 @@ impl DiskStore {
         expected: &ArtifactKey,
     ) -> Result<PathBuf, ArtifactError> {
         let path = || path.to_owned();
+        // First: with a key, nothing else a manifest says is believed before its MAC.
+        if let Some(key) = &self.mac_key {
+            match &manifest.mac {
+                None => return Err(ArtifactError::MacMissing { path: path() }),
+                Some(mac) if !key.verify(&manifest.mac_input(), mac) => {
+                    return Err(ArtifactError::MacMismatch { path: path() });
+                }
+                Some(_) => {}
+            }
+        }
         if manifest.code_hash != expected.code_hash {
             return Err(ArtifactError::CodeHashMismatch {
                 path: path(),
@@ -377,6 +405,7 @@ impl ArtifactStore for DiskStore {
                 library_len: library.len() as u64,
                 checksum,
                 created_unix_secs,
+                mac: None,
             })?;
         }
         sync_dir(&self.dir)?;

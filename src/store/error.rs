@@ -68,6 +68,19 @@ pub enum ArtifactError {
         /// The decoder's error.
         source: serde_json::Error,
     },
+    /// The store has a MAC key and the manifest carries no MAC.
+    #[error("{}: manifest carries no MAC, and this store requires one", path.display())]
+    MacMissing {
+        /// The manifest.
+        path: PathBuf,
+    },
+    /// The manifest's MAC is not the one this store's key gives: written without the key, or
+    /// changed since.
+    #[error("{}: manifest MAC does not verify with this store's key", path.display())]
+    MacMismatch {
+        /// The manifest.
+        path: PathBuf,
+    },
     /// The manifest describes another contract than the one its name (or the caller) asked for.
     #[error("{}: manifest is for code hash {found}, expected {expected}", path.display())]
     CodeHashMismatch {
@@ -246,6 +259,8 @@ impl ArtifactError {
             Self::ManifestName { .. } => "manifest-name",
             Self::ManifestUnreadable { .. } => "manifest-io",
             Self::ManifestMalformed { .. } => "manifest-malformed",
+            Self::MacMissing { .. } => "mac-missing",
+            Self::MacMismatch { .. } => "mac",
             Self::CodeHashMismatch { .. } => "code-hash",
             Self::SpecMismatch { .. } => "spec",
             Self::AbiVersionMismatch { .. } => "abi-version",

@@ -255,9 +255,19 @@ pub struct Manifest {
     pub checksum: B256,
     /// When the manifest was written, in seconds since the Unix epoch.
     pub created_unix_secs: u64,
+    /// HMAC-SHA256 of the rest of the manifest (hex), written by a store with a key
+    /// ([`crate::store::MacKey`]); `None` otherwise. The manifest records the library's length
+    /// and keccak-256, which the library's bytes are checked against, so the MAC covers both.
+    pub mac: Option<String>,
 }
 
 impl Manifest {
+    /// The bytes a MAC is computed over: the manifest's JSON without its MAC.
+    pub(crate) fn mac_input(&self) -> Vec<u8> {
+        let unsigned = Manifest { mac: None, ..self.clone() };
+        serde_json::to_vec(&unsigned).expect("a manifest always encodes")
+    }
+
     /// The contract this manifest describes.
     pub fn key(&self) -> ArtifactKey {
         ArtifactKey::new(self.code_hash, self.spec)
@@ -296,6 +306,8 @@ struct ManifestFile {
     library_len: u64,
     checksum: B256,
     created_unix_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 impl From<Manifest> for ManifestFile {
@@ -317,6 +329,7 @@ impl From<Manifest> for ManifestFile {
             library_len: m.library_len,
             checksum: m.checksum,
             created_unix_secs: m.created_unix_secs,
+            mac: m.mac,
         }
     }
 }
@@ -341,6 +354,7 @@ impl TryFrom<ManifestFile> for Manifest {
             library_len: f.library_len,
             checksum: f.checksum,
             created_unix_secs: f.created_unix_secs,
+            mac: f.mac,
         })
     }
 }
@@ -451,6 +465,7 @@ mod tests {
             library_len: 7,
             checksum,
             created_unix_secs: 1_700_000_000,
+            mac: None,
         }
     }
 

@@ -25,6 +25,7 @@ mod elf;
 mod error;
 mod fs;
 mod loader;
+mod mac;
 mod maintenance;
 mod manifest;
 
@@ -37,6 +38,7 @@ pub use elf::{ElfProblem, LoaderCode};
 pub use error::{ArtifactError, StoreError};
 pub use fs::{FileKind, FileProblem, private_temp_dir};
 pub use loader::LoadError;
+pub use mac::{MacKey, MacKeyError};
 pub use maintenance::{GcOptions, GcReport, Problem, VerifyReport};
 pub use manifest::{
     ArtifactEntry, ArtifactKey, BuildId, BuildPart, COMPILER_SOURCE_HASH, Manifest, REVM_VERSION, opt_level_name,

@@ -4,7 +4,7 @@
 //! monitoring); `verify` names every refused artifact with its reason and exits non-zero when
 //! there is any.
 
-use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions, ListedArtifact, Manifest, VerifyReport};
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions, ListedArtifact, MacKey, Manifest, VerifyReport};
 use serde_json::{Value, json};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -26,6 +26,9 @@ pub enum StoreCommand {
         /// Print one JSON document instead of a table.
         #[arg(long)]
         json: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Checks every artifact fully (file, checksum, ELF check, loading, symbols); lists each
     /// refusal with its reason and fails if there is any.
@@ -35,6 +38,9 @@ pub enum StoreCommand {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Removes damaged artifacts, those of other builds, unreferenced libraries and stale
     /// temporary files.
@@ -51,15 +57,20 @@ pub enum StoreCommand {
         /// writer is running).
         #[arg(long)]
         now: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are removed as damaged.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
 /// Runs the subcommand.
 pub fn run(args: &StoreArgs) -> ExitCode {
     let result = match &args.command {
-        StoreCommand::List { dir, json } => list(dir, *json),
-        StoreCommand::Verify { dir, json } => verify(dir, *json),
-        StoreCommand::Gc { dir, keep_other_builds, deep, now } => gc(dir, *keep_other_builds, *deep, *now),
+        StoreCommand::List { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| list(&s, *json)),
+        StoreCommand::Verify { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| verify(&s, *json)),
+        StoreCommand::Gc { dir, keep_other_builds, deep, now, key_file } => {
+            open(dir, key_file.as_deref()).and_then(|s| gc(&s, *keep_other_builds, *deep, *now))
+        }
     };
     match result {
         Ok(code) => code,
@@ -70,11 +81,15 @@ pub fn run(args: &StoreArgs) -> ExitCode {
     }
 }
 
-fn open(dir: &PathBuf) -> Result<DiskStore, String> {
+fn open(dir: &PathBuf, key_file: Option<&std::path::Path>) -> Result<DiskStore, String> {
     if !dir.is_dir() {
         return Err(format!("{}: no such store directory", dir.display()));
     }
-    DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())
+    let store = DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())?;
+    match key_file {
+        Some(path) => Ok(store.with_mac_key(MacKey::from_file(path).map_err(|e| e.to_string())?)),
+        None => Ok(store),
+    }
 }
 
 /// A manifest as JSON: the key, the library and the build that wrote it.
@@ -95,6 +110,7 @@ fn manifest_json(m: &Manifest) -> Value {
         "abi_version": m.abi_version,
         "target": m.target,
         "created_unix_secs": m.created_unix_secs,
+        "mac": m.mac.is_some(),
     })
 }
 
@@ -121,8 +137,7 @@ fn build_json(build: &BuildId) -> Value {
     })
 }
 
-fn list(dir: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+fn list(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
     let listed = store.list().map_err(|e| e.to_string())?;
     let valid = listed.iter().filter(|a| a.is_valid()).count();
     if as_json {
@@ -173,11 +188,10 @@ fn verify_json(store: &DiskStore, report: &VerifyReport) -> Value {
     })
 }
 
-fn verify(dir: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+fn verify(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
     let report = store.verify().map_err(|e| e.to_string())?;
     if as_json {
-        println!("{:#}", verify_json(&store, &report));
+        println!("{:#}", verify_json(store, &report));
     } else {
         for problem in &report.problems {
             println!("refused ({}): {}: {}", problem.error.reason(), problem.path.display(), problem.error);
@@ -194,8 +208,7 @@ fn verify(dir: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
     Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn gc(dir: &PathBuf, keep_other_builds: bool, deep: bool, now: bool) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+fn gc(store: &DiskStore, keep_other_builds: bool, deep: bool, now: bool) -> Result<ExitCode, String> {
     let mut options = GcOptions { remove_other_builds: !keep_other_builds, deep, ..GcOptions::default() };
     if now {
         options.temp_max_age = Duration::ZERO;
