@@ -53,7 +53,7 @@ pub struct ArtifactEntry {
 /// Identity of the build that reads and writes the store: everything that shapes the machine
 /// code of an artifact. An artifact is only ever used by a build identical in all of it to the
 /// one that wrote it; others are refused (and kept apart by file name, see
-/// [`BuildId::tag`]). Each part is compared on its own, so a refusal says which part differs
+/// `BuildId::tag`). Each part is compared on its own, so a refusal says which part differs
 /// ([`BuildPart`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BuildId {
