@@ -177,3 +177,70 @@ fn libraries_need_no_symbols_from_the_host() {
         );
     }
 }
+
+/// A store whose writes always fail (a full disk), holding nothing.
+#[derive(Debug)]
+struct FullStore(BuildId);
+
+impl ArtifactStore for FullStore {
+    fn put(&self, _: &[u8], _: &[revm_jit::store::ArtifactEntry]) -> Result<(), revm_jit::store::StoreError> {
+        Err(revm_jit::store::StoreError::Io {
+            op: "write",
+            path: PathBuf::from("/full"),
+            source: std::io::Error::from_raw_os_error(28),
+        })
+    }
+
+    fn load(&self, _: &ArtifactKey) -> Result<Option<revm_jit::store::LoadedArtifact>, revm_jit::store::ArtifactError> {
+        Ok(None)
+    }
+
+    fn list(&self) -> Result<Vec<revm_jit::store::ListedArtifact>, revm_jit::store::StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn build(&self) -> &BuildId {
+        &self.0
+    }
+}
+
+#[test]
+fn a_failed_store_write_falls_back_to_jit_code() {
+    // A full disk, and a store of another build (which must not receive this compiler's code):
+    // either way every contract still runs native, from in-process JIT code, and none is
+    // marked failed.
+    let dir = temp_store();
+    let other_build = BuildId { opt_level: "aggressive".into(), ..BuildId::current() };
+    let stores: [Arc<dyn ArtifactStore>; 2] = [
+        Arc::new(FullStore(BuildId::current())),
+        Arc::new(DiskStore::open(dir.path(), other_build).expect("store opens")),
+    ];
+    for store in stores {
+        let runtime = aot_runtime(Arc::clone(&store));
+        for program in programs::all() {
+            let case = program.case(SpecId::CANCUN);
+            let (result, native) = run(&runtime, &case);
+            assert!(native, "{} did not run native", case.name);
+            assert_eq!(result, interpreted(&case), "{}", case.name);
+        }
+        let stats = runtime.handle().stats();
+        assert_eq!((stats.failed, stats.store_written), (0, 0), "{store:?}: {stats:?}");
+        assert!(stats.compiled > 0 && stats.store_write_failed == stats.compiled, "{store:?}: {stats:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name() != ".lock").count(),
+        0
+    );
+}
+
+#[test]
+fn link_directories_are_private() {
+    let a = revm_jit::store::private_temp_dir("revm-jit-link").expect("created");
+    let b = revm_jit::store::private_temp_dir("revm-jit-link").expect("created");
+    assert_ne!(a.path(), b.path());
+    for dir in [&a, &b] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.path().display());
+    }
+}

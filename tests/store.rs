@@ -6,7 +6,10 @@ use revm::primitives::{B256, hardfork::SpecId, keccak256};
 use revm_jit::{
     abi::{ABI_VERSION, entry_symbol},
     store::test_lib::build_library,
-    store::{ArtifactEntry, ArtifactError, ArtifactKey, ArtifactStore, BuildId, DiskStore, GcOptions, LoadedArtifact},
+    store::{
+        ArtifactEntry, ArtifactError, ArtifactKey, ArtifactStore, BuildId, BuildPart, DiskStore, GcOptions,
+        LoadedArtifact,
+    },
 };
 use serde_json::Value;
 use std::{
@@ -215,14 +218,17 @@ fn artifacts_of_another_compiler_or_target_are_refused() {
     edit_manifest(&store, &k, |m| m["compiler_version"] = "revm-jit store-test 0".into());
     let e = refusal(&dir.path().join("store"), &k);
     assert!(
-        matches!(&e, ArtifactError::CompilerVersionMismatch { expected, found, .. }
+        matches!(&e, ArtifactError::BuildMismatch { part: BuildPart::CompilerVersion, expected, found, .. }
             if *expected == build().compiler_version && found == "revm-jit store-test 0"),
         "{e}"
     );
     edit_manifest(&store, &k, |m| *m = original.clone());
     edit_manifest(&store, &k, |m| m["target"] = "x86_64-test-linux znver9".into());
     let e = refusal(&dir.path().join("store"), &k);
-    assert!(matches!(&e, ArtifactError::TargetMismatch { found, .. } if found == "x86_64-test-linux znver9"), "{e}");
+    assert!(
+        matches!(&e, ArtifactError::BuildMismatch { part: BuildPart::Target, found, .. } if found == "x86_64-test-linux znver9"),
+        "{e}"
+    );
     assert_eq!(e.reason(), "target");
 }
 

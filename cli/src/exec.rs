@@ -96,7 +96,7 @@ impl Executor {
                 let dir = match store {
                     Some(dir) => dir.to_path_buf(),
                     None => {
-                        let scratch = tempfile::Builder::new().prefix("revm-jit-store").tempdir().map_err(|e| {
+                        let scratch = revm_jit::store::private_temp_dir("revm-jit-store").map_err(|e| {
                             StoreError::Io { op: "create directory", path: std::env::temp_dir(), source: e }
                         })?;
                         scratch_store.insert(scratch).path().to_path_buf()

@@ -10,7 +10,7 @@
 
 use super::{CompileError, CompilePhases, Compiler, ContextGuard, panic_message};
 use crate::abi::{ABI_VERSION, LIBRARY_ABI_SYMBOL, entry_symbol};
-use crate::store::{ArtifactEntry, ArtifactKey};
+use crate::store::{ArtifactEntry, ArtifactKey, BuildId};
 use inkwell::{
     OptimizationLevel,
     context::Context,
@@ -237,6 +237,9 @@ pub struct BuiltLibrary {
     pub compile_time: Duration,
     /// Time the linker took.
     pub link_time: Duration,
+    /// The build that compiled it: a store must file it under this identity only
+    /// ([`crate::store::ArtifactStore::build`]).
+    pub build: BuildId,
 }
 
 /// Compiles each (bytecode, fork) and links them all into one library.
@@ -267,9 +270,7 @@ pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<B
     let compile_time = objects.iter().map(|o| o.compile_time).sum();
     let abi = compiler.abi_object()?;
     let start = Instant::now();
-    let dir = tempfile::Builder::new()
-        .prefix("revm-jit-link")
-        .tempdir()
+    let dir = crate::store::private_temp_dir("revm-jit-link")
         .map_err(|source| LinkError::Io { path: std::env::temp_dir(), source })?;
     let bytes = linker.link(&abi, objects, dir.path())?;
     let entries = objects
@@ -280,5 +281,6 @@ pub fn link_objects(compiler: &mut Compiler, objects: &[ObjectCode]) -> Result<B
             bytecode_len: o.bytecode_len as u64,
         })
         .collect();
-    Ok(BuiltLibrary { bytes, entries, compile_time, link_time: start.elapsed() })
+    let build = BuildId::for_opt_level(compiler.config.opt_level);
+    Ok(BuiltLibrary { bytes, entries, compile_time, link_time: start.elapsed(), build })
 }

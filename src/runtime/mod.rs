@@ -35,6 +35,28 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Why a compiled contract's artifact did not reach the store (the contract then runs JIT
+/// code instead).
+#[cfg(feature = "llvm")]
+#[derive(Debug, thiserror::Error)]
+enum StoreFailure {
+    /// Linking failed (no linker, a full scratch disk).
+    #[error("linking failed: {0}")]
+    Compile(CompileError),
+    /// The store files artifacts of another build than the runtime's compiler.
+    #[error("the store is for another build than this compiler's")]
+    OtherBuild,
+    /// Writing failed.
+    #[error(transparent)]
+    Write(crate::store::StoreError),
+    /// Written, but not found when loaded back.
+    #[error("the artifact was not found after it was written")]
+    NotStored,
+    /// Written, but refused when loaded back.
+    #[error(transparent)]
+    Refused(ArtifactError),
+}
+
 /// Key of compiled code: the same bytecode compiles differently per fork.
 pub type CodeKey = (B256, SpecId);
 
@@ -377,7 +399,7 @@ impl JitHandle {
                     continue;
                 }
             };
-            match self.load_from_store(store.as_ref(), (key.code_hash, key.spec)) {
+            match self.load_from_store(store.as_ref(), (key.code_hash, key.spec), None) {
                 Ok(Some(_)) => report.loaded += 1,
                 Ok(None) => {}
                 Err(error) => *report.refused.entry(error.reason()).or_default() += 1,
@@ -388,15 +410,27 @@ impl JitHandle {
         report
     }
 
-    /// Loads `key` from `store` into the cache. A refused artifact is counted, logged and
-    /// returned; the caller then compiles (or runs interpreted).
-    fn load_from_store(&self, store: &dyn ArtifactStore, key: CodeKey) -> Result<Option<CompiledFn>, ArtifactError> {
-        match store.load(&ArtifactKey::new(key.0, key.1)) {
+    /// Loads `key` from `store` into the cache; with `code_len` (the code is at hand), an
+    /// artifact recording another bytecode length is refused. A refused artifact is counted,
+    /// logged and returned; the caller then compiles (or runs interpreted).
+    fn load_from_store(
+        &self,
+        store: &dyn ArtifactStore,
+        key: CodeKey,
+        code_len: Option<usize>,
+    ) -> Result<Option<CompiledFn>, ArtifactError> {
+        let artifact_key = ArtifactKey::new(key.0, key.1);
+        let loaded = match code_len {
+            Some(len) => store.load_code(&artifact_key, len),
+            None => store.load(&artifact_key),
+        };
+        match loaded {
             Ok(Some(artifact)) => {
                 let manifest = &artifact.manifest;
-                // SAFETY: the store checked that the manifest's key, ABI and compiler version
-                // and target match this build and that the library is intact and exports the
-                // entry symbol of this key; the library `Arc` keeps the code mapped.
+                // SAFETY: the store checked that the manifest's key, entry symbol, ABI and
+                // build match this build, that the library's bytes are intact and run no code
+                // at load, and that they export the entry symbol of this key; the library `Arc`
+                // keeps the code mapped.
                 let compiled = unsafe {
                     CompiledFn::from_library(
                         artifact.entry,
@@ -404,7 +438,9 @@ impl JitHandle {
                         manifest.code_hash,
                         manifest.spec,
                         usize::try_from(manifest.bytecode_len).unwrap_or(usize::MAX),
-                        usize::try_from(manifest.library_len).unwrap_or(usize::MAX),
+                        // The contract's share of its library, not the whole library: a library
+                        // holding many contracts is weighed once over all of them.
+                        usize::try_from(artifact.code_size).unwrap_or(usize::MAX),
                     )
                 };
                 self.shared.stats.loaded_from_store.inc();
@@ -445,7 +481,7 @@ impl JitHandle {
             return Err(CompileError::CodeHashMismatch { claimed: key.0, actual });
         }
         if let Some(store) = &shared.config.store
-            && let Ok(Some(compiled)) = self.load_from_store(store.as_ref(), key)
+            && let Ok(Some(compiled)) = self.load_from_store(store.as_ref(), key, Some(code.len()))
         {
             return Ok(compiled);
         }
@@ -494,7 +530,11 @@ impl JitHandle {
         Err(CompileError::NoCompiler)
     }
 
-    /// The AOT path of [`JitHandle::compile_now`]: object, library, store, load back.
+    /// The AOT path of [`JitHandle::compile_now`]: object, library, store, load back. When the
+    /// contract compiles but its artifact cannot be stored or loaded back (no linker, a full
+    /// disk, a store of another build, a refusal), the same contract is compiled by the
+    /// in-process JIT instead and the failed write is counted
+    /// ([`StatsSnapshot::store_write_failed`]): a store failure costs time, never coverage.
     #[cfg(feature = "llvm")]
     fn compile_artifact(
         &self,
@@ -503,12 +543,26 @@ impl JitHandle {
         key: CodeKey,
         code: &[u8],
     ) -> Result<CompiledFn, CompileError> {
-        let library = aot::build_library(compiler, &[(code, key.1)])?;
-        store.put(&library.bytes, &library.entries).inspect_err(|_| self.shared.stats.store_write_failed.inc())?;
-        self.shared.stats.store_written.inc();
-        match self.load_from_store(store, key)? {
-            Some(compiled) => Ok(compiled),
-            None => Err(CompileError::NotStored { code_hash: key.0, spec: key.1 }),
+        let object = compiler.compile_object(code, key.1)?;
+        let stored = aot::link_objects(compiler, &[object]).map_err(StoreFailure::Compile).and_then(|library| {
+            if *store.build() != library.build {
+                return Err(StoreFailure::OtherBuild);
+            }
+            store.put(&library.bytes, &library.entries).map_err(StoreFailure::Write)?;
+            self.shared.stats.store_written.inc();
+            match self.load_from_store(store, key, Some(code.len())) {
+                Ok(Some(compiled)) => Ok(compiled),
+                Ok(None) => Err(StoreFailure::NotStored),
+                Err(error) => Err(StoreFailure::Refused(error)),
+            }
+        });
+        match stored {
+            Ok(compiled) => Ok(compiled),
+            Err(failure) => {
+                tracing::warn!(code_hash = %key.0, spec = ?key.1, %failure, "cannot store the artifact; using JIT code");
+                self.shared.stats.store_write_failed.inc();
+                compiler.compile(code, key.1)
+            }
         }
     }
 

@@ -3,54 +3,90 @@
 use super::{
     ArtifactEntry, ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore, BuildId, ListedArtifact, LoadedArtifact,
     Manifest, StoreError,
-    fs::{StoreLock, commit, sync_dir, unix_secs, write_temp},
+    elf::{self, ElfSummary},
+    fs::{EntryError, StoreLock, commit, read_entry, sync_dir, unix_secs, write_temp},
+    loader::load_sealed,
+    mac::MacKey,
     manifest::{MANIFEST_SUFFIX, ManifestName, TEMP_PREFIX, library_file_name},
 };
-use crate::abi::{ABI_VERSION, EntryFn, LIBRARY_ABI_SYMBOL};
+use crate::abi::{ABI_VERSION, EntryFn, LIBRARY_ABI_SYMBOL, entry_symbol};
 use libloading::Library;
 use revm::primitives::{B256, keccak256};
 use std::{
     collections::HashMap,
     fs::{self, File},
-    io,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, Weak},
     time::SystemTime,
 };
 use tracing::{debug, debug_span};
 
+/// The largest library the store reads (far above any contract's: a 24 KiB contract compiles
+/// to well under a megabyte): a larger file is refused before it is read.
+const MAX_LIBRARY_BYTES: u64 = 256 << 20;
+/// The largest manifest the store reads.
+const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+
 /// The artifact store in a directory: see the [module documentation](super) for the layout.
 ///
 /// Any number of `DiskStore`s, in any number of threads and processes, may use one directory
 /// at once. A store reads and writes artifacts of its own [`BuildId`] only, and lists all.
+///
+/// Nothing is mapped that was not verified: a library file is read once (only if it is a
+/// regular file of this user that nobody else can write), its length and checksum are
+/// compared with its manifest, its ELF image is checked to run no code at load
+/// ([`super::ElfProblem`]), and those same bytes are loaded from a sealed memory file.
 #[derive(Debug)]
 pub struct DiskStore {
     dir: PathBuf,
     build: BuildId,
-    /// Libraries this store has opened and checked, by checksum, with their length. A library
-    /// holding many contracts is then read, hashed and mapped once rather than once per
-    /// contract; the mapping of an open library cannot change, so it needs no new check while
-    /// any artifact loaded from it is alive.
-    opened: Mutex<HashMap<B256, (u64, Weak<Library>)>>,
+    /// With a key, every manifest written carries a MAC and every manifest read must.
+    mac_key: Option<MacKey>,
+    /// Libraries this store has opened and checked, by checksum, with their length and ELF
+    /// summary. A library holding many contracts is then read, hashed and mapped once rather
+    /// than once per contract; the mapping of an open library cannot change, so it needs no
+    /// new check while any artifact loaded from it is alive.
+    opened: Mutex<HashMap<B256, OpenedLibrary>>,
+}
+
+#[derive(Debug)]
+struct OpenedLibrary {
+    len: u64,
+    summary: ElfSummary,
+    library: Weak<Library>,
 }
 
 /// What a scan found about a library file, so a library referenced by several manifests is
-/// read and hashed once per scan.
-#[derive(Clone, Copy)]
+/// read and checked once per scan.
+#[derive(Clone)]
 pub(crate) enum LibraryFacts {
     Missing,
-    Present { len: u64, checksum: B256 },
+    Untrusted(super::FileProblem),
+    Present { len: u64, checksum: B256, elf: Result<ElfSummary, super::ElfProblem> },
 }
 
 impl DiskStore {
-    /// Opens the store in `dir` for `build`, creating the directory if it does not exist.
+    /// Opens the store in `dir` for `build`, creating the directory if it does not exist. The
+    /// directory is made absolute now, so that a later change of the working directory cannot
+    /// make the store read another one.
     pub fn open(dir: impl Into<PathBuf>, build: BuildId) -> Result<Self, StoreError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
-        Ok(Self { dir, build, opened: Mutex::new(HashMap::new()) })
+        let dir = std::path::absolute(&dir).map_err(|e| StoreError::io("make absolute", &dir, e))?;
+        Ok(Self { dir, build, mac_key: None, opened: Mutex::new(HashMap::new()) })
     }
 
-    /// The store's directory.
+    /// Authenticates the store with `key`: every artifact written carries a MAC
+    /// (HMAC-SHA256) over its manifest and, through the checksum the manifest records, its
+    /// library; an artifact without a valid MAC is refused before its library is even read.
+    /// For a store directory shared between hosts or users that must not be able to forge
+    /// code for each other: only holders of the key can write artifacts this store accepts.
+    pub fn with_mac_key(mut self, key: MacKey) -> Self {
+        self.mac_key = Some(key);
+        self
+    }
+
+    /// The store's directory (absolute).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -67,7 +103,10 @@ impl DiskStore {
 
     /// Writes the library unless the store already holds it, then makes its name durable.
     fn put_library(&self, library: &[u8], checksum: &B256, path: &Path) -> Result<(), StoreError> {
-        let held = fs::read(path).is_ok_and(|bytes| bytes.len() == library.len() && keccak256(&bytes) == *checksum);
+        let held = matches!(
+            read_entry(path, MAX_LIBRARY_BYTES),
+            Ok(Some(bytes)) if bytes.len() == library.len() && keccak256(&bytes) == *checksum
+        );
         if held {
             // Refresh its age: garbage collection spares young unreferenced libraries, which
             // matters where the store lock is not honoured. Failing to is harmless otherwise.
@@ -75,8 +114,8 @@ impl DiskStore {
                 debug!(path = %path.display(), error = %e, "cannot refresh the library's modification time");
             }
         } else {
-            // Absent, or damaged: replace it atomically with good bytes. Readers that mapped
-            // the old file keep their mapping.
+            // Absent, damaged or untrusted: replace it atomically with good bytes. Readers
+            // that mapped the old file keep their mapping.
             let temp = write_temp(&self.dir, library)?;
             commit(&temp, path)?;
         }
@@ -85,6 +124,11 @@ impl DiskStore {
     }
 
     fn put_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let mut manifest = manifest.clone();
+        if let Some(key) = &self.mac_key {
+            manifest.mac = Some(key.sign(&manifest.mac_input()));
+        }
+        let manifest = &manifest;
         let path = self.manifest_path(&manifest.key());
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|source| StoreError::Serialize { path: path.clone(), source })?;
@@ -94,18 +138,23 @@ impl DiskStore {
 
     /// Reads and decodes a manifest; `Ok(None)` when the file does not exist.
     fn read_manifest(path: &Path) -> Result<Option<Manifest>, ArtifactError> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(ArtifactError::ManifestUnreadable { path: path.to_owned(), source }),
+        let bytes = match read_entry(path, MAX_MANIFEST_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(EntryError::Untrusted(problem)) => {
+                return Err(ArtifactError::UntrustedFile { path: path.to_owned(), problem });
+            }
+            Err(EntryError::Io(source)) => {
+                return Err(ArtifactError::ManifestUnreadable { path: path.to_owned(), source });
+            }
         };
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|source| ArtifactError::ManifestMalformed { path: path.to_owned(), source })
     }
 
-    /// The checks a manifest's contents must pass for `expected`: the key, this build, and a
-    /// library name of this store. Returns the library's path.
+    /// The checks a manifest's contents must pass for `expected`: the key, its entry symbol,
+    /// this build, and a library name of this store. Returns the library's path.
     fn check_manifest(
         &self,
         path: &Path,
@@ -113,6 +162,16 @@ impl DiskStore {
         expected: &ArtifactKey,
     ) -> Result<PathBuf, ArtifactError> {
         let path = || path.to_owned();
+        // First: with a key, nothing else a manifest says is believed before its MAC.
+        if let Some(key) = &self.mac_key {
+            match &manifest.mac {
+                None => return Err(ArtifactError::MacMissing { path: path() }),
+                Some(mac) if !key.verify(&manifest.mac_input(), mac) => {
+                    return Err(ArtifactError::MacMismatch { path: path() });
+                }
+                Some(_) => {}
+            }
+        }
         if manifest.code_hash != expected.code_hash {
             return Err(ArtifactError::CodeHashMismatch {
                 path: path(),
@@ -130,18 +189,17 @@ impl DiskStore {
                 found: manifest.abi_version,
             });
         }
-        if manifest.compiler_version != self.build.compiler_version {
-            return Err(ArtifactError::CompilerVersionMismatch {
-                path: path(),
-                expected: self.build.compiler_version.clone(),
-                found: manifest.compiler_version.clone(),
-            });
+        if let Some((part, expected, found)) = self.build.mismatch(&manifest.build()) {
+            return Err(ArtifactError::BuildMismatch { path: path(), part, expected, found });
         }
-        if manifest.target != self.build.target {
-            return Err(ArtifactError::TargetMismatch {
+        // The entry symbol is a function of the key: a manifest naming another one would run
+        // another contract's code (from a library holding both) under this key.
+        let symbol = entry_symbol(&manifest.code_hash, manifest.spec);
+        if manifest.symbol != symbol {
+            return Err(ArtifactError::SymbolMismatch {
                 path: path(),
-                expected: self.build.target.clone(),
-                found: manifest.target.clone(),
+                expected: symbol,
+                found: manifest.symbol.clone(),
             });
         }
         // The name must be the one the checksum gives: that keeps a manifest from pointing
@@ -157,20 +215,41 @@ impl DiskStore {
         Ok(self.dir.join(library))
     }
 
-    /// Reads a library file whole and hashes it.
-    pub(crate) fn library_facts(path: &Path) -> Result<LibraryFacts, ArtifactError> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(LibraryFacts::Present { len: bytes.len() as u64, checksum: keccak256(&bytes) }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LibraryFacts::Missing),
-            Err(source) => Err(ArtifactError::LibraryUnreadable { path: path.to_owned(), source }),
+    /// Reads a library file whole, if the store trusts the file; `Ok(None)` when it is missing.
+    fn read_library(path: &Path) -> Result<Option<Vec<u8>>, ArtifactError> {
+        match read_entry(path, MAX_LIBRARY_BYTES) {
+            Ok(bytes) => Ok(bytes),
+            Err(EntryError::Untrusted(problem)) => Err(ArtifactError::UntrustedFile { path: path.to_owned(), problem }),
+            Err(EntryError::Io(source)) => Err(ArtifactError::LibraryUnreadable { path: path.to_owned(), source }),
         }
     }
 
-    /// Checks a library's facts against what its manifest records: present, length, checksum.
-    pub(crate) fn check_library(path: &Path, facts: LibraryFacts, manifest: &Manifest) -> Result<(), ArtifactError> {
+    /// Reads a library file and finds what [`Self::check_library`] needs.
+    pub(crate) fn library_facts(path: &Path) -> Result<LibraryFacts, ArtifactError> {
+        match Self::read_library(path) {
+            Ok(Some(bytes)) => Ok(LibraryFacts::Present {
+                len: bytes.len() as u64,
+                checksum: keccak256(&bytes),
+                elf: elf::check(&bytes),
+            }),
+            Ok(None) => Ok(LibraryFacts::Missing),
+            Err(ArtifactError::UntrustedFile { problem, .. }) => Ok(LibraryFacts::Untrusted(problem)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks a library's facts against what its manifest records: present and trusted,
+    /// length, checksum, and an ELF image that runs nothing at load. Returns its summary.
+    pub(crate) fn check_library(
+        path: &Path,
+        facts: LibraryFacts,
+        manifest: &Manifest,
+    ) -> Result<ElfSummary, ArtifactError> {
         let path = || path.to_owned();
-        let LibraryFacts::Present { len, checksum } = facts else {
-            return Err(ArtifactError::LibraryMissing { path: path() });
+        let (len, checksum, elf) = match facts {
+            LibraryFacts::Missing => return Err(ArtifactError::LibraryMissing { path: path() }),
+            LibraryFacts::Untrusted(problem) => return Err(ArtifactError::UntrustedFile { path: path(), problem }),
+            LibraryFacts::Present { len, checksum, elf } => (len, checksum, elf),
         };
         if len != manifest.library_len {
             return Err(ArtifactError::LibraryLength { path: path(), expected: manifest.library_len, found: len });
@@ -178,23 +257,20 @@ impl DiskStore {
         if checksum != manifest.checksum {
             return Err(ArtifactError::ChecksumMismatch { path: path(), expected: manifest.checksum, found: checksum });
         }
-        Ok(())
+        elf.map_err(|problem| ArtifactError::Elf { path: path(), problem })
     }
 
-    /// Maps a library whose bytes passed [`Self::check_library`] and checks the ABI version it
-    /// exports.
-    pub(crate) fn open_library(path: &Path) -> Result<Library, ArtifactError> {
-        // SAFETY: loading a library maps its code into the process and runs its initialisers.
-        // Checked: the file's length and keccak checksum match its manifest (`check_library`,
-        // just before this call), so a library damaged on disk is refused. Trusted, not
-        // checked: that the store directory is written only by builds of this crate, whose
-        // libraries are linked with `-nostdlib` from objects defining no initialisers or
-        // destructors, so that loading one only maps it (the checksum detects damage, not
-        // forgery: whoever can write the directory can make this process run code); and that
-        // the file is not replaced between the check and this call (the store never changes a
-        // library in place: a damaged one is replaced by renaming a new file over it).
-        let library = unsafe { Library::new(path) }
-            .map_err(|source| ArtifactError::LibraryOpen { path: path.to_owned(), source })?;
+    /// Reads, checks and maps the library of `manifest`: the bytes checked are the bytes
+    /// loaded (see [`super::loader`]). Then checks the ABI version it exports.
+    pub(crate) fn open_library(path: &Path, manifest: &Manifest) -> Result<(Library, ElfSummary), ArtifactError> {
+        let Some(bytes) = Self::read_library(path)? else {
+            return Err(ArtifactError::LibraryMissing { path: path.to_owned() });
+        };
+        let facts =
+            LibraryFacts::Present { len: bytes.len() as u64, checksum: keccak256(&bytes), elf: elf::check(&bytes) };
+        let summary = Self::check_library(path, facts, manifest)?;
+        let library =
+            load_sealed(&bytes).map_err(|source| ArtifactError::LibraryOpen { path: path.to_owned(), source })?;
         // SAFETY: the symbol is declared by the AOT compiler as a `u32` constant; only its
         // address is taken here.
         let symbol = unsafe { library.get::<*const u32>(LIBRARY_ABI_SYMBOL.as_bytes()) }.map_err(|source| {
@@ -207,7 +283,7 @@ impl DiskStore {
         if found != ABI_VERSION {
             return Err(ArtifactError::AbiSymbolMismatch { path: path.to_owned(), expected: ABI_VERSION, found });
         }
-        Ok(library)
+        Ok((library, summary))
     }
 
     /// Finds a contract's entry point in an opened library.
@@ -222,28 +298,30 @@ impl DiskStore {
     }
 
     /// The library for `manifest`: the one already opened by this store if it is still loaded,
-    /// otherwise read, checked and opened now.
-    fn library_for(&self, path: &Path, manifest: &Manifest) -> Result<Arc<Library>, ArtifactError> {
-        let cached = self.opened_library(&manifest.checksum, manifest.library_len);
-        if let Some(library) = cached {
-            return Ok(library);
+    /// otherwise read, checked and opened now. Returns it with its ELF summary.
+    fn library_for(&self, path: &Path, manifest: &Manifest) -> Result<(Arc<Library>, ElfSummary), ArtifactError> {
+        {
+            let opened = self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(known) = opened.get(&manifest.checksum)
+                && known.len == manifest.library_len
+                && let Some(library) = known.library.upgrade()
+            {
+                return Ok((library, known.summary.clone()));
+            }
         }
-        Self::check_library(path, Self::library_facts(path)?, manifest)?;
-        let library = Arc::new(Self::open_library(path)?);
+        let (library, summary) = Self::open_library(path, manifest)?;
+        let library = Arc::new(library);
         let mut opened = self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        opened.retain(|_, (_, weak)| weak.strong_count() > 0);
-        opened.insert(manifest.checksum, (manifest.library_len, Arc::downgrade(&library)));
-        Ok(library)
-    }
-
-    fn opened_library(&self, checksum: &B256, len: u64) -> Option<Arc<Library>> {
-        let opened = self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (opened_len, weak) = opened.get(checksum)?;
-        if *opened_len == len { weak.upgrade() } else { None }
+        opened.retain(|_, known| known.library.strong_count() > 0);
+        opened.insert(
+            manifest.checksum,
+            OpenedLibrary { len: manifest.library_len, summary: summary.clone(), library: Arc::downgrade(&library) },
+        );
+        Ok((library, summary))
     }
 
     /// Checks one manifest file for [`ArtifactStore::list`]: its name, contents and library
-    /// bytes (hashing each library once per scan through `facts`). `None` when the file
+    /// bytes (reading each library once per scan through `facts`). `None` when the file
     /// disappeared meanwhile.
     pub(crate) fn check_listed(
         &self,
@@ -264,19 +342,18 @@ impl DiskStore {
             Err(e) => return Some(ListedArtifact { path, manifest: None, status: ArtifactStatus::Refused(e) }),
         };
         let checked = self.check_manifest(&path, &manifest, &name.key).and_then(|library| {
-            let known = facts.get(&manifest.library).copied();
-            let found = match known {
-                Some(found) => found,
+            let found = match facts.get(&manifest.library) {
+                Some(found) => found.clone(),
                 None => {
                     let found = Self::library_facts(&library)?;
-                    facts.insert(manifest.library.clone(), found);
+                    facts.insert(manifest.library.clone(), found.clone());
                     found
                 }
             };
             Self::check_library(&library, found, &manifest)
         });
         let status = match checked {
-            Ok(()) => ArtifactStatus::Valid,
+            Ok(_) => ArtifactStatus::Valid,
             Err(e) => ArtifactStatus::Refused(e),
         };
         Some(ListedArtifact { path, manifest: Some(manifest), status })
@@ -316,6 +393,10 @@ impl ArtifactStore for DiskStore {
                 code_hash: entry.key.code_hash,
                 spec: entry.key.spec,
                 compiler_version: self.build.compiler_version.clone(),
+                compiler_source: self.build.compiler_source.clone(),
+                revm_version: self.build.revm_version.clone(),
+                llvm_version: self.build.llvm_version.clone(),
+                opt_level: self.build.opt_level.clone(),
                 abi_version: self.build.abi_version,
                 target: self.build.target.clone(),
                 symbol: entry.symbol.clone(),
@@ -324,6 +405,7 @@ impl ArtifactStore for DiskStore {
                 library_len: library.len() as u64,
                 checksum,
                 created_unix_secs,
+                mac: None,
             })?;
         }
         sync_dir(&self.dir)?;
@@ -341,9 +423,10 @@ impl ArtifactStore for DiskStore {
                 return Ok(None);
             };
             let loaded = self.check_manifest(&path, &manifest, key).and_then(|library_path| {
-                let library = self.library_for(&library_path, &manifest)?;
+                let (library, summary) = self.library_for(&library_path, &manifest)?;
                 let entry = Self::entry(&library_path, &library, &manifest.symbol)?;
-                Ok(LoadedArtifact { manifest, entry, library })
+                let code_size = summary.share(&manifest.symbol, manifest.library_len);
+                Ok(LoadedArtifact { manifest, entry, library, code_size })
             });
             match loaded {
                 Ok(artifact) => {
@@ -361,9 +444,25 @@ impl ArtifactStore for DiskStore {
         }
     }
 
+    fn load_code(&self, key: &ArtifactKey, code_len: usize) -> Result<Option<LoadedArtifact>, ArtifactError> {
+        let Some(artifact) = self.load(key)? else { return Ok(None) };
+        if artifact.manifest.bytecode_len != code_len as u64 {
+            return Err(ArtifactError::BytecodeLength {
+                path: self.manifest_path(key),
+                expected: code_len as u64,
+                found: artifact.manifest.bytecode_len,
+            });
+        }
+        Ok(Some(artifact))
+    }
+
     fn list(&self) -> Result<Vec<ListedArtifact>, StoreError> {
         let mut facts = HashMap::new();
         Ok(self.manifest_paths()?.into_iter().filter_map(|path| self.check_listed(path, &mut facts)).collect())
+    }
+
+    fn build(&self) -> &BuildId {
+        &self.build
     }
 }
 

@@ -1,6 +1,7 @@
 //! Errors of the artifact store: [`StoreError`] when the store itself cannot be used (its
 //! directory cannot be read or written), [`ArtifactError`] when one stored artifact is refused.
 
+use super::{elf::ElfProblem, fs::FileProblem, loader::LoadError, manifest::BuildPart};
 use revm::primitives::{B256, hardfork::SpecId};
 use std::{io, path::PathBuf};
 
@@ -67,6 +68,19 @@ pub enum ArtifactError {
         /// The decoder's error.
         source: serde_json::Error,
     },
+    /// The store has a MAC key and the manifest carries no MAC.
+    #[error("{}: manifest carries no MAC, and this store requires one", path.display())]
+    MacMissing {
+        /// The manifest.
+        path: PathBuf,
+    },
+    /// The manifest's MAC is not the one this store's key gives: written without the key, or
+    /// changed since.
+    #[error("{}: manifest MAC does not verify with this store's key", path.display())]
+    MacMismatch {
+        /// The manifest.
+        path: PathBuf,
+    },
     /// The manifest describes another contract than the one its name (or the caller) asked for.
     #[error("{}: manifest is for code hash {found}, expected {expected}", path.display())]
     CodeHashMismatch {
@@ -97,25 +111,49 @@ pub enum ArtifactError {
         /// The recorded ABI version.
         found: u32,
     },
-    /// The artifact was built by another compiler version.
-    #[error("{}: artifact built by compiler {found:?}, this build is {expected:?}", path.display())]
-    CompilerVersionMismatch {
+    /// The artifact was built by a build that differs in a part of its identity that shapes
+    /// machine code (compiler version or sources, revm or LLVM version, optimisation level,
+    /// target).
+    #[error("{}: artifact built with {part} {found:?}, this build has {expected:?}", path.display())]
+    BuildMismatch {
         /// The manifest.
         path: PathBuf,
-        /// This build's compiler version.
+        /// Which part differs.
+        part: BuildPart,
+        /// This build's value.
         expected: String,
-        /// The recorded compiler version.
+        /// The recorded value.
         found: String,
     },
-    /// The artifact was built for another target (triple or CPU).
-    #[error("{}: artifact built for target {found:?}, this build runs on {expected:?}", path.display())]
-    TargetMismatch {
+    /// The manifest's entry symbol is not the one of its key: it would point one contract at
+    /// another's code in a shared library.
+    #[error("{}: manifest names entry symbol {found:?}, the key's is {expected:?}", path.display())]
+    SymbolMismatch {
         /// The manifest.
         path: PathBuf,
-        /// This build's target.
+        /// The key's entry symbol ([`crate::abi::entry_symbol`]).
         expected: String,
-        /// The recorded target.
+        /// The recorded symbol.
         found: String,
+    },
+    /// The manifest records another bytecode length than the code being looked up has.
+    #[error("{}: manifest records bytecode of {found} bytes, the code has {expected}", path.display())]
+    BytecodeLength {
+        /// The manifest.
+        path: PathBuf,
+        /// The code's length.
+        expected: u64,
+        /// The recorded length.
+        found: u64,
+    },
+    /// A file of the artifact (manifest or library) is not one the store trusts: a link, a
+    /// special file, someone else's, or writable by others.
+    #[error("{}: {problem}", path.display())]
+    UntrustedFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: FileProblem,
     },
     /// The manifest names a library file that is not the content-addressed name of its
     /// checksum (a hand-edited manifest, or one pointing outside the store).
@@ -162,13 +200,23 @@ pub enum ArtifactError {
         /// The checksum of the file's bytes.
         found: B256,
     },
-    /// The dynamic loader refused the library.
+    /// The library's bytes would run code when loaded, or are not what this crate's AOT link
+    /// produces; refused before anything is mapped.
+    #[error("{}: refused before loading: {problem}", path.display())]
+    Elf {
+        /// The library file.
+        path: PathBuf,
+        /// What the check found.
+        problem: ElfProblem,
+    },
+    /// The verified bytes could not be loaded (no sealed memory file, or the dynamic loader
+    /// refused them, e.g. for an unresolved symbol).
     #[error("{}: cannot load the library: {source}", path.display())]
     LibraryOpen {
         /// The library file.
         path: PathBuf,
-        /// The loader's error.
-        source: libloading::Error,
+        /// Why.
+        source: LoadError,
     },
     /// The library does not export the ABI version symbol, so it was not built by this crate's
     /// AOT compiler (or is too old to say).
@@ -211,11 +259,16 @@ impl ArtifactError {
             Self::ManifestName { .. } => "manifest-name",
             Self::ManifestUnreadable { .. } => "manifest-io",
             Self::ManifestMalformed { .. } => "manifest-malformed",
+            Self::MacMissing { .. } => "mac-missing",
+            Self::MacMismatch { .. } => "mac",
             Self::CodeHashMismatch { .. } => "code-hash",
             Self::SpecMismatch { .. } => "spec",
             Self::AbiVersionMismatch { .. } => "abi-version",
-            Self::CompilerVersionMismatch { .. } => "compiler-version",
-            Self::TargetMismatch { .. } => "target",
+            Self::BuildMismatch { part, .. } => part.reason(),
+            Self::SymbolMismatch { .. } => "symbol",
+            Self::BytecodeLength { .. } => "bytecode-len",
+            Self::UntrustedFile { problem, .. } => problem.reason(),
+            Self::Elf { problem, .. } => problem.reason(),
             Self::LibraryName { .. } => "library-name",
             Self::LibraryMissing { .. } => "library-missing",
             Self::LibraryUnreadable { .. } => "library-io",
@@ -228,14 +281,11 @@ impl ArtifactError {
         }
     }
 
-    /// Whether the artifact is intact but belongs to another build (ABI version, compiler
-    /// version or target differ): such artifacts are refused here yet may serve another build
+    /// Whether the artifact is intact but belongs to another build (ABI version or any part of
+    /// the [`crate::store::BuildId`] differs): such artifacts are refused here yet may serve another build
     /// sharing the store, so garbage collection can keep them apart from damaged ones.
     pub fn is_other_build(&self) -> bool {
-        matches!(
-            self,
-            Self::AbiVersionMismatch { .. } | Self::CompilerVersionMismatch { .. } | Self::TargetMismatch { .. }
-        )
+        matches!(self, Self::AbiVersionMismatch { .. } | Self::BuildMismatch { .. })
     }
 }
 

@@ -206,8 +206,8 @@ impl DiskStore {
             };
             let path = self.dir().join(&manifest.library);
             if !opened.contains_key(&manifest.library) {
-                match Self::open_library(&path) {
-                    Ok(library) => {
+                match Self::open_library(&path, manifest) {
+                    Ok((library, _)) => {
                         opened.insert(manifest.library.clone(), library);
                     }
                     Err(e) => {
@@ -255,7 +255,7 @@ impl DiskStore {
 
 /// Removes a file; returns its size, or `None` when it was already gone.
 fn remove_file(path: &Path) -> Result<Option<u64>, StoreError> {
-    let len = match fs::metadata(path) {
+    let len = match fs::symlink_metadata(path) {
         Ok(metadata) => metadata.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io("read metadata of", path, e)),

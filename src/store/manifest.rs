@@ -1,7 +1,7 @@
 //! What the store records: the key of a compiled contract, the identity of the build that
 //! compiled it, the per-contract [`Manifest`], and the file names all of these map to.
 
-use crate::abi::ABI_VERSION;
+use crate::{abi::ABI_VERSION, compiler::OptLevel};
 use revm::primitives::{B256, hardfork::SpecId, hex, keccak256};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -45,18 +45,34 @@ pub struct ArtifactEntry {
     /// Exported name of its entry function in the library (normally
     /// [`crate::abi::entry_symbol`] of the key).
     pub symbol: String,
-    /// Length of the bytecode it was compiled from (recorded for tools; not checked on load).
+    /// Length of the bytecode it was compiled from (checked on load when the code is at hand,
+    /// see [`crate::store::ArtifactStore::load_code`]).
     pub bytecode_len: u64,
 }
 
-/// Identity of the build that reads and writes the store. Everything that changes what an
-/// artifact means is in it, so an artifact is only ever used by a build identical in these
-/// respects to the one that wrote it; others are refused (and kept apart by file name).
+/// Identity of the build that reads and writes the store: everything that shapes the machine
+/// code of an artifact. An artifact is only ever used by a build identical in all of it to the
+/// one that wrote it; others are refused (and kept apart by file name, see
+/// `BuildId::tag`). Each part is compared on its own, so a refusal says which part differs
+/// ([`BuildPart`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BuildId {
-    /// Version of the compiler that produced the code: this crate's version plus anything
-    /// else that changes generated code (LLVM version, revm version, a git revision, ...).
+    /// The compiler's name and version (`revm-jit 0.1.0`).
     pub compiler_version: String,
+    /// A hash of the compiler's own sources (analysis, codegen, builtins, ABI, compiler
+    /// driver), computed by the build script: a codegen fix that leaves the crate version
+    /// alone still changes it.
+    pub compiler_source: String,
+    /// The exact versions of the revm crates linked (gas costs and semantics are compiled into
+    /// the code), read from the lock file at build time.
+    pub revm_version: String,
+    /// The exact version of LLVM that generates the code (`22.1.3`), asked of the LLVM the
+    /// process runs with. `None` in a build without the `llvm` feature: it cannot compile, so
+    /// no LLVM of its own could disagree with the artifact's, and it accepts artifacts of any
+    /// LLVM version (as long as everything else matches). Writers always record theirs.
+    pub llvm_version: Option<String>,
+    /// The optimisation level the code was compiled at ([`OptLevel`], by name).
+    pub opt_level: String,
     /// Version of the ABI between native code and the runtime; [`ABI_VERSION`] for any build
     /// that loads code (other values only make sense for tools and tests).
     pub abi_version: u32,
@@ -64,27 +80,137 @@ pub struct BuildId {
     pub target: String,
 }
 
+/// One part of a [`BuildId`], named in refusals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildPart {
+    /// [`BuildId::compiler_version`].
+    CompilerVersion,
+    /// [`BuildId::compiler_source`].
+    CompilerSource,
+    /// [`BuildId::revm_version`].
+    RevmVersion,
+    /// [`BuildId::llvm_version`].
+    LlvmVersion,
+    /// [`BuildId::opt_level`].
+    OptLevel,
+    /// [`BuildId::target`].
+    Target,
+}
+
+impl BuildPart {
+    /// A short stable label for counters and logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::CompilerVersion => "compiler-version",
+            Self::CompilerSource => "compiler-source",
+            Self::RevmVersion => "revm-version",
+            Self::LlvmVersion => "llvm-version",
+            Self::OptLevel => "opt-level",
+            Self::Target => "target",
+        }
+    }
+}
+
+impl fmt::Display for BuildPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CompilerVersion => "compiler version",
+            Self::CompilerSource => "compiler source hash",
+            Self::RevmVersion => "revm version",
+            Self::LlvmVersion => "LLVM version",
+            Self::OptLevel => "optimisation level",
+            Self::Target => "target",
+        })
+    }
+}
+
+/// The hash of the compiler's sources this crate was built from (see `build.rs`).
+pub const COMPILER_SOURCE_HASH: &str = env!("REVM_JIT_COMPILER_SOURCE");
+/// The revm crate versions this crate was built with (see `build.rs`).
+pub const REVM_VERSION: &str = env!("REVM_JIT_REVM_VERSION");
+
+/// The name an optimisation level is recorded under.
+pub fn opt_level_name(level: OptLevel) -> &'static str {
+    match level {
+        OptLevel::None => "none",
+        OptLevel::Less => "less",
+        OptLevel::Default => "default",
+        OptLevel::Aggressive => "aggressive",
+    }
+}
+
+/// The version of the LLVM library this process runs with, `None` without the compiler.
+fn llvm_version() -> Option<String> {
+    #[cfg(feature = "llvm")]
+    {
+        let (major, minor, patch) = inkwell::support::get_llvm_version();
+        Some(format!("{major}.{minor}.{patch}"))
+    }
+    #[cfg(not(feature = "llvm"))]
+    None
+}
+
 impl BuildId {
-    /// The identity of a build speaking this crate's [`ABI_VERSION`].
+    /// This build's identity ([`BuildId::current`]) with another compiler version and target:
+    /// for tools and tests that keep builds apart.
     pub fn new(compiler_version: impl Into<String>, target: impl Into<String>) -> Self {
-        Self { compiler_version: compiler_version.into(), abi_version: ABI_VERSION, target: target.into() }
+        Self { compiler_version: compiler_version.into(), target: target.into(), ..Self::current() }
     }
 
-    /// The identity of this build on this machine: this compiler
-    /// ([`COMPILER_VERSION`](crate::compiler::COMPILER_VERSION)), this ABI, this CPU
-    /// ([`target_id`](crate::compiler::target_id)). The same with or without the `llvm`
-    /// feature, so a build without a compiler loads what a build with one stored.
+    /// The identity of this build on this machine at the default optimisation level: this
+    /// compiler ([`COMPILER_VERSION`](crate::compiler::COMPILER_VERSION), its source hash),
+    /// the revm and LLVM it runs with, this ABI, this CPU
+    /// ([`target_id`](crate::compiler::target_id)). Without the `llvm` feature the same but
+    /// for the LLVM version (see [`BuildId::llvm_version`]), so a build without a compiler
+    /// loads what a build with one stored.
     pub fn current() -> Self {
-        Self::new(crate::compiler::COMPILER_VERSION, crate::compiler::target_id())
+        Self::for_opt_level(OptLevel::default())
     }
 
-    /// Short hash of the compiler version and target, part of manifest names so that several
-    /// builds can share one store without overwriting each other's manifests.
+    /// [`BuildId::current`] for code compiled at `level`.
+    pub fn for_opt_level(level: OptLevel) -> Self {
+        Self {
+            compiler_version: crate::compiler::COMPILER_VERSION.to_owned(),
+            compiler_source: COMPILER_SOURCE_HASH.to_owned(),
+            revm_version: REVM_VERSION.to_owned(),
+            llvm_version: llvm_version(),
+            opt_level: opt_level_name(level).to_owned(),
+            abi_version: ABI_VERSION,
+            target: crate::compiler::target_id(),
+        }
+    }
+
+    /// The first part in which an artifact written by `writer` differs from what this build
+    /// accepts, with both values (this build's first). The ABI version is compared apart.
+    pub fn mismatch(&self, writer: &BuildId) -> Option<(BuildPart, String, String)> {
+        let parts = [
+            (BuildPart::CompilerVersion, &self.compiler_version, &writer.compiler_version),
+            (BuildPart::CompilerSource, &self.compiler_source, &writer.compiler_source),
+            (BuildPart::RevmVersion, &self.revm_version, &writer.revm_version),
+            (BuildPart::OptLevel, &self.opt_level, &writer.opt_level),
+            (BuildPart::Target, &self.target, &writer.target),
+        ];
+        if let Some((part, ours, theirs)) = parts.into_iter().find(|(_, ours, theirs)| ours != theirs) {
+            return Some((part, ours.clone(), theirs.clone()));
+        }
+        match (&self.llvm_version, &writer.llvm_version) {
+            (Some(ours), theirs) if Some(ours) != theirs.as_ref() => {
+                Some((BuildPart::LlvmVersion, ours.clone(), theirs.clone().unwrap_or_else(|| "none".to_owned())))
+            }
+            _ => None,
+        }
+    }
+
+    /// Short hash of everything in the identity but the ABI version (which the manifest name
+    /// carries apart) and the LLVM version (which a build without LLVM cannot know, and which
+    /// is checked from the manifest instead): part of manifest names, so that builds sharing
+    /// one store do not overwrite each other's manifests.
     pub(crate) fn tag(&self) -> String {
-        let mut input = Vec::with_capacity(self.compiler_version.len() + self.target.len() + 1);
-        input.extend_from_slice(self.compiler_version.as_bytes());
-        input.push(0);
-        input.extend_from_slice(self.target.as_bytes());
+        let mut input = Vec::new();
+        for part in [&self.compiler_version, &self.compiler_source, &self.revm_version, &self.opt_level, &self.target] {
+            input.extend_from_slice(part.as_bytes());
+            input.push(0);
+        }
         hex::encode(&keccak256(&input)[..4])
     }
 }
@@ -105,6 +231,14 @@ pub struct Manifest {
     pub spec: SpecId,
     /// [`BuildId::compiler_version`] of the writer.
     pub compiler_version: String,
+    /// [`BuildId::compiler_source`] of the writer.
+    pub compiler_source: String,
+    /// [`BuildId::revm_version`] of the writer.
+    pub revm_version: String,
+    /// [`BuildId::llvm_version`] of the writer.
+    pub llvm_version: Option<String>,
+    /// [`BuildId::opt_level`] of the writer.
+    pub opt_level: String,
     /// [`BuildId::abi_version`] of the writer.
     pub abi_version: u32,
     /// [`BuildId::target`] of the writer.
@@ -121,9 +255,19 @@ pub struct Manifest {
     pub checksum: B256,
     /// When the manifest was written, in seconds since the Unix epoch.
     pub created_unix_secs: u64,
+    /// HMAC-SHA256 of the rest of the manifest (hex), written by a store with a key
+    /// ([`crate::store::MacKey`]); `None` otherwise. The manifest records the library's length
+    /// and keccak-256, which the library's bytes are checked against, so the MAC covers both.
+    pub mac: Option<String>,
 }
 
 impl Manifest {
+    /// The bytes a MAC is computed over: the manifest's JSON without its MAC.
+    pub(crate) fn mac_input(&self) -> Vec<u8> {
+        let unsigned = Manifest { mac: None, ..self.clone() };
+        serde_json::to_vec(&unsigned).expect("a manifest always encodes")
+    }
+
     /// The contract this manifest describes.
     pub fn key(&self) -> ArtifactKey {
         ArtifactKey::new(self.code_hash, self.spec)
@@ -133,6 +277,10 @@ impl Manifest {
     pub fn build(&self) -> BuildId {
         BuildId {
             compiler_version: self.compiler_version.clone(),
+            compiler_source: self.compiler_source.clone(),
+            revm_version: self.revm_version.clone(),
+            llvm_version: self.llvm_version.clone(),
+            opt_level: self.opt_level.clone(),
             abi_version: self.abi_version,
             target: self.target.clone(),
         }
@@ -146,6 +294,10 @@ struct ManifestFile {
     spec: String,
     spec_id: u8,
     compiler_version: String,
+    compiler_source: String,
+    revm_version: String,
+    llvm_version: Option<String>,
+    opt_level: String,
     abi_version: u32,
     target: String,
     symbol: String,
@@ -154,6 +306,8 @@ struct ManifestFile {
     library_len: u64,
     checksum: B256,
     created_unix_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 impl From<Manifest> for ManifestFile {
@@ -163,6 +317,10 @@ impl From<Manifest> for ManifestFile {
             spec: <&str>::from(m.spec).to_owned(),
             spec_id: m.spec as u8,
             compiler_version: m.compiler_version,
+            compiler_source: m.compiler_source,
+            revm_version: m.revm_version,
+            llvm_version: m.llvm_version,
+            opt_level: m.opt_level,
             abi_version: m.abi_version,
             target: m.target,
             symbol: m.symbol,
@@ -171,6 +329,7 @@ impl From<Manifest> for ManifestFile {
             library_len: m.library_len,
             checksum: m.checksum,
             created_unix_secs: m.created_unix_secs,
+            mac: m.mac,
         }
     }
 }
@@ -183,6 +342,10 @@ impl TryFrom<ManifestFile> for Manifest {
             code_hash: f.code_hash,
             spec: parse_spec(&f.spec, f.spec_id)?,
             compiler_version: f.compiler_version,
+            compiler_source: f.compiler_source,
+            revm_version: f.revm_version,
+            llvm_version: f.llvm_version,
+            opt_level: f.opt_level,
             abi_version: f.abi_version,
             target: f.target,
             symbol: f.symbol,
@@ -191,6 +354,7 @@ impl TryFrom<ManifestFile> for Manifest {
             library_len: f.library_len,
             checksum: f.checksum,
             created_unix_secs: f.created_unix_secs,
+            mac: f.mac,
         })
     }
 }
@@ -289,6 +453,10 @@ mod tests {
             code_hash: keccak256(b"code"),
             spec,
             compiler_version: "revm-jit 0.1.0".into(),
+            compiler_source: "0123".into(),
+            revm_version: "revm 43.0.3".into(),
+            llvm_version: Some("22.1.0".into()),
+            opt_level: "default".into(),
             abi_version: ABI_VERSION,
             target: "x86_64-unknown-linux-gnu znver3".into(),
             symbol: "f".into(),
@@ -297,6 +465,7 @@ mod tests {
             library_len: 7,
             checksum,
             created_unix_secs: 1_700_000_000,
+            mac: None,
         }
     }
 

@@ -21,8 +21,11 @@
 //! so tests and other back ends can stand in for it.
 
 mod disk;
+mod elf;
 mod error;
 mod fs;
+mod loader;
+mod mac;
 mod maintenance;
 mod manifest;
 
@@ -31,9 +34,15 @@ mod manifest;
 pub mod test_lib;
 
 pub use disk::DiskStore;
+pub use elf::{ElfProblem, LoaderCode};
 pub use error::{ArtifactError, StoreError};
+pub use fs::{FileKind, FileProblem, private_temp_dir};
+pub use loader::LoadError;
+pub use mac::{MacKey, MacKeyError};
 pub use maintenance::{GcOptions, GcReport, Problem, VerifyReport};
-pub use manifest::{ArtifactEntry, ArtifactKey, BuildId, Manifest};
+pub use manifest::{
+    ArtifactEntry, ArtifactKey, BuildId, BuildPart, COMPILER_SOURCE_HASH, Manifest, REVM_VERSION, opt_level_name,
+};
 
 use crate::abi::EntryFn;
 use std::{path::PathBuf, sync::Arc};
@@ -51,6 +60,26 @@ pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
     /// artifact for `key` from this build; an error when it holds one that must not be run.
     fn load(&self, key: &ArtifactKey) -> Result<Option<LoadedArtifact>, ArtifactError>;
 
+    /// [`ArtifactStore::load`] for a lookup that has the code at hand: also refuses an
+    /// artifact whose manifest records another bytecode length than `code_len`
+    /// ([`ArtifactError::BytecodeLength`]), which a hand-edited manifest could otherwise use to
+    /// skew the cache's accounting.
+    fn load_code(&self, key: &ArtifactKey, code_len: usize) -> Result<Option<LoadedArtifact>, ArtifactError> {
+        let Some(artifact) = self.load(key)? else { return Ok(None) };
+        if artifact.manifest.bytecode_len != code_len as u64 {
+            return Err(ArtifactError::BytecodeLength {
+                path: PathBuf::from(&artifact.manifest.library),
+                expected: code_len as u64,
+                found: artifact.manifest.bytecode_len,
+            });
+        }
+        Ok(Some(artifact))
+    }
+
+    /// The build whose artifacts this store reads and writes. Writers compare it with the
+    /// build that compiled a library before filing the library under it.
+    fn build(&self) -> &BuildId;
+
     /// Every manifest in the store, of any build, each with whether this build would accept
     /// it (checked up to the library's checksum, without mapping the library). Preloading
     /// and the command-line `store list` and `store verify` use it.
@@ -67,6 +96,9 @@ pub struct LoadedArtifact {
     pub entry: EntryFn,
     /// The library holding the code; shared by all contracts loaded from it.
     pub library: Arc<libloading::Library>,
+    /// Bytes of the library charged to this contract: its entry function plus an equal part
+    /// of the rest, so that the contracts of one library together weigh the library once.
+    pub code_size: u64,
 }
 
 /// One manifest found in the store, and whether this build would accept it.

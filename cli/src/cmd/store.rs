@@ -1,7 +1,11 @@
 //! `revm-jit store list|verify|gc DIR`: what an operator needs to look after a store.
+//!
+//! `list` and `verify` print a table, or with `--json` one JSON document (for scripts and
+//! monitoring); `verify` names every refused artifact with its reason and exits non-zero when
+//! there is any.
 
-use revm_jit::compiler::COMPILER_VERSION;
-use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions};
+use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions, ListedArtifact, MacKey, Manifest, VerifyReport};
+use serde_json::{Value, json};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 /// Arguments of `revm-jit store`.
@@ -19,11 +23,24 @@ pub enum StoreCommand {
     List {
         /// The store directory.
         dir: PathBuf,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
-    /// Checks every artifact fully (checksum, loading, symbols); fails if any would be refused.
+    /// Checks every artifact fully (file, checksum, ELF check, loading, symbols); lists each
+    /// refusal with its reason and fails if there is any.
     Verify {
         /// The store directory.
         dir: PathBuf,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Removes damaged artifacts, those of other builds, unreferenced libraries and stale
     /// temporary files.
@@ -40,15 +57,20 @@ pub enum StoreCommand {
         /// writer is running).
         #[arg(long)]
         now: bool,
+        /// The store's MAC key, in a file: artifacts without a valid MAC are removed as damaged.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
 /// Runs the subcommand.
 pub fn run(args: &StoreArgs) -> ExitCode {
     let result = match &args.command {
-        StoreCommand::List { dir } => list(dir),
-        StoreCommand::Verify { dir } => verify(dir),
-        StoreCommand::Gc { dir, keep_other_builds, deep, now } => gc(dir, *keep_other_builds, *deep, *now),
+        StoreCommand::List { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| list(&s, *json)),
+        StoreCommand::Verify { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| verify(&s, *json)),
+        StoreCommand::Gc { dir, keep_other_builds, deep, now, key_file } => {
+            open(dir, key_file.as_deref()).and_then(|s| gc(&s, *keep_other_builds, *deep, *now))
+        }
     };
     match result {
         Ok(code) => code,
@@ -59,16 +81,76 @@ pub fn run(args: &StoreArgs) -> ExitCode {
     }
 }
 
-fn open(dir: &PathBuf) -> Result<DiskStore, String> {
+fn open(dir: &PathBuf, key_file: Option<&std::path::Path>) -> Result<DiskStore, String> {
     if !dir.is_dir() {
         return Err(format!("{}: no such store directory", dir.display()));
     }
-    DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())
+    let store = DiskStore::open(dir, BuildId::current()).map_err(|e| e.to_string())?;
+    match key_file {
+        Some(path) => Ok(store.with_mac_key(MacKey::from_file(path).map_err(|e| e.to_string())?)),
+        None => Ok(store),
+    }
 }
 
-fn list(dir: &PathBuf) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+/// A manifest as JSON: the key, the library and the build that wrote it.
+fn manifest_json(m: &Manifest) -> Value {
+    json!({
+        "code_hash": m.code_hash.to_string(),
+        "spec": <&str>::from(m.spec),
+        "symbol": m.symbol,
+        "bytecode_len": m.bytecode_len,
+        "library": m.library,
+        "library_len": m.library_len,
+        "checksum": m.checksum.to_string(),
+        "compiler_version": m.compiler_version,
+        "compiler_source": m.compiler_source,
+        "revm_version": m.revm_version,
+        "llvm_version": m.llvm_version,
+        "opt_level": m.opt_level,
+        "abi_version": m.abi_version,
+        "target": m.target,
+        "created_unix_secs": m.created_unix_secs,
+        "mac": m.mac.is_some(),
+    })
+}
+
+/// One listed artifact as JSON: its manifest file, contents and status.
+fn artifact_json(artifact: &ListedArtifact) -> Value {
+    json!({
+        "path": artifact.path.display().to_string(),
+        "manifest": artifact.manifest.as_ref().map(manifest_json),
+        "valid": artifact.is_valid(),
+        "reason": artifact.error().map(|e| e.reason()),
+        "error": artifact.error().map(|e| e.to_string()),
+    })
+}
+
+fn build_json(build: &BuildId) -> Value {
+    json!({
+        "compiler_version": build.compiler_version,
+        "compiler_source": build.compiler_source,
+        "revm_version": build.revm_version,
+        "llvm_version": build.llvm_version,
+        "opt_level": build.opt_level,
+        "abi_version": build.abi_version,
+        "target": build.target,
+    })
+}
+
+fn list(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
     let listed = store.list().map_err(|e| e.to_string())?;
+    let valid = listed.iter().filter(|a| a.is_valid()).count();
+    if as_json {
+        let document = json!({
+            "dir": store.dir().display().to_string(),
+            "build": build_json(store.build()),
+            "artifacts": listed.iter().map(artifact_json).collect::<Vec<_>>(),
+            "total": listed.len(),
+            "valid": valid,
+        });
+        println!("{document:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{:<66} {:<10} {:>9} {:<40} status", "code hash", "fork", "lib bytes", "library");
     for artifact in &listed {
         let status = artifact.error().map_or_else(|| "ok".to_string(), |e| format!("refused ({}): {e}", e.reason()));
@@ -83,30 +165,50 @@ fn list(dir: &PathBuf) -> Result<ExitCode, String> {
             None => println!("{:<66} {:<10} {:>9} {:<40} {status}", artifact.path.display(), "?", "?", "?"),
         }
     }
-    let valid = listed.iter().filter(|a| a.is_valid()).count();
-    println!("{} artifacts, {valid} valid for this build ({})", listed.len(), COMPILER_VERSION);
+    println!("{} artifacts, {valid} valid for this build ({})", listed.len(), store.build().compiler_version);
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(dir: &PathBuf) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+fn verify_json(store: &DiskStore, report: &VerifyReport) -> Value {
+    let paths = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    json!({
+        "dir": store.dir().display().to_string(),
+        "build": build_json(store.build()),
+        "checked": report.checked,
+        "valid": report.valid,
+        "refused": report.problems.iter().map(|p| json!({
+            "path": p.path.display().to_string(),
+            "reason": p.error.reason(),
+            "error": p.error.to_string(),
+            "manifest": p.manifest.as_ref().map(manifest_json),
+        })).collect::<Vec<_>>(),
+        "unreferenced_libraries": paths(&report.unreferenced_libraries),
+        "temp_files": paths(&report.temp_files),
+        "clean": report.is_clean(),
+    })
+}
+
+fn verify(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
     let report = store.verify().map_err(|e| e.to_string())?;
-    for problem in &report.problems {
-        println!("refused ({}): {}: {}", problem.error.reason(), problem.path.display(), problem.error);
+    if as_json {
+        println!("{:#}", verify_json(store, &report));
+    } else {
+        for problem in &report.problems {
+            println!("refused ({}): {}: {}", problem.error.reason(), problem.path.display(), problem.error);
+        }
+        println!(
+            "{} checked, {} valid, {} refused; {} unreferenced libraries, {} temporary files",
+            report.checked,
+            report.valid,
+            report.problems.len(),
+            report.unreferenced_libraries.len(),
+            report.temp_files.len()
+        );
     }
-    println!(
-        "{} checked, {} valid, {} refused; {} unreferenced libraries, {} temporary files",
-        report.checked,
-        report.valid,
-        report.problems.len(),
-        report.unreferenced_libraries.len(),
-        report.temp_files.len()
-    );
     Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn gc(dir: &PathBuf, keep_other_builds: bool, deep: bool, now: bool) -> Result<ExitCode, String> {
-    let store = open(dir)?;
+fn gc(store: &DiskStore, keep_other_builds: bool, deep: bool, now: bool) -> Result<ExitCode, String> {
     let mut options = GcOptions { remove_other_builds: !keep_other_builds, deep, ..GcOptions::default() };
     if now {
         options.temp_max_age = Duration::ZERO;
