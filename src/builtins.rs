@@ -113,8 +113,8 @@ pub(crate) fn resume_caught_panic() {
 }
 
 /// Runs `opcode` (at `pc`) with revm's implementation; see [`crate::abi::RevmInstructionFn`].
-/// A panic inside (in the `Database`, a custom instruction) is contained: see
-/// [`contain_panic`].
+/// A panic inside (in the `Database`, a custom instruction) is caught here and resumed by
+/// the runtime once native code has returned, so it never unwinds through generated code.
 ///
 /// # Safety
 /// `ctx` must be the context the runtime built for the current native call: its interpreter,
