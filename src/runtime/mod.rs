@@ -25,11 +25,11 @@ use hotness::{InitcodeSightings, MissCounters};
 use revm::bytecode::Bytecode;
 use revm::primitives::{B256, hardfork::SpecId, keccak256};
 #[cfg(feature = "llvm")]
-use std::cell::RefCell;
+use std::{cell::RefCell, sync::Weak};
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc, Weak,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
