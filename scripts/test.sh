@@ -41,7 +41,9 @@ done
 # `revm-jit compile` writes here (the test fails if it loads nothing).
 echo "== AOT store written by the LLVM build"
 store="$scratch/store"
-cargo run --release -- compile --programs --spec Cancun --store "$store"
+# The CLI binary the workspace test build made (`cargo run` alone would rebuild revm with the
+# CLI's narrower feature set: minutes for nothing).
+"${CARGO_TARGET_DIR:-$root/target}/release/revm-jit" compile --programs --spec Cancun --store "$store"
 
 echo "== without LLVM: cargo test -p revm-jit --no-default-features"
 no_llvm_bin="$scratch/no-llvm-bin"

@@ -14,6 +14,7 @@
 //! the instruction where it would have failed anyway, with the same status and gas. Checks are
 //! therefore allowed to be conservative: a check that fails too eagerly only costs speed.
 
+mod cold;
 mod decode;
 mod heights;
 mod sections;
@@ -49,6 +50,11 @@ pub struct Analysis {
     /// targets that start a block, and the resume point after a call. Dynamic jumps add no
     /// edge here.
     pub successors: std::collections::HashMap<u32, Vec<u32>>,
+    /// First pcs of the blocks native code hands to the interpreter instead of compiling:
+    /// those from which every path fails (REVERT, INVALID) and those native code never
+    /// enters (see `cold`). Most of a Solidity contract's error handling is here, and not
+    /// compiling it saves compile time at no cost to frames that succeed.
+    pub cold: std::collections::HashSet<u32>,
 }
 
 impl Analysis {
@@ -58,7 +64,8 @@ impl Analysis {
         let sections = sections::build(&instructions, spec);
         let jumpdest_runs = jumpdest_runs(&instructions);
         let (heights, successors) = heights::compute(&instructions, &sections, &jumpdests, &jumpdest_runs);
-        Self { code_len: code.len(), instructions, jumpdests, sections, spec, jumpdest_runs, heights, successors }
+        let cold = cold::compute(&instructions, &sections, &successors, &jumpdest_runs);
+        Self { code_len: code.len(), instructions, jumpdests, sections, spec, jumpdest_runs, heights, successors, cold }
     }
 
     /// Whether `target` is a valid jump destination.

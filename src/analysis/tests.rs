@@ -163,3 +163,94 @@ fn resume_points_get_the_height_after_the_call() {
     let a = analyse(&code);
     assert_eq!(a.heights.get(&8), Some(&1));
 }
+
+/// The cold set of `code`, sorted.
+fn cold(code: &[u8]) -> Vec<u32> {
+    let mut cold: Vec<u32> = analyse(code).cold.into_iter().collect();
+    cold.sort_unstable();
+    cold
+}
+
+#[test]
+fn a_reverting_branch_is_cold_and_the_succeeding_one_is_not() {
+    // 0: PUSH1 0 CALLDATALOAD PUSH1 10 JUMPI | 6: PUSH0 PUSH0 REVERT | 9: INVALID | 10: JUMPDEST STOP
+    let code =
+        [op::PUSH1, 0, op::CALLDATALOAD, op::PUSH1, 10, op::JUMPI, op::PUSH0, op::PUSH0, op::REVERT, op::INVALID];
+    let code = [&code[..], &[op::JUMPDEST, op::STOP]].concat();
+    assert_eq!(cold(&code), vec![6]);
+}
+
+#[test]
+fn blocks_whose_every_static_path_fails_are_cold() {
+    // 0: PUSH1 0 CALLDATALOAD PUSH1 8 JUMPI | 6: STOP | 7: INVALID (unreached)
+    // 8: JUMPDEST PUSH1 0 CALLDATALOAD PUSH1 18 JUMPI | 15: PUSH1 20 JUMP
+    // 18: JUMPDEST INVALID | 20: JUMPDEST PUSH0 PUSH0 REVERT
+    let code = [
+        op::PUSH1,
+        0,
+        op::CALLDATALOAD,
+        op::PUSH1,
+        8,
+        op::JUMPI,
+        op::STOP,
+        op::INVALID,
+        op::JUMPDEST,
+        op::PUSH1,
+        0,
+        op::CALLDATALOAD,
+        op::PUSH1,
+        18,
+        op::JUMPI,
+        op::PUSH1,
+        20,
+        op::JUMP,
+        op::JUMPDEST,
+        0xEF,
+        op::JUMPDEST,
+        op::PUSH0,
+        op::PUSH0,
+        op::REVERT,
+    ];
+    // Block 8 is doomed through both of its ways out, 15 through its static jump, 18 ends in
+    // an undefined opcode, 20 reverts; the block at 0 can stop, so it is not.
+    assert_eq!(cold(&code), vec![8, 15, 18, 20]);
+}
+
+#[test]
+fn a_dynamic_jump_or_a_loop_is_never_doomed() {
+    // 0: PUSH1 0 CALLDATALOAD JUMP | 4: JUMPDEST PUSH0 PUSH0 REVERT | 8: JUMPDEST STOP
+    let code = [
+        op::PUSH1,
+        0,
+        op::CALLDATALOAD,
+        op::JUMP,
+        op::JUMPDEST,
+        op::PUSH0,
+        op::PUSH0,
+        op::REVERT,
+        op::JUMPDEST,
+        op::STOP,
+    ];
+    assert_eq!(cold(&code), vec![4]);
+    // A loop whose only exit reverts: 0: JUMPDEST PUSH1 0 CALLDATALOAD PUSH1 0 JUMPI | 7: PUSH0 PUSH0 REVERT
+    let code =
+        [op::JUMPDEST, op::PUSH1, 0, op::CALLDATALOAD, op::PUSH1, 0, op::JUMPI, op::PUSH0, op::PUSH0, op::REVERT];
+    assert_eq!(cold(&code), vec![7]);
+}
+
+#[test]
+fn blocks_native_code_never_enters_are_cold() {
+    // Without dynamic jumps, a JUMPDEST nobody jumps to is unreached:
+    // 0: PUSH1 0 PUSH1 0 RETURN | 5: JUMPDEST STOP
+    let code = [op::PUSH1, 0, op::PUSH1, 0, op::RETURN, op::JUMPDEST, op::STOP];
+    assert_eq!(cold(&code), vec![5]);
+    // With a dynamic jump anywhere native code runs, every JUMPDEST may be entered.
+    let code = [op::PUSH1, 0, op::CALLDATALOAD, op::JUMP, op::JUMPDEST, op::STOP, op::JUMPDEST, op::STOP];
+    assert_eq!(cold(&code), Vec::<u32>::new());
+    // A call made only on a doomed path: its resume point is never entered natively.
+    // 0: PUSH1 0 CALLDATALOAD PUSH1 6 JUMPI | ... STOP | 6: JUMPDEST, seven PUSH0, CALL | 15: POP PUSH0 PUSH0 REVERT
+    let mut code = vec![op::PUSH1, 0, op::CALLDATALOAD, op::PUSH1, 7, op::JUMPI, op::STOP, op::JUMPDEST];
+    code.extend([op::PUSH0; 6]);
+    code.extend([op::GAS, op::CALL, op::POP, op::PUSH0, op::PUSH0, op::REVERT]);
+    assert_eq!(cold(&code), vec![7, 16]);
+}

@@ -253,10 +253,19 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         }
         self.choose_register_blocks()?;
         self.emit_entry_switch()?;
+        let mut in_cold_block = false;
         for (index, section) in analysis.sections.iter().enumerate() {
             if section.starts_block {
                 let pc = analysis.instructions[section.first].pc;
-                self.begin_block(self.blocks[&pc], pc)?;
+                in_cold_block = self.is_cold(pc);
+                if in_cold_block {
+                    self.emit_cold_block(pc)?;
+                } else {
+                    self.begin_block(self.blocks[&pc], pc)?;
+                }
+            }
+            if in_cold_block {
+                continue;
             }
             self.emit_section(section)?;
             let next = analysis.sections.get(index + 1);
@@ -272,6 +281,23 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         }
         self.emit_dispatch()?;
         Ok(())
+    }
+
+    /// Whether the block at `pc` is handed to the interpreter uncompiled (see
+    /// [`Analysis::cold`]). Register-mode blocks never are: they form loops, which are never
+    /// doomed, and their entries expect register state.
+    fn is_cold(&self, pc: u32) -> bool {
+        self.analysis.cold.contains(&pc) && !self.register_blocks.contains_key(&pc)
+    }
+
+    /// A cold block's whole body: continue in the interpreter at its first pc. Exact for the
+    /// same reason as a failed section check at a block start: the stack length is flushed
+    /// on every edge into a memory-mode block, and nothing of the block has run.
+    fn emit_cold_block(&mut self, pc: u32) -> Result<(), CodegenError> {
+        self.builder.position_at_end(self.blocks[&pc]);
+        self.reg = false;
+        self.reload_ctx()?;
+        self.exit_at(ExitStatus::Interpret, self.i64.const_int(pc as u64, false))
     }
 
     /// Picks the blocks that run in register mode and creates their allocas (in the entry

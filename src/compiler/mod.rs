@@ -286,6 +286,8 @@ pub struct CompilePhases {
     pub analysis: Duration,
     /// Emitting LLVM IR.
     pub emit: Duration,
+    /// LLVM's verifier over the emitted module (run on every module).
+    pub verify: Duration,
     /// LLVM's IR optimisation pipeline.
     pub optimize: Duration,
     /// Machine code generation and loading (MCJIT).
@@ -507,10 +509,13 @@ impl Compiler {
         module.set_triple(&self.target_machine.get_triple());
         module.set_data_layout(&self.target_machine.get_target_data().get_data_layout());
         codegen::emit_function(context, &module, &analysis, name)?;
-        if cfg!(debug_assertions) {
-            module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;
-        }
         lap(&mut phases.emit);
+        // LLVM's verifier on every module, in every build: invalid IR handed to the passes or
+        // the backend can abort the process or miscompile silently, while here it becomes a
+        // typed error and the contract runs interpreted. It costs a few per cent of compile
+        // time (`phases.verify`).
+        module.verify().map_err(|e| CodegenError::Verify(e.to_string()))?;
+        lap(&mut phases.verify);
         if let Some(pipeline) = self.config.opt_level.pipeline() {
             module
                 .run_passes(pipeline, &self.target_machine, PassBuilderOptions::create())

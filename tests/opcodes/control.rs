@@ -3,7 +3,7 @@
 
 use crate::code::{Code, w, words};
 use crate::common::frame::{FrameTest, Mismatches};
-use crate::{FORKS, expect_result};
+use crate::{FORKS, expect_result, min_gas, sweep_gas, sweep_points};
 use revm::bytecode::opcode::{self as op, OPCODE_INFO};
 use revm::interpreter::InstructionResult;
 use revm::primitives::{U256, hardfork::SpecId};
@@ -299,6 +299,48 @@ fn every_opcode_every_fork() {
         "Revert",
     ] {
         assert!(results.iter().any(|x| x.contains(r)), "no case ended in {r}: {results:?}");
+    }
+    m.finish();
+}
+
+/// Blocks from which every path reverts or fails are not compiled: native code hands the frame
+/// to the interpreter at their first pc. A `require`-shaped contract whose failing branch
+/// writes memory and storage, then reaches a REVERT, INVALID or an undefined opcode through a
+/// static jump, must give the interpreter's result, gas and state on both branches and at
+/// every gas limit.
+#[test]
+fn cold_failing_paths_hand_over_exactly() {
+    let mut m = Mismatches::default();
+    let tails: [(&[u8], InstructionResult); 3] = [
+        (&[op::PUSH1, 32, op::PUSH0, op::REVERT], InstructionResult::Revert),
+        (&[op::INVALID], InstructionResult::InvalidFEOpcode),
+        (&[0xEF], InstructionResult::OpcodeNotFound),
+    ];
+    for (tail, failure) in tails {
+        let code = Code::new()
+            .cd(0)
+            .jumpi_to("ok")
+            .push(w(7))
+            .push(w(1))
+            .op(op::SSTORE)
+            .push(w(0x2a))
+            .push(w(0))
+            .op(op::MSTORE)
+            .jump_to("fail")
+            .label("ok")
+            .push(w(9))
+            .ret_top()
+            .label("fail")
+            .raw(tail)
+            .build();
+        let analysis = revm_jit::analysis::Analysis::new(&code, SpecId::CANCUN);
+        assert_eq!(analysis.cold.len(), 2, "the failing branch and its target are cold: {:?}", analysis.cold);
+        for (data, expected) in [(w(1), InstructionResult::Return), (w(0), failure)] {
+            let test = FrameTest::new(code.clone()).spec(SpecId::CANCUN).calldata(words(&[data]).to_vec());
+            let out = m.check(&test);
+            expect_result(&out, &test, expected);
+            sweep_gas(&mut m, &test, sweep_points(min_gas(&test), 400));
+        }
     }
     m.finish();
 }

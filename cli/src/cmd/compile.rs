@@ -291,6 +291,7 @@ struct Measurement {
     total_us: u128,
     analysis_us: u128,
     emit_us: u128,
+    verify_us: u128,
     optimize_us: u128,
     codegen_us: u128,
     /// This contract's share of linking its library (store mode only).
@@ -306,6 +307,7 @@ impl Measurement {
             total_us: total.as_micros(),
             analysis_us: p.analysis.as_micros(),
             emit_us: p.emit.as_micros(),
+            verify_us: p.verify.as_micros(),
             optimize_us: p.optimize.as_micros(),
             codegen_us: p.machine_code.as_micros(),
             link_us: link.as_micros(),
@@ -372,18 +374,28 @@ impl Report {
         let ms = |us: u128| format!("{:.1} ms", us as f64 / 1000.0);
         if !self.measurements.is_empty() && slowest > 0 {
             println!(
-                "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                "slowest contracts", "fork", "bytes", "total", "analysis", "emit", "optimise", "codegen", "link"
+                "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "slowest contracts",
+                "fork",
+                "bytes",
+                "total",
+                "analysis",
+                "emit",
+                "verify",
+                "optimise",
+                "codegen",
+                "link"
             );
             for m in self.measurements.iter().take(slowest) {
                 println!(
-                    "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
                     m.code_hash.to_string(),
                     m.spec,
                     m.bytecode_len,
                     ms(m.total_with_link()),
                     ms(m.analysis_us),
                     ms(m.emit_us),
+                    ms(m.verify_us),
                     ms(m.optimize_us),
                     ms(m.codegen_us),
                     ms(m.link_us)
