@@ -20,7 +20,7 @@ mod heights;
 mod sections;
 
 pub use decode::{Instruction, Operation, decode};
-pub use sections::Section;
+pub use sections::{MAX_SECTION_INSTRUCTIONS, Section};
 
 use revm::primitives::hardfork::SpecId;
 

@@ -5,6 +5,14 @@ use revm::bytecode::opcode as op;
 use revm::interpreter::instructions::gas_table_spec;
 use revm::primitives::hardfork::SpecId;
 
+/// Most instructions in one section. A longer section is split (exactly: a check per piece is
+/// only closer to the interpreter's per-instruction checks). Each section check starts a new
+/// basic block in the generated code, and LLVM's instruction selection works on one basic
+/// block at a time in time that grows faster than linearly with its size: a 24 KiB run of
+/// `DUP1 MUL` in one block took minutes. Bounded pieces keep that cost linear in code size,
+/// for one extra gas comparison per piece.
+pub const MAX_SECTION_INSTRUCTIONS: usize = 64;
+
 /// A run of instructions checked once, at its start, for static gas and stack bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Section {
@@ -66,7 +74,8 @@ pub(super) fn build(instructions: &[Instruction], spec: SpecId) -> Vec<Section> 
         if ins.is_terminator() {
             reachable = false;
         }
-        if ins.op.is_revm() || ins.opcode == op::GAS || ins.ends_block() {
+        let full = section.end - section.first >= MAX_SECTION_INSTRUCTIONS;
+        if ins.op.is_revm() || ins.opcode == op::GAS || ins.ends_block() || full {
             sections.extend(current.take());
         }
     }

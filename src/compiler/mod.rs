@@ -568,14 +568,26 @@ impl Drop for ContextGuard {
 /// jump table, so LICM hoists values out of "the loop" into the entry, where they stay live
 /// across the entire function. That tripled the register allocator's time on large contracts
 /// (snailtracer: 6.4 s to 2.1 s of codegen) and made no measurable difference to run time.
+/// Environment variable with extra LLVM command-line options, read once per process.
+#[cfg(feature = "llvm")]
+pub const LLVM_ARGS_VAR: &str = "REVM_JIT_LLVM_ARGS";
+
 #[cfg(feature = "llvm")]
 fn configure_llvm_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let args = [c"revm-jit".as_ptr(), c"-disable-machine-licm".as_ptr()];
-        // SAFETY: `args` holds valid NUL-terminated strings that outlive the call, and the
-        // overview is a valid C string; LLVM copies what it keeps. `Once` makes this the only
-        // call, before any code generation of this compiler starts.
+        let mut options = vec!["revm-jit".to_owned(), "-disable-machine-licm".to_owned()];
+        // A diagnostic knob: extra LLVM options (e.g. `-time-passes`) to see where compile
+        // time goes without rebuilding. Options LLVM does not know make it print an error.
+        if let Ok(extra) = std::env::var(LLVM_ARGS_VAR) {
+            options.extend(extra.split_whitespace().map(str::to_owned));
+        }
+        let options: Vec<std::ffi::CString> =
+            options.into_iter().filter_map(|o| std::ffi::CString::new(o).ok()).collect();
+        let args: Vec<*const std::ffi::c_char> = options.iter().map(|o| o.as_ptr()).collect();
+        // SAFETY: `args` points into `options`, NUL-terminated strings that outlive the call,
+        // and the overview is a valid C string; LLVM copies what it keeps. `Once` makes this
+        // the only call, before any code generation of this compiler starts.
         unsafe {
             inkwell::llvm_sys::support::LLVMParseCommandLineOptions(
                 args.len() as i32,
