@@ -15,10 +15,12 @@
 //! therefore allowed to be conservative: a check that fails too eagerly only costs speed.
 
 mod cold;
+mod cost;
 mod decode;
 mod heights;
 mod sections;
 
+pub use cost::DEFAULT_BUDGET as DEFAULT_COMPILE_BUDGET;
 pub use decode::{Instruction, Operation, decode};
 pub use sections::{MAX_SECTION_INSTRUCTIONS, Section};
 

@@ -108,6 +108,15 @@ pub enum CompileError {
     /// The code is empty: there is nothing to compile (an empty frame stops at once).
     #[error("empty bytecode")]
     EmptyCode,
+    /// The contract's predicted compile cost is above the budget
+    /// ([`CompilerConfig::compile_budget`]): it is refused before LLVM runs.
+    #[error("predicted compile cost {predicted} is above the budget of {budget}")]
+    TooCostly {
+        /// The cost model's prediction for this contract.
+        predicted: u64,
+        /// The configured budget.
+        budget: u64,
+    },
     /// Emitting IR failed.
     #[cfg(feature = "llvm")]
     #[error(transparent)]
@@ -167,6 +176,11 @@ pub struct CompilerConfig {
     /// [`CompileError::OutOfCodeMemory`] and runs interpreted. Default 1 GiB: four times the
     /// runtime's default cache capacity, so fragmentation never refuses code the cache admits.
     pub max_code_memory: usize,
+    /// Largest predicted codegen cost compiled (see [`Analysis::predicted_cost`]); a contract
+    /// predicted to cost more is refused with [`CompileError::TooCostly`] before LLVM sees it
+    /// and runs interpreted, so that no deployable contract ties up a worker for long.
+    /// `u64::MAX` compiles everything. Default [`crate::analysis::DEFAULT_COMPILE_BUDGET`].
+    pub compile_budget: u64,
 }
 
 impl Default for CompilerConfig {
@@ -177,6 +191,7 @@ impl Default for CompilerConfig {
             #[cfg(feature = "test-hooks")]
             faults: Vec::new(),
             max_code_memory: 1 << 30,
+            compile_budget: crate::analysis::DEFAULT_COMPILE_BUDGET,
         }
     }
 }
@@ -504,6 +519,10 @@ impl Compiler {
             clock = Instant::now();
         };
         let analysis = Analysis::new(code, spec);
+        let predicted = analysis.predicted_cost();
+        if predicted > self.config.compile_budget {
+            return Err(CompileError::TooCostly { predicted, budget: self.config.compile_budget });
+        }
         lap(&mut phases.analysis);
         let module = context.create_module("evm");
         module.set_triple(&self.target_machine.get_triple());
