@@ -11,8 +11,8 @@
 //! - `llvm` (default): the compiler, through LLVM 22 (`codegen`, [`Compiler`]). Without it the
 //!   runtime still loads and runs AOT artifacts from a [`store`] built by a build with it, on
 //!   the same machine; everything else runs in revm's interpreter.
-//! - `alloy-evm`: [`JitEvmFactory`](evm::alloy::JitEvmFactory), an alloy-evm `EvmFactory`
-//!   whose EVMs run frames natively, for reth and other alloy-based nodes ([`evm::alloy`]).
+//! - `alloy-evm`: `JitEvmFactory`, an alloy-evm `EvmFactory` whose EVMs run frames natively,
+//!   for reth and other alloy-based nodes (module `evm::alloy`).
 //! - `test-hooks`: settings for tests and benchmarks only (injected compiler faults, a wait
 //!   for the background compiler).
 //!
