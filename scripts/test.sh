@@ -28,6 +28,12 @@ cargo test --release --workspace --all-targets
 echo "== cargo test --release --workspace --doc"
 cargo test --release --workspace --doc
 
+# The alloy-evm integration (feature `alloy-evm`): lints, and blocks executed through alloy-evm's
+# block executor with `EthEvmFactory` and `JitEvmFactory`, compared.
+echo "== alloy-evm feature"
+cargo clippy --release -p revm-jit --features alloy-evm --all-targets -- -D warnings
+cargo test --release -p revm-jit --features alloy-evm --test alloy_evm
+
 echo "== examples"
 for example in jit_evm turning_native inspect_tx; do
     echo "-- $example"

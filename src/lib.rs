@@ -11,6 +11,8 @@
 //! - `llvm` (default): the compiler, through LLVM 22 (`codegen`, [`Compiler`]). Without it the
 //!   runtime still loads and runs AOT artifacts from a [`store`] built by a build with it, on
 //!   the same machine; everything else runs in revm's interpreter.
+//! - `alloy-evm`: `JitEvmFactory`, an alloy-evm `EvmFactory` whose EVMs run frames natively,
+//!   for reth and other alloy-based nodes (module `evm::alloy`).
 //! - `test-hooks`: settings for tests and benchmarks only (injected compiler faults, a wait
 //!   for the background compiler).
 //!
@@ -30,5 +32,7 @@ pub mod store;
 #[cfg(feature = "llvm")]
 pub use compiler::Compiler;
 pub use compiler::{CompileError, CompilePhases, CompiledFn, CompilerConfig, OptLevel};
+#[cfg(feature = "alloy-evm")]
+pub use evm::alloy::{JitEthEvm, JitEvmFactory};
 pub use evm::{FrameCounts, InspectionMode, JitEvm};
 pub use runtime::{JitConfig, JitHandle, JitRuntime};

@@ -18,7 +18,7 @@
 use super::{JitEvm, NativeHooks, run_native_with};
 use crate::builtins::{self, report_logs, report_selfdestruct};
 use revm::DatabaseCommit;
-use revm::context::{ContextSetters, ContextTr, JournalTr};
+use revm::context::{ContextSetters, ContextTr, JournalTr, result::ExecutionResult};
 use revm::handler::{
     FrameInitOrResult, Handler, ItemOrResult, MainnetHandler, PrecompileProvider, SystemCallCommitEvm, SystemCallEvm,
     evm::ContextDbError, instructions::InstructionProvider, system_call::SystemCallTx,
@@ -110,6 +110,25 @@ where
     }
 }
 
+impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextSetters + ContextTr<Journal: JournalExt>,
+    INSP: Inspector<CTX, EthInterpreter>,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
+    P: PrecompileProvider<CTX, Output = InterpreterResult>,
+{
+    /// Runs `tx` inspected, with `handler` instead of revm's `MainnetHandler`: the inspected
+    /// counterpart of [`JitEvm::transact_with`]. Frames run as the [`InspectionMode`] says,
+    /// through this `JitEvm`'s `InspectorEvmTr::inspect_frame_run`.
+    pub fn inspect_with<H>(&mut self, handler: &mut H, tx: CTX::Tx) -> Result<ExecutionResult<H::HaltReason>, H::Error>
+    where
+        H: InspectorHandler<Evm = Self, IT = EthInterpreter>,
+    {
+        self.start_transaction(tx);
+        handler.inspect_run(self)
+    }
+}
+
 impl<CTX, INSP, INST, P> InspectorEvmTr for JitEvm<CTX, INSP, INST, P>
 where
     CTX: ContextTr<Journal: JournalExt> + ContextSetters,
@@ -171,8 +190,7 @@ where
     }
 
     fn inspect_one_tx(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
-        self.start_transaction(tx);
-        MainnetHandler::default().inspect_run(self)
+        self.inspect_with(&mut MainnetHandler::default(), tx)
     }
 }
 

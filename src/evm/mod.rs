@@ -5,7 +5,30 @@
 //! frame's own interpreter state, or revm's interpreter when there is none. Because native
 //! code resumes from the interpreter's pc after a call, native and interpreted execution can
 //! hand a frame back and forth at any resume point.
+//!
+//! # A drop-in for `Evm`
+//!
+//! A `JitEvm` dereferences to the `Evm` it wraps, so code written against revm's `Evm` keeps
+//! compiling: `evm.ctx`, `evm.block`, `evm.cfg`, `evm.journal()` and the like reach the
+//! wrapped EVM's context. revm's traits (`ExecuteEvm`, `ExecuteCommitEvm`, `InspectEvm`,
+//! `SystemCallEvm`, ...) are implemented on `JitEvm` itself, so that their frames run natively.
+//!
+//! # Custom handlers
+//!
+//! The `ExecuteEvm` methods run revm's `MainnetHandler`. A chain with its own handler (other
+//! fee rules, extra validation, a different reward) drives a `JitEvm` with it through
+//! [`JitEvm::transact_with`] (or [`JitEvm::inspect_with`]): any `Handler` whose `Evm` is the
+//! `JitEvm` works, because a handler runs frames through `EvmTr::frame_run`, which is where
+//! `JitEvm` runs native code. The handler keeps every step it overrides.
+//!
+//! One caution that comes with `Deref`: a method call that resolves on `JitEvm` runs natively,
+//! but a call that only the wrapped `Evm` can answer (a trait `JitEvm` does not implement for
+//! the types at hand) resolves on the `Evm` and runs interpreted. Every revm execution trait
+//! is implemented on `JitEvm` under the same bounds as on `Evm`, so this happens only with
+//! traits from elsewhere implemented for `Evm` alone.
 
+#[cfg(feature = "alloy-evm")]
+pub mod alloy;
 pub mod inspect;
 
 pub use inspect::InspectionMode;
@@ -33,6 +56,7 @@ use revm::{
     state::EvmState,
 };
 use std::ffi::c_void;
+use std::ops::{Deref, DerefMut};
 
 /// A revm `Evm` that runs compiled code where it has some; see the module documentation.
 #[derive(Debug)]
@@ -180,6 +204,23 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
     }
 }
 
+/// The wrapped `Evm`, so that a `JitEvm` reads like one: `evm.ctx`, `evm.block`, `evm.cfg`.
+impl<CTX, INSP, INST, P> Deref for JitEvm<CTX, INSP, INST, P> {
+    type Target = Evm<CTX, INSP, INST, P, EthFrame<EthInterpreter>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// The wrapped `Evm`, mutably, as [`JitEvm::inner_mut`]: its instruction and gas tables are
+/// checked against mainnet's again at the next frame, since they may be changed through it.
+impl<CTX, INSP, INST, P> DerefMut for JitEvm<CTX, INSP, INST, P> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.inner_mut()
+    }
+}
+
 impl<CTX, INSP, INST, P> EvmTr for JitEvm<CTX, INSP, INST, P>
 where
     CTX: ContextTr,
@@ -233,6 +274,30 @@ where
         result: <Self::Frame as FrameTr>::FrameResult,
     ) -> Result<Option<<Self::Frame as FrameTr>::FrameResult>, ContextDbError<CTX>> {
         self.inner.frame_return_result(result)
+    }
+}
+
+impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P>
+where
+    CTX: ContextTr + ContextSetters,
+    INST: InstructionProvider<Context = CTX, InterpreterTypes = EthInterpreter>,
+    P: PrecompileProvider<CTX, Output = InterpreterResult>,
+{
+    /// Runs `tx` with `handler` instead of revm's `MainnetHandler`, for chains whose handler
+    /// differs from mainnet's (fees, validation, rewards). Frames still run natively: the
+    /// handler runs them through this `JitEvm`'s `EvmTr::frame_run`. Like
+    /// `ExecuteEvm::transact_one`, the state changes stay in the journal until
+    /// `ExecuteEvm::finalize`.
+    ///
+    /// A handler that changes one step wraps `MainnetHandler` (or is generic over the EVM
+    /// like it) and overrides that step; `tests/custom_handler.rs` has one that pays the
+    /// beneficiary nothing, run on a `JitEvm` with its frames native.
+    pub fn transact_with<H>(&mut self, handler: &mut H, tx: CTX::Tx) -> Result<ExecutionResult<H::HaltReason>, H::Error>
+    where
+        H: Handler<Evm = Self>,
+    {
+        self.start_transaction(tx);
+        handler.run(self)
     }
 }
 
@@ -545,8 +610,7 @@ where
     }
 
     fn transact_one(&mut self, tx: Self::Tx) -> Result<Self::ExecutionResult, Self::Error> {
-        self.start_transaction(tx);
-        MainnetHandler::default().run(self)
+        self.transact_with(&mut MainnetHandler::default(), tx)
     }
 
     fn finalize(&mut self) -> Self::State {
