@@ -16,28 +16,26 @@ trap 'rm -rf "$scratch"' EXIT
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
+# Every LLVM-build step enables the `alloy-evm` feature, so one build of the dependency graph
+# serves them all (the alloy-evm block-execution test and example included).
+features=(--features revm-jit/alloy-evm)
+
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --release --workspace --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets "${features[@]}" -- -D warnings
 
 echo "== cargo doc --workspace (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace "${features[@]}"
 
 echo "== cargo test --release --workspace --all-targets"
-cargo test --release --workspace --all-targets
+cargo test --release --workspace --all-targets "${features[@]}"
 
 echo "== cargo test --release --workspace --doc"
-cargo test --release --workspace --doc
-
-# The alloy-evm integration (feature `alloy-evm`): lints, and blocks executed through alloy-evm's
-# block executor with `EthEvmFactory` and `JitEvmFactory`, compared.
-echo "== alloy-evm feature"
-cargo clippy --release -p revm-jit --features alloy-evm --all-targets -- -D warnings
-cargo test --release -p revm-jit --features alloy-evm --test alloy_evm
+cargo test --release --workspace --doc "${features[@]}"
 
 echo "== examples"
-for example in jit_evm turning_native inspect_tx; do
+for example in jit_evm turning_native inspect_tx alloy_factory; do
     echo "-- $example"
-    cargo run --release --example "$example"
+    cargo run --release "${features[@]}" --example "$example"
 done
 
 # The library without the `llvm` feature, with LLVM hidden from the build: no
