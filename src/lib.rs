@@ -31,4 +31,7 @@ pub mod store;
 pub use compiler::Compiler;
 pub use compiler::{CompileError, CompilePhases, CompiledFn, CompilerConfig, OptLevel};
 pub use evm::{FrameCounts, InspectionMode, JitEvm};
-pub use runtime::{JitConfig, JitHandle, JitRuntime};
+pub use runtime::{
+    CompileCallback, CompileEvent, CompileOutcome, CompileTarget, ConfigError, Fallback, FallbackCounts, JitConfig,
+    JitHandle, JitRuntime, PreloadReport, RequestOutcome, ShutdownReport, StatsSnapshot, ToStoreError,
+};
