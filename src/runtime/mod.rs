@@ -474,9 +474,8 @@ impl JitHandle {
         if code.original_byte_slice().len() > shared.config.max_bytecode_len {
             return Err(Fallback::TooLarge);
         }
-        if !LATEST_SUPPORTED_SPEC.is_enabled_in(key.1) {
-            return Err(Fallback::UnsupportedFork);
-        }
+        // A fork the compiler does not support is found by compiling once (cheap: refused
+        // before any codegen), and then remembered as failed with that reason.
         if shared.config.eager {
             if let Some(reason) = self.failure_reason(&key) {
                 return Err(reason);
