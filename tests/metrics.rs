@@ -24,10 +24,10 @@ fn every_counter_reaches_the_recorder() {
                 key.key().name() == name
                     && label.is_none_or(|(k, v)| key.key().labels().any(|l| l.key() == k && l.value() == v))
             })
-            .map(|(.., value)| value.clone())
+            .map(|(.., value)| value)
     };
-    assert_eq!(value("revm_jit_interpreted", Some(("reason", "disabled"))), Some(DebugValue::Counter(3)));
-    assert_eq!(value("revm_jit_lookups", None), Some(DebugValue::Counter(0)));
+    assert_eq!(value("revm_jit_interpreted", Some(("reason", "disabled"))), Some(&DebugValue::Counter(3)));
+    assert_eq!(value("revm_jit_lookups", None), Some(&DebugValue::Counter(0)));
     assert!(matches!(value("revm_jit_cached_entries", None), Some(DebugValue::Gauge(_))));
     // Every field of the snapshot is there.
     let json = serde_json::to_value(handle.stats()).expect("serializes");
