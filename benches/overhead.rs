@@ -82,6 +82,13 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("hit", |b| {
         b.iter(|| black_box(eager_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
     });
+    // The same without idle eviction: what tracking each entry's last access costs a hit.
+    let no_idle = JitRuntime::new(JitConfig { cache_time_to_idle: None, ..JitConfig::eager() });
+    let no_idle_handle = no_idle.handle();
+    no_idle_handle.compile_now((hash, SpecId::CANCUN), &code).expect("compiles");
+    group.bench_function("hit_without_idle_eviction", |b| {
+        b.iter(|| black_box(no_idle_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
+    });
     group.bench_function("miss", |b| {
         b.iter(|| black_box(missing_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
     });
