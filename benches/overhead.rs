@@ -1,16 +1,24 @@
 //! What wrapping costs: a plain revm `Evm` against a `JitEvm` that is disabled (should be
-//! within a few percent), a `JitEvm` whose lookups all miss (the per-frame price of a cache
-//! probe plus a hotness event, with code never compiled), and one running native code.
+//! within a few percent), a `JitEvm` whose lookups all miss (the per-frame price of a miss:
+//! counted towards hotness, with code never compiled), and one running native code.
 //!
-//! Cases: the embedded `call` program (10,001 frames per transaction, so per-frame costs
-//! dominate) and `fibonacci` (one long frame). Each iteration builds a fresh context outside
-//! the timed routine, as `revm-jit bench` does.
+//! Cases: the embedded `call` program (10,001 frames per transaction, and as many resumes of
+//! the caller, so per-frame costs dominate) and `fibonacci` (one long frame). Each iteration
+//! builds a fresh context outside the timed routine, as `revm-jit bench` does. The miss cost
+//! per lookup is (`jit_evm_every_lookup_misses` - `jit_evm_disabled`) / 20,001 on `call`.
+//!
+//! The `lookup` group times one `JitHandle` lookup alone: a hit (a cache probe), a first miss
+//! and a repeated miss, the way a `JitEvm` sees them.
 //!
 //! `cargo bench --bench overhead`
 #![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use revm::{ExecuteEvm, MainBuilder, primitives::hardfork::SpecId};
+use revm::{
+    ExecuteEvm, MainBuilder,
+    bytecode::Bytecode,
+    primitives::{hardfork::SpecId, keccak256},
+};
 use revm_jit::{JitConfig, JitEvm, JitRuntime};
 use revm_jit_cli::{fixture::Case, programs};
 use std::{hint::black_box, time::Duration};
@@ -61,11 +69,35 @@ fn overhead(c: &mut Criterion) {
     }
     let stats = missing.handle().stats();
     assert_eq!(stats.compiled, 0, "the missing runtime compiled something: {stats:?}");
+
+    // One lookup alone.
+    let code = programs::fibonacci().code;
+    let (hash, bytecode) = (keccak256(&code), Bytecode::new_raw(code.clone()));
+    let eager_handle = eager.handle();
+    eager_handle.compile_now((hash, SpecId::CANCUN), &code).expect("compiles");
+    let missing_handle = missing.handle();
+    let mut group = c.benchmark_group("lookup");
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_function("hit", |b| {
+        b.iter(|| black_box(eager_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
+    });
+    // The same without idle eviction: what tracking each entry's last access costs a hit.
+    let no_idle = JitRuntime::new(JitConfig { cache_time_to_idle: None, ..JitConfig::eager() });
+    let no_idle_handle = no_idle.handle();
+    no_idle_handle.compile_now((hash, SpecId::CANCUN), &code).expect("compiles");
+    group.bench_function("hit_without_idle_eviction", |b| {
+        b.iter(|| black_box(no_idle_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
+    });
+    group.bench_function("miss", |b| {
+        b.iter(|| black_box(missing_handle.lookup(black_box(hash), SpecId::CANCUN, &bytecode)))
+    });
+    group.finish();
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(10);
+    config = Criterion::default().sample_size(20);
     targets = overhead
 }
 criterion_main!(benches);

@@ -16,9 +16,9 @@ trap 'rm -rf "$scratch"' EXIT
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
-# Every LLVM-build step enables the `alloy-evm` feature, so one build of the dependency graph
+# Every LLVM-build step enables the `alloy-evm` and `metrics` features, so one build of the dependency graph
 # serves them all (the alloy-evm block-execution test and example included).
-features=(--features revm-jit/alloy-evm)
+features=(--features revm-jit/alloy-evm,revm-jit/metrics)
 
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --release --workspace --all-targets "${features[@]}" -- -D warnings

@@ -35,4 +35,7 @@ pub use compiler::{CompileError, CompilePhases, CompiledFn, CompilerConfig, OptL
 #[cfg(feature = "alloy-evm")]
 pub use evm::alloy::{JitEthEvm, JitEvmFactory};
 pub use evm::{FrameCounts, InspectionMode, JitEvm};
-pub use runtime::{JitConfig, JitHandle, JitRuntime};
+pub use runtime::{
+    CompileCallback, CompileEvent, CompileOutcome, CompileTarget, ConfigError, Fallback, FallbackCounts, JitConfig,
+    JitHandle, JitRuntime, PreloadReport, RequestOutcome, ShutdownReport, StatsSnapshot, ToStoreError,
+};

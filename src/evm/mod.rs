@@ -36,7 +36,7 @@ pub use inspect::InspectionMode;
 use crate::abi::{Builtins, EvmContext, ExitStatus};
 use crate::builtins;
 use crate::compiler::CompiledFn;
-use crate::runtime::JitHandle;
+use crate::runtime::{Fallback, JitHandle};
 use revm::bytecode::{Bytecode, opcode as op};
 use revm::primitives::{B256, Bytes, hardfork::SpecId};
 use revm::{
@@ -90,10 +90,15 @@ pub struct FrameCounts {
 /// ([`CompiledFn::is_compiled_from`]), and holds it, so that a frame running the same
 /// account's code again costs a pointer comparison rather than a byte comparison (holding the
 /// buffer keeps its address from being reused for other bytes).
+///
+/// It also remembers the keys that missed in this transaction, with the reason, so that the
+/// next frames of the same contract count their miss without probing the shared cache (code
+/// compiled meanwhile is found by the next transaction).
 #[derive(Debug, Default)]
 struct RecentCode {
     entries: Vec<RecentEntry>,
     next: usize,
+    missed: Vec<(B256, SpecId, Fallback)>,
 }
 
 #[derive(Debug)]
@@ -137,6 +142,21 @@ impl RecentCode {
     fn clear(&mut self) {
         self.entries.clear();
         self.next = 0;
+        self.missed.clear();
+    }
+
+    /// Why (`hash`, `spec`) missed earlier in this transaction, if it did.
+    fn missed(&self, hash: &B256, spec: SpecId) -> Option<Fallback> {
+        self.missed.iter().find(|(h, s, _)| h == hash && *s == spec).map(|&(_, _, reason)| reason)
+    }
+
+    /// Remembers a miss (up to [`RecentCode::CAPACITY`] keys; later ones probe the cache).
+    fn remember_miss(&mut self, hash: B256, spec: SpecId, reason: Fallback) {
+        if let Some(entry) = self.missed.iter_mut().find(|(h, s, _)| *h == hash && *s == spec) {
+            entry.2 = reason;
+        } else if self.missed.len() < Self::CAPACITY {
+            self.missed.push((hash, spec, reason));
+        }
     }
 }
 
@@ -327,6 +347,9 @@ where
     fn compiled_for_current_frame(&mut self, allowed: bool) -> Option<CompiledFn> {
         let spec = self.inner.frame_stack.get().interpreter.runtime_flag.spec_id();
         let native = self.enabled && allowed && self.tables_are_mainnet(spec);
+        if self.enabled && allowed && !native {
+            self.handle.count_fallback(Fallback::CustomTables);
+        }
         let interpreter = &mut self.inner.frame_stack.get().interpreter;
         let compiled = if native { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
         if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
@@ -418,7 +441,11 @@ fn lookup(
     recent: &mut RecentCode,
     interpreter: &mut Interpreter<EthInterpreter>,
 ) -> Option<CompiledFn> {
-    if !handle.is_enabled() || interpreter.bytecode.original_byte_slice().is_empty() {
+    if interpreter.bytecode.original_byte_slice().is_empty() {
+        return None;
+    }
+    if !handle.is_enabled() {
+        handle.count_fallback(Fallback::Disabled);
         return None;
     }
     let spec = interpreter.runtime_flag.spec_id();
@@ -441,7 +468,17 @@ fn lookup(
         }
         Lookup::Unknown => {}
     }
-    let found = handle.lookup(hash, spec, code)?;
+    let outcome = match recent.missed(&hash, spec) {
+        Some(reason) => handle.lookup_again((hash, spec), code, reason),
+        None => handle.lookup_outcome(hash, spec, code),
+    };
+    let found = match outcome {
+        Ok(found) => found,
+        Err(reason) => {
+            recent.remember_miss(hash, spec, reason);
+            return None;
+        }
+    };
     if !found.is_compiled_from(code.original_byte_slice()) {
         handle.count_code_mismatch();
         return None;

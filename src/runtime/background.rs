@@ -1,6 +1,6 @@
 //! The background compiler: a coordinator that decides what is hot and workers that compile.
 
-use super::{CodeKey, JitHandle};
+use super::{CodeKey, CompileTarget, Fallback, JitHandle, ShutdownReport, lock};
 #[cfg(feature = "test-hooks")]
 use crate::compiler::FaultKind;
 use crate::compiler::{CompileError, panic_message};
@@ -14,11 +14,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// "This contract missed the cache": sent by lookups, counted by the coordinator.
+/// "This contract is hot" (or was requested): sent by lookups and requests, turned into a
+/// job by the coordinator.
 #[derive(Debug)]
 pub(super) struct HotEvent {
     pub(super) key: CodeKey,
     pub(super) code: Bytes,
+    pub(super) target: CompileTarget,
 }
 
 /// The running threads and what it takes to stop them.
@@ -29,6 +31,14 @@ pub(super) struct Background {
     /// Each thread sends one message here when it exits (even by panic).
     exited: Receiver<()>,
     threads: Vec<JoinHandle<()>>,
+    /// Other ends of the hotness channel and the job queue, drained at shutdown to report
+    /// what was abandoned.
+    events: Receiver<HotEvent>,
+    jobs: Receiver<HotEvent>,
+    /// Keys queued or being compiled.
+    in_flight: Arc<Mutex<HashSet<CodeKey>>>,
+    /// Jobs a worker took after the shutdown began, and dropped.
+    abandoned: Arc<Mutex<Vec<CodeKey>>>,
 }
 
 /// Sends on `exited` when the owning thread ends, however it ends.
@@ -47,40 +57,52 @@ impl Background {
         let (exited_tx, exited) = crossbeam_channel::unbounded();
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<HotEvent>(handle.config().job_queue_capacity.max(1));
         let in_flight = Arc::new(Mutex::new(HashSet::new()));
+        let abandoned = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Vec::new();
 
         let workers = handle.config().workers.max(1);
         for index in 0..workers {
-            let (handle, jobs, shutdown, in_flight) =
-                (handle.clone(), jobs_rx.clone(), shutdown_rx.clone(), Arc::clone(&in_flight));
+            let (handle, jobs, shutdown, in_flight, abandoned) =
+                (handle.clone(), jobs_rx.clone(), shutdown_rx.clone(), Arc::clone(&in_flight), Arc::clone(&abandoned));
             let signal = ExitSignal(exited_tx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("revm-jit-worker-{index}"))
                 .stack_size(handle.config().worker_stack_size)
                 .spawn(move || {
                     let _signal = signal;
-                    worker(&handle, &jobs, &shutdown, &in_flight);
+                    worker(&handle, &jobs, &shutdown, &in_flight, &abandoned);
                 })
                 .expect("spawning a compiler thread");
             threads.push(thread);
         }
         let signal = ExitSignal(exited_tx);
+        let (coordinator_events, coordinator_in_flight) = (events.clone(), Arc::clone(&in_flight));
         let thread = std::thread::Builder::new()
             .name("revm-jit-coordinator".into())
             .spawn(move || {
                 let _signal = signal;
-                coordinator(&handle, &events, &jobs_tx, &shutdown_rx, &in_flight);
+                coordinator(&handle, &coordinator_events, &jobs_tx, &shutdown_rx, &coordinator_in_flight);
             })
             .expect("spawning the coordinator thread");
         threads.push(thread);
-        Self { shutdown: Some(shutdown_tx), exited, threads }
+        Self { shutdown: Some(shutdown_tx), exited, threads, events, jobs: jobs_rx, in_flight, abandoned }
     }
 
     /// Stops every thread and joins those that exit within `timeout` (a compilation in
     /// progress is not interrupted; a thread still busy after the timeout is left to finish
-    /// on its own, and the code it produces is simply dropped).
-    pub(super) fn shutdown(mut self, timeout: Duration) {
+    /// on its own). Reports the contracts abandoned: queued ones (drained here) and those
+    /// still compiling at the timeout. The caller has set the runtime's stopped flag, so no
+    /// worker starts another job.
+    pub(super) fn shutdown(mut self, timeout: Duration) -> ShutdownReport {
         drop(self.shutdown.take());
+        let mut report = ShutdownReport::default();
+        while let Ok(event) = self.events.try_recv() {
+            report.abandoned_queued.push(event.key);
+        }
+        while let Ok(job) = self.jobs.try_recv() {
+            lock(&self.in_flight).remove(&job.key);
+            report.abandoned_queued.push(job.key);
+        }
         let deadline = Instant::now() + timeout;
         let mut exited = 0;
         while exited < self.threads.len() {
@@ -90,13 +112,22 @@ impl Background {
                 Err(_) => break,
             }
         }
+        report.abandoned_queued.append(&mut lock(&self.abandoned));
+        report.abandoned_queued.sort();
+        report.abandoned_queued.dedup();
+        let mut in_flight: Vec<CodeKey> = lock(&self.in_flight).iter().copied().collect();
+        in_flight.retain(|key| report.abandoned_queued.binary_search(key).is_err());
+        in_flight.sort();
+        report.abandoned_in_flight = in_flight;
         if exited < self.threads.len() {
-            tracing::warn!(busy = self.threads.len() - exited, "compiler threads still busy at shutdown; detaching");
-            return;
+            report.detached_threads = self.threads.len() - exited;
+            tracing::warn!(busy = report.detached_threads, "compiler threads still busy at shutdown; detaching");
+            return report;
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        report
     }
 }
 
@@ -117,13 +148,17 @@ fn coordinator(
                 Err(_) => return,
             },
         };
-        if handle.is_settled(&event.key) {
+        if handle.is_stopped() {
+            return;
+        }
+        if event.target == CompileTarget::Cache && handle.is_settled(&event.key) {
+            handle.unmark_pending(&event.key);
             continue;
         }
         // Lookups send an event only once a key crossed the hot threshold
         // (`super::hotness`): every event received is a contract to compile.
         handle.stats_counters().events_received.inc();
-        if !in_flight.lock().expect("in-flight set").insert(event.key) {
+        if !lock(in_flight).insert(event.key) {
             continue;
         }
         let key = event.key;
@@ -132,7 +167,8 @@ fn coordinator(
             Err(TrySendError::Full(_)) => {
                 // Queued again when next reported hot.
                 handle.stats_counters().jobs_dropped.inc();
-                in_flight.lock().expect("in-flight set").remove(&key);
+                lock(in_flight).remove(&key);
+                handle.unmark_pending(&key);
             }
             Err(TrySendError::Disconnected(_)) => return,
         }
@@ -140,7 +176,14 @@ fn coordinator(
 }
 
 /// Compiles queued contracts into the cache; a panic is contained and recorded as a failure.
-fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>, in_flight: &Mutex<HashSet<CodeKey>>) {
+/// A job taken once the runtime is stopping is dropped and reported abandoned.
+fn worker(
+    handle: &JitHandle,
+    jobs: &Receiver<HotEvent>,
+    shutdown: &Receiver<()>,
+    in_flight: &Mutex<HashSet<CodeKey>>,
+    abandoned: &Mutex<Vec<CodeKey>>,
+) {
     loop {
         let job = select! {
             recv(shutdown) -> _ => return,
@@ -149,6 +192,12 @@ fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>
                 Err(_) => return,
             },
         };
+        if handle.is_stopped() {
+            lock(abandoned).push(job.key);
+            lock(in_flight).remove(&job.key);
+            return;
+        }
+        handle.mark_compiling(job.key);
         let span = tracing::debug_span!("background_compile", code_hash = %job.key.0, spec = ?job.key.1);
         let _guard = span.enter();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -156,11 +205,12 @@ fn worker(handle: &JitHandle, jobs: &Receiver<HotEvent>, shutdown: &Receiver<()>
             if handle.config().compiler.has_fault(&job.key.0, FaultKind::WorkerPanic) {
                 panic!("injected worker panic for {}", job.key.0);
             }
-            handle.compile_now(job.key, &job.code)
+            handle.compile_checked(job.key, &job.code, job.target)
         }));
         if let Err(payload) = outcome {
-            handle.record_failure(job.key, &CompileError::Panic(panic_message(payload.as_ref())));
+            handle.record_failure(job.key, &CompileError::Panic(panic_message(payload.as_ref())), Fallback::Failed);
         }
-        in_flight.lock().expect("in-flight set").remove(&job.key);
+        lock(in_flight).remove(&job.key);
+        handle.unmark_pending(&job.key);
     }
 }

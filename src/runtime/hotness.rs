@@ -18,6 +18,17 @@ const SLOTS: usize = 4096;
 /// Above the threshold, one miss in this many sends another event.
 pub(super) const RESEND_EVERY: u32 = 64;
 
+/// How a miss counted towards its key's hotness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Miss {
+    /// At or below the threshold: not hot yet.
+    Cold,
+    /// The miss that crossed the threshold, or a periodic resend: report the key.
+    Report,
+    /// Above the threshold, between reports: the key was reported already.
+    Hot,
+}
+
 /// Miss counters shared by every handle of a runtime.
 #[derive(Debug)]
 pub(super) struct MissCounters {
@@ -40,15 +51,21 @@ impl MissCounters {
         &self.slots[(hash as usize) % SLOTS]
     }
 
-    /// Counts a miss of `key`; true when this miss should be reported to the coordinator.
-    /// With a threshold of 0 every miss is reported: the user asked for compilation at the
-    /// first miss, which a key sharing a slot must not lose.
-    pub(super) fn miss(&self, key: &CodeKey) -> bool {
+    /// Counts a miss of `key`, and says whether this miss should be reported to the
+    /// coordinator. With a threshold of 0 every miss is reported: the user asked for
+    /// compilation at the first miss, which a key sharing a slot must not lose.
+    pub(super) fn miss(&self, key: &CodeKey) -> Miss {
         if self.threshold == 0 {
-            return true;
+            return Miss::Report;
         }
         let count = self.slot(key).fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        count > self.threshold && (count - self.threshold - 1).is_multiple_of(RESEND_EVERY)
+        if count <= self.threshold {
+            Miss::Cold
+        } else if (count - self.threshold - 1).is_multiple_of(RESEND_EVERY) {
+            Miss::Report
+        } else {
+            Miss::Hot
+        }
     }
 
     /// `key`'s code entered the cache: its slot starts counting again.
@@ -124,24 +141,25 @@ mod tests {
     #[test]
     fn reports_the_miss_that_crosses_the_threshold_then_every_resend_interval() {
         let counters = MissCounters::new(3);
-        let reported: Vec<u32> = (1..=200).filter(|_| counters.miss(&key(1))).collect();
+        let reported: Vec<u32> = (1..=200).filter(|_| counters.miss(&key(1)) == Miss::Report).collect();
         assert_eq!(reported, vec![4, 68, 132, 196]);
     }
 
     #[test]
     fn threshold_zero_reports_every_miss() {
         let counters = MissCounters::new(0);
-        assert!((0..100).all(|_| counters.miss(&key(2))));
+        assert!((0..100).all(|_| counters.miss(&key(2)) == Miss::Report));
     }
 
     #[test]
     fn reset_starts_over() {
         let counters = MissCounters::new(1);
-        assert!(!counters.miss(&key(3)));
-        assert!(counters.miss(&key(3)));
+        assert_eq!(counters.miss(&key(3)), Miss::Cold);
+        assert_eq!(counters.miss(&key(3)), Miss::Report);
+        assert_eq!(counters.miss(&key(3)), Miss::Hot);
         counters.reset(&key(3));
-        assert!(!counters.miss(&key(3)));
-        assert!(counters.miss(&key(3)));
+        assert_eq!(counters.miss(&key(3)), Miss::Cold);
+        assert_eq!(counters.miss(&key(3)), Miss::Report);
     }
 
     #[test]

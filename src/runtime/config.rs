@@ -1,0 +1,361 @@
+//! [`JitConfig`]: the runtime's settings, as a node reads them from its configuration file
+//! (serde) and its environment (`REVM_JIT_*`).
+
+use super::CompileEvent;
+use crate::{
+    compiler::{CompilerConfig, OptLevel},
+    store::ArtifactStore,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::{fmt, sync::Arc, time::Duration};
+
+/// Runtime settings. The defaults are a node's: compile in the background what ran
+/// interpreted a few times, with workers sized from the machine's cores, keep up to 256 MiB of
+/// machine code, and evict what has not run for half an hour.
+///
+/// Serializes to and from any serde format (a node's TOML or JSON configuration); every
+/// field is optional when reading, missing ones take their default. Durations are written as
+/// seconds (`1.5`), `null` for "never". [`JitConfig::store`] and [`JitConfig::on_compile`]
+/// are objects, not settings: they are skipped, and set in code. The compiler's settings
+/// appear as `compiler.opt_level` (`"none"`, `"less"`, `"default"`, `"aggressive"`),
+/// `compiler.max_code_memory` and `compiler.dump_ir_dir`.
+///
+/// [`JitConfig::apply_env`] overrides fields from `REVM_JIT_*` variables (see there), so an
+/// operator can change a setting without touching the node's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JitConfig {
+    /// Whether native execution is on when the runtime starts. A runtime made disabled
+    /// starts no thread and loads nothing until a [`super::JitHandle::set_enabled`] turns it
+    /// on. Default `true`. Env: `REVM_JIT_ENABLED`.
+    pub enabled: bool,
+    /// Compiler settings used for every contract. Env: `REVM_JIT_OPT_LEVEL`.
+    #[serde(with = "compiler_settings")]
+    pub compiler: CompilerConfig,
+    /// Compile on the caller's thread at the first lookup (no background compiler). Default
+    /// `false`: a node must never stall a block on the compiler. Env: `REVM_JIT_EAGER`.
+    pub eager: bool,
+    /// A contract is compiled once it missed the cache more than this many times (0: at the
+    /// first miss). Misses are counted in a fixed table of hashed slots, so a contract that
+    /// shares a slot with another may turn hot sooner. Default 8: a contract run a handful
+    /// of times is likely to run again, and one run once is not worth a compilation.
+    /// Env: `REVM_JIT_HOT_THRESHOLD`.
+    pub hot_threshold: u32,
+    /// Background compiler threads. Default: a quarter of the machine's cores, between 1 and
+    /// 4 — the node's own execution and networking need the rest, and a hot set of contracts
+    /// is small enough that a few compilers keep up with it. Env: `REVM_JIT_WORKERS`.
+    pub workers: usize,
+    /// Capacity of the hotness-event channel; events beyond it are dropped and counted.
+    /// Default 4096 (events are sent once per contract turning hot, so this is many).
+    /// Env: `REVM_JIT_CHANNEL_CAPACITY`.
+    pub channel_capacity: usize,
+    /// Contracts waiting for a worker, at most; a contract turning hot while the queue is
+    /// full is dropped and counted ([`super::StatsSnapshot::jobs_dropped`]), and queued again
+    /// the next time it is reported hot. Default 1024. Env: `REVM_JIT_JOB_QUEUE_CAPACITY`.
+    pub job_queue_capacity: usize,
+    /// Stack size of each worker thread, in bytes. LLVM recurses over the IR it compiles, so
+    /// workers get far more than Rust's default 2 MiB. Eager compilation runs on the caller's
+    /// thread, with whatever stack that thread has. Default 64 MiB (address space: only the
+    /// pages touched are backed by memory). Env: `REVM_JIT_WORKER_STACK_SIZE`.
+    pub worker_stack_size: usize,
+    /// Cache capacity, in bytes of machine code. Default 256 MiB: the hot contracts of
+    /// mainnet take a few tens of MiB, so this is room to spare at a small share of a node's
+    /// memory. Env: `REVM_JIT_CACHE_CAPACITY_BYTES`.
+    pub cache_capacity_bytes: u64,
+    /// Compiled code unused for this long is evicted. Default 30 minutes: a contract nobody
+    /// called for that long gives its memory back, and costs one compilation (milliseconds)
+    /// if it turns hot again. `None`: never. Env: `REVM_JIT_CACHE_TIME_TO_IDLE_SECS` (`0` or
+    /// `never` for `None`).
+    #[serde(with = "optional_seconds")]
+    pub cache_time_to_idle: Option<Duration>,
+    /// Bytecode longer than this is never compiled. Default 64 KiB, above the 24 KiB
+    /// contract size limit with room for forks that raise it. Env:
+    /// `REVM_JIT_MAX_BYTECODE_LEN`.
+    pub max_bytecode_len: usize,
+    /// After sending a hotness event, wait up to this long for the background compiler to
+    /// produce the code (tests and benchmarks use it to make frames run native without
+    /// compiling on the caller's thread). Default `None`.
+    #[cfg(feature = "test-hooks")]
+    #[serde(skip)]
+    pub wait_for_compile: Option<Duration>,
+    /// A store of AOT artifacts: everything valid in it is loaded into the cache in the
+    /// background when the runtime starts, and a contract about to be compiled is looked for
+    /// there first. Default `None`. Not serialized: open the store in code.
+    #[serde(skip)]
+    pub store: Option<Arc<dyn ArtifactStore>>,
+    /// With a store: compile through the AOT path (object, shared library, store, load back)
+    /// instead of the in-process JIT, so that whatever gets compiled is found by the next
+    /// start. Costs a linker run per contract. Default `false`. Env:
+    /// `REVM_JIT_WRITE_ARTIFACTS`.
+    pub write_artifacts: bool,
+    /// The longest preloading may take; artifacts not loaded by then are loaded on demand.
+    /// Default 60 s. Env: `REVM_JIT_PRELOAD_TIMEOUT_SECS`.
+    #[serde(with = "seconds")]
+    pub preload_timeout: Duration,
+    /// Called after every compilation (and every load from the store), on the thread that did
+    /// it, with the contract, the time it took, the code's size and the outcome: for a
+    /// node's logs or its own metrics. Keep it short: it runs on a compiler thread (or the
+    /// caller's, in eager mode). Default `None`. Not serialized.
+    #[serde(skip)]
+    pub on_compile: Option<CompileCallback>,
+}
+
+/// A callback run on each compilation (see [`JitConfig::on_compile`]).
+#[derive(Clone)]
+pub struct CompileCallback(pub Arc<dyn Fn(&CompileEvent) + Send + Sync>);
+
+impl CompileCallback {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&CompileEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for CompileCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CompileCallback(..)")
+    }
+}
+
+/// The default number of background compilers: a quarter of the cores, 1 to 4.
+fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 4).clamp(1, 4)
+}
+
+impl Default for JitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            compiler: CompilerConfig::default(),
+            eager: false,
+            hot_threshold: 8,
+            workers: default_workers(),
+            channel_capacity: 4096,
+            job_queue_capacity: 1024,
+            worker_stack_size: 64 * 1024 * 1024,
+            cache_capacity_bytes: 256 * 1024 * 1024,
+            cache_time_to_idle: Some(Duration::from_secs(30 * 60)),
+            max_bytecode_len: 64 * 1024,
+            #[cfg(feature = "test-hooks")]
+            wait_for_compile: None,
+            store: None,
+            write_artifacts: false,
+            preload_timeout: Duration::from_secs(60),
+            on_compile: None,
+        }
+    }
+}
+
+/// A `REVM_JIT_*` variable whose value cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{var}={value:?} is not valid: expected {expected}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// The value it held.
+    pub value: String,
+    /// What it should hold.
+    pub expected: &'static str,
+}
+
+impl JitConfig {
+    /// Eager mode: every contract is compiled on first sight, on the caller's thread.
+    pub fn eager() -> Self {
+        Self { eager: true, ..Self::default() }
+    }
+
+    /// The defaults with the process environment's `REVM_JIT_*` overrides applied (see
+    /// [`JitConfig::apply_env`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        config.apply_env()?;
+        Ok(config)
+    }
+
+    /// Overrides fields from the process environment. Each field's doc names its variable;
+    /// booleans read `1`/`0`/`true`/`false`/`yes`/`no`/`on`/`off`, numbers are decimal,
+    /// durations are seconds (fractions allowed). A variable that is set but cannot be read
+    /// is an error naming it, never silently ignored: an operator who mistypes a value must
+    /// find out at start-up. Fields read before the bad one keep their new values.
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+        self.apply_env_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`JitConfig::apply_env`] with variables read through `var` instead of the process
+    /// environment (tests, or a node that keeps its own environment map).
+    pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let read = |name: &'static str| var(name).map(|value| (name, value.trim().to_owned()));
+        if let Some((name, v)) = read("REVM_JIT_ENABLED") {
+            self.enabled = parse_bool(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_EAGER") {
+            self.eager = parse_bool(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_WRITE_ARTIFACTS") {
+            self.write_artifacts = parse_bool(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_OPT_LEVEL") {
+            self.compiler.opt_level =
+                parse_opt_level(&v).ok_or_else(|| invalid(name, &v, "one of none, less, default, aggressive"))?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_HOT_THRESHOLD") {
+            self.hot_threshold = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_WORKERS") {
+            self.workers = parse_number(name, &v)?;
+            if self.workers == 0 {
+                return Err(invalid(name, &v, "at least 1"));
+            }
+        }
+        if let Some((name, v)) = read("REVM_JIT_CHANNEL_CAPACITY") {
+            self.channel_capacity = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_JOB_QUEUE_CAPACITY") {
+            self.job_queue_capacity = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_WORKER_STACK_SIZE") {
+            self.worker_stack_size = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_CACHE_CAPACITY_BYTES") {
+            self.cache_capacity_bytes = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_CACHE_TIME_TO_IDLE_SECS") {
+            self.cache_time_to_idle = match v.as_str() {
+                "never" | "0" => None,
+                _ => Some(parse_seconds(name, &v)?),
+            };
+        }
+        if let Some((name, v)) = read("REVM_JIT_MAX_BYTECODE_LEN") {
+            self.max_bytecode_len = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_PRELOAD_TIMEOUT_SECS") {
+            self.preload_timeout = parse_seconds(name, &v)?;
+        }
+        Ok(())
+    }
+}
+
+fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError { var, value: value.to_owned(), expected }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, value, "a boolean (1, 0, true, false, yes, no, on, off)")),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.replace('_', "").parse().map_err(|_| invalid(var, value, "a non-negative decimal integer"))
+}
+
+fn parse_seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| invalid(var, value, "a non-negative number of seconds"))
+}
+
+fn parse_opt_level(value: &str) -> Option<OptLevel> {
+    Some(match value.to_ascii_lowercase().as_str() {
+        "none" | "0" => OptLevel::None,
+        "less" | "1" => OptLevel::Less,
+        "default" | "2" => OptLevel::Default,
+        "aggressive" | "3" => OptLevel::Aggressive,
+        _ => return None,
+    })
+}
+
+fn opt_level_name(level: OptLevel) -> &'static str {
+    match level {
+        OptLevel::None => "none",
+        OptLevel::Less => "less",
+        OptLevel::Default => "default",
+        OptLevel::Aggressive => "aggressive",
+    }
+}
+
+/// Serde for [`CompilerConfig`], which lives with the compiler and has no serde of its own:
+/// its settings as a plain table; injected faults (a test hook) are not settings and stay
+/// out.
+mod compiler_settings {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Settings {
+        opt_level: String,
+        max_code_memory: usize,
+        dump_ir_dir: Option<std::path::PathBuf>,
+    }
+
+    impl Default for Settings {
+        fn default() -> Self {
+            let config = CompilerConfig::default();
+            Self {
+                opt_level: opt_level_name(config.opt_level).to_owned(),
+                max_code_memory: config.max_code_memory,
+                dump_ir_dir: config.dump_ir_dir,
+            }
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(config: &CompilerConfig, s: S) -> Result<S::Ok, S::Error> {
+        Settings {
+            opt_level: opt_level_name(config.opt_level).to_owned(),
+            max_code_memory: config.max_code_memory,
+            dump_ir_dir: config.dump_ir_dir.clone(),
+        }
+        .serialize(s)
+    }
+
+    #[allow(clippy::field_reassign_with_default, reason = "the struct's fields differ between builds")]
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CompilerConfig, D::Error> {
+        let settings = Settings::deserialize(d)?;
+        let opt_level = parse_opt_level(&settings.opt_level).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "opt_level {:?}: expected one of none, less, default, aggressive",
+                settings.opt_level
+            ))
+        })?;
+        // Field by field: the struct has test-hook fields in some builds only.
+        let mut config = CompilerConfig::default();
+        config.opt_level = opt_level;
+        config.max_code_memory = settings.max_code_memory;
+        config.dump_ir_dir = settings.dump_ir_dir;
+        Ok(config)
+    }
+}
+
+/// Serde for a [`Duration`] as seconds.
+mod seconds {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for an optional [`Duration`] as seconds, `null` for `None`.
+mod optional_seconds {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| d.as_secs_f64()).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
