@@ -409,8 +409,14 @@ fn collision_candidates(test: &FixtureTest) -> Vec<Address> {
         .collect()
 }
 
-/// Records whether a creation reached one of `candidates`: a create frame was made for it
-/// (the creation passed the depth and balance checks and got its address).
+/// Records whether a creation at one of `candidates` ended differently from a collision: a
+/// create frame was made for the address (the creation passed the depth and balance checks)
+/// and it returned or reverted.
+///
+/// A creation whose frame halts exceptionally is left alone: like a collision it consumes all
+/// the gas it was given and changes nothing but the creator's nonce, so revm's result is the
+/// fillers' and the case is judged (stSpecialTest's `FailedCreateRevertsDeletionParis` is
+/// one).
 #[derive(Debug)]
 struct CreateWatcher<'a> {
     candidates: &'a [Address],
@@ -419,7 +425,7 @@ struct CreateWatcher<'a> {
 
 impl<CTX> Inspector<CTX> for CreateWatcher<'_> {
     fn create_end(&mut self, _context: &mut CTX, _inputs: &CreateInputs, outcome: &mut CreateOutcome) {
-        if outcome.address.is_some_and(|a| self.candidates.contains(&a)) {
+        if outcome.address.is_some_and(|a| self.candidates.contains(&a)) && outcome.result.result.is_ok_or_revert() {
             self.hit = true;
         }
     }
@@ -509,8 +515,9 @@ impl Case<'_> {
         }
     }
 
-    /// Whether the case's transaction creates a contract at one of `candidates` (see
-    /// [`EIP7610`]): the transaction is run once more, interpreted and inspected, on a fresh
+    /// Whether the case's transaction creates a contract at one of `candidates` in a way
+    /// that EIP-7610 would have turned into a collision with another outcome (see
+    /// [`EIP7610`], [`CreateWatcher`]): the transaction is run once more, interpreted and inspected, on a fresh
     /// copy of the pre-state. A transaction that is rejected creates nothing.
     fn creates_over(&self, candidates: &[Address]) -> bool {
         let Ok(tx) = self.tx_env() else { return false };

@@ -140,7 +140,8 @@ fn rejected_transaction_touches_the_coinbase_as_the_fillers_do() {
 
 /// A transaction creating a contract where an account with storage but no code and nonce 0
 /// is (an EIP-7610 collision, which revm does not see) is skipped, whatever the file is
-/// called; the same file's cases that create nowhere near such an account run and pass.
+/// called; the same file's cases that create nowhere near such an account, or whose creation
+/// halts as the collision would, run and pass.
 #[test]
 fn eip7610_collisions_are_recognised_by_what_they_do() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +160,15 @@ fn eip7610_collisions_are_recognised_by_what_they_do() {
         "secretKey": SECRET_KEY, "sender": SENDER.to_string(),
         "to": "0x095e7baea6a6c7c4c2dfeb977efac326af552d87", "value": ["0x00"]
     });
+    // The same creation with initcode that halts (INVALID): it consumes all its gas and
+    // changes nothing, as the collision would, so it is judged, not skipped. The sender pays
+    // the whole gas limit, 100,000 × 10.
+    let failing_create_tx = json!({
+        "data": ["0xfe"], "gasLimit": ["0x0186a0"], "gasPrice": "0x0a", "nonce": "0x00",
+        "secretKey": SECRET_KEY, "sender": SENDER.to_string(), "to": "", "value": ["0x00"]
+    });
     let balance = 1_000_000_000_000_000_000u64;
+    let failing_create_root = root(&[(SENDER, info(balance - 1_000_000, 1), &[]), (created, info(0, 0), &[(1, 1)])]);
     let call_root = root(&[(SENDER, info(balance - 210_000, 1), &[]), (created, info(0, 0), &[(1, 1)])]);
     let tests = json!({
         "createOverStorage": {
@@ -168,6 +177,12 @@ fn eip7610_collisions_are_recognised_by_what_they_do() {
             "transaction": create_tx,
             // Whatever the fillers' root: the case must be skipped, not judged.
             "post": posts(&forks, B256::ZERO, None),
+        },
+        "createOverStorageHalts": {
+            "env": env(),
+            "pre": { SENDER.to_string(): account(balance, 0, &[]), created.to_string(): account(0, 0, &[(1, 1)]) },
+            "transaction": failing_create_tx,
+            "post": posts(&forks[2..], failing_create_root, None),
         },
         "callBesideStorage": {
             "env": env(),
@@ -179,5 +194,5 @@ fn eip7610_collisions_are_recognised_by_what_they_do() {
     // Not a name ending in `Paris`: the old runner matched file names and failed these.
     let file = write(dir.path(), "collisionIstanbulToCancun.json", tests);
     let (passed, failed, skipped, failures) = judge(&file);
-    assert_eq!((passed, failed, skipped), (2, 0, 4), "{failures:#?}");
+    assert_eq!((passed, failed, skipped), (4, 0, 4), "{failures:#?}");
 }
