@@ -813,8 +813,8 @@ impl Comparator {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario.run_native(runtime)));
                 match run {
                     Ok(got) => {
-                        let mismatch = difference(&expected, &got)
-                            .map(|difference| Mismatch { opt_level: *level, difference });
+                        let mismatch =
+                            difference(&expected, &got).map(|difference| Mismatch { opt_level: *level, difference });
                         let frames = got.map(|o| o.frames).unwrap_or_default();
                         (*level, frames, mismatch)
                     }

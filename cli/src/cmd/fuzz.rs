@@ -17,8 +17,7 @@
 //! (one [`FuzzInput`] per seed contract) instead of fuzzing.
 
 use crate::differential::{
-    self, Comparator, FORKS, FuzzInput, MAX_GAS_LIMIT, OPT_LEVELS, Rng, Scenario, other_contract,
-    random_gas,
+    self, Comparator, FORKS, FuzzInput, MAX_GAS_LIMIT, OPT_LEVELS, Rng, Scenario, other_contract, random_gas,
 };
 use revm::primitives::{B256, Bytes, U256, hardfork::SpecId, hex, keccak256};
 use revm_jit::OptLevel;
@@ -220,7 +219,10 @@ struct Stats {
 
 impl Stats {
     fn print(&self) {
-        println!("{:<8} {:<11} {:>11} {:>10} {:>13} {:>13}", "source", "opt-level", "executions", "mismatches", "native frames", "interp frames");
+        println!(
+            "{:<8} {:<11} {:>11} {:>10} {:>13} {:>13}",
+            "source", "opt-level", "executions", "mismatches", "native frames", "interp frames"
+        );
         for ((source, level), t) in &self.by_level {
             println!(
                 "{:<8} {:<11} {:>11} {:>10} {:>13} {:>13}",
@@ -495,7 +497,13 @@ fn next_program(rng: &mut Rng, seeds: &[SeedContract]) -> Program {
     // One in ten runs the contract as it is.
     let code = if rng.chance(10) { seed.code.to_vec() } else { mutate(rng, &seed.code, &donor.code) };
     let other_code = if rng.chance(30) { donor.code.clone() } else { other_contract() };
-    Program { source: Source::Mutated, code: code.into(), other_code, storage: random_storage(rng), selectors: seed.selectors.clone() }
+    Program {
+        source: Source::Mutated,
+        code: code.into(),
+        other_code,
+        storage: random_storage(rng),
+        selectors: seed.selectors.clone(),
+    }
 }
 
 /// `inputs` transactions for `program`, under at most two forks (each fork compiles the code
@@ -578,8 +586,15 @@ fn fuzz(args: &FuzzArgs) -> Stats {
                         scenario: scenario.clone(),
                     };
                     match save(&args.out, &file, saved) {
-                        Ok(path) => eprintln!("mismatch ({}): {} -> {}", opt_level_name(level), mismatch.difference, path.display()),
-                        Err(e) => eprintln!("mismatch ({}): {} (not saved: {e})", opt_level_name(level), mismatch.difference),
+                        Ok(path) => eprintln!(
+                            "mismatch ({}): {} -> {}",
+                            opt_level_name(level),
+                            mismatch.difference,
+                            path.display()
+                        ),
+                        Err(e) => {
+                            eprintln!("mismatch ({}): {} (not saved: {e})", opt_level_name(level), mismatch.difference)
+                        }
                     }
                 }
             }

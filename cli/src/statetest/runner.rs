@@ -306,13 +306,7 @@ fn run_file(worker: &mut Worker, path: &Path, options: &RunOptions) -> Vec<CaseO
 }
 
 /// Runs every (fork, post-state) case of `test`.
-fn run_test(
-    worker: &mut Worker,
-    path: &Path,
-    test: &FixtureTest,
-    check_traces: bool,
-    cases: &mut Vec<CaseOutcome>,
-) {
+fn run_test(worker: &mut Worker, path: &Path, test: &FixtureTest, check_traces: bool, cases: &mut Vec<CaseOutcome>) {
     let Some(post) = &test.post else {
         // A state test judges against its `post`; without one (a bench fixture) there is
         // nothing to judge, which is a failure rather than a silent pass.

@@ -51,7 +51,8 @@ fn posts(forks: &[&str], hash: B256, exception: Option<&str>) -> serde_json::Map
     forks
         .iter()
         .map(|fork| {
-            let mut post = json!({ "hash": hash.to_string(), "indexes": { "data": 0, "gas": 0, "value": 0 }, "logs": NO_LOGS });
+            let mut post =
+                json!({ "hash": hash.to_string(), "indexes": { "data": 0, "gas": 0, "value": 0 }, "logs": NO_LOGS });
             if let Some(exception) = exception {
                 post["expectException"] = json!(exception);
             }
