@@ -32,7 +32,7 @@ use std::{
     time::Instant,
 };
 
-/// Skip reason of the EIP-7610 cases ([`collision_candidates`], [`creates_over`]).
+/// Skip reason of the EIP-7610 cases ([`collision_candidates`], [`Case::creates_over`]).
 ///
 /// Such a case has a pre-state account with storage but no code and nonce 0, and a
 /// transaction that creates a contract at that address (CREATE, CREATE2 or the transaction
