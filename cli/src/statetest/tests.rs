@@ -61,8 +61,11 @@ fn posts(forks: &[&str], hash: B256, exception: Option<&str>) -> serde_json::Map
         .collect()
 }
 
-/// The state root of `accounts` (address, info, storage).
-fn root(accounts: &[(Address, AccountInfo, &[(u64, u64)])]) -> B256 {
+/// A post-state account: address, info, storage slots.
+type PostAccount<'a> = (Address, AccountInfo, &'a [(u64, u64)]);
+
+/// The state root of `accounts`.
+fn root(accounts: &[PostAccount<'_>]) -> B256 {
     let mut cache = CacheState::new();
     for (address, info, storage) in accounts {
         let storage = storage.iter().map(|&(k, v)| (U256::from(k), U256::from(v))).collect();
@@ -111,7 +114,7 @@ fn rejected_transaction_touches_the_coinbase_as_the_fillers_do() {
 
     // The coinbase does not exist before the transaction.
     let absent_pre_158 = root(&[sender.clone(), empty_coinbase.clone()]);
-    let absent_post_158 = root(&[sender.clone()]);
+    let absent_post_158 = root(std::slice::from_ref(&sender));
     let mut absent_post = posts(PRE_158, absent_pre_158, Some("TR_NoFunds"));
     absent_post.extend(posts(POST_158, absent_post_158, Some("TR_NoFunds")));
 
