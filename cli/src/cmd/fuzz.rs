@@ -720,6 +720,22 @@ mod tests {
         assert_eq!(stats.closing_line().split(' ').nth(2), Some("0"), "{}", stats.closing_line());
     }
 
+    /// Mismatches found by fuzzing, kept as regression tests: every file of
+    /// `tests/fuzz-regressions` must agree at the levels it names.
+    #[test]
+    fn fuzz_regressions_agree() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz-regressions");
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&dir).expect("tests/fuzz-regressions").map(|e| e.expect("directory entry").path()).collect();
+        files.sort();
+        assert!(!files.is_empty(), "no regression files in {}", dir.display());
+        for path in files {
+            let (file, levels) = ReplayFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mismatches = file.replay(&levels);
+            assert!(mismatches.is_empty(), "{}: {mismatches:?}", path.display());
+        }
+    }
+
     #[test]
     fn push4_operands_skip_push_data() {
         // PUSH5 whose data contains a PUSH4 opcode, then a real PUSH4.
