@@ -725,8 +725,10 @@ mod tests {
     #[test]
     fn fuzz_regressions_agree() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz-regressions");
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&dir).expect("tests/fuzz-regressions").map(|e| e.expect("directory entry").path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("tests/fuzz-regressions")
+            .map(|e| e.expect("directory entry").path())
+            .collect();
         files.sort();
         assert!(!files.is_empty(), "no regression files in {}", dir.display());
         for path in files {
