@@ -29,6 +29,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace "${features[@]}"
 echo "== cargo test --release --workspace --all-targets"
 cargo test --release --workspace --all-targets "${features[@]}"
 
+# Differential fuzzing on a fixed budget: random and mutated real contracts (the state tests'
+# and bench fixtures'), interpreter against native code at every OptLevel. A new seed each run
+# (printed); mismatches are saved in fuzz-mismatches/ for `revm-jit fuzz --replay FILE`.
+echo "== revm-jit fuzz --seconds 60"
+cargo run --release -- fuzz --seconds 60 --out "$root/fuzz-mismatches"
+
 echo "== cargo test --release --workspace --doc"
 cargo test --release --workspace --doc "${features[@]}"
 

@@ -1,7 +1,9 @@
 //! The tooling around revm-jit: the `revm-jit` command line and what it is made of.
 //!
 //! One module per command in [`cmd`] (`statetest`, `bench`, `run`, `compile`, `store`), and
-//! what they share: [`exec`] (the execution modes), [`statetest`] (the Ethereum state-test
+//! what they share: [`exec`] (the execution modes), [`differential`] (one transaction
+//! in the interpreter and as native code at every `OptLevel`, compared; the program
+//! generator and the fuzz input format), [`statetest`] (the Ethereum state-test
 //! runner), [`bench`](mod@bench) (the benchmark harness), [`fixture`] (the one loader of
 //! state-test-shaped JSON, its one error type, and the benchmark cases built from it),
 //! [`fork`] (the one fork-name parser), [`logging`] (the binary's `tracing` subscriber),
@@ -12,6 +14,7 @@
 pub mod asm;
 pub mod bench;
 pub mod cmd;
+pub mod differential;
 pub mod exec;
 pub mod fixture;
 pub mod fork;

@@ -23,6 +23,10 @@ enum Command {
     /// Compile contracts ahead of time into an artifact store.
     #[cfg(feature = "llvm")]
     Compile(cmd::compile::CompileArgs),
+    /// Differential fuzzing: random and mutated programs, interpreter against native code at
+    /// every optimisation level; `--replay FILE` reruns a saved mismatch.
+    #[cfg(feature = "llvm")]
+    Fuzz(cmd::fuzz::FuzzArgs),
     /// List, verify or garbage-collect an artifact store.
     Store(cmd::store::StoreArgs),
 }
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         #[cfg(feature = "llvm")]
         Command::Compile(args) => cmd::compile::run(&args),
+        #[cfg(feature = "llvm")]
+        Command::Fuzz(args) => cmd::fuzz::run(&args),
         Command::Store(args) => cmd::store::run(&args),
     }
 }

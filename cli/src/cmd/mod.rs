@@ -3,6 +3,8 @@
 pub mod bench;
 #[cfg(feature = "llvm")]
 pub mod compile;
+#[cfg(feature = "llvm")]
+pub mod fuzz;
 pub mod run;
 pub mod statetest;
 pub mod store;

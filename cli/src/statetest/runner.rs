@@ -12,9 +12,12 @@ use crate::fixture::{
     env::{self, CaseIndex, ForkSupport, Rejection, TxBuildError},
 };
 use revm::{
-    Context, MainContext,
+    Context, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, result::EVMError},
     database::{CacheState, State},
+    interpreter::{CreateInputs, CreateOutcome},
+    primitives::{Address, hardfork::SpecId},
+    state::AccountInfo,
 };
 use revm_jit::FrameCounts;
 use revm_statetest_types::Test;
@@ -29,28 +32,17 @@ use std::{
     time::Instant,
 };
 
-/// Fixture files the runner does not execute, by their last path components, with the
-/// reason. Their cases are still parsed, and counted as skipped.
+/// Skip reason of the EIP-7610 cases ([`collision_candidates`], [`Case::creates_over`]).
 ///
-/// Each of these has a pre-state account with storage but no code and nonce 0, and a
-/// transaction that creates a contract at that address (CREATE, CREATE2 or the
-/// transaction itself). EIP-7610 makes such a creation fail as a collision; revm checks
-/// only the target's code hash and nonce (`JournalInner::create_account_checkpoint`),
-/// because a node's database can tell "has storage" only from the storage root, which
-/// revm's `Database` does not expose. So revm succeeds the creation and every case of
-/// these files ends with a different state root, in any mode; revm's own runner
-/// (`revme statetest`) skips the same files for the same reason.
-const SKIPPED_FILES: &[(&str, &str)] = &[
-    ("stCreate2/create2collisionStorageParis.json", EIP7610),
-    ("stCreate2/RevertInCreateInInitCreate2Paris.json", EIP7610),
-    ("stExtCodeHash/dynamicAccountOverwriteEmpty_Paris.json", EIP7610),
-    ("stRevertTest/RevertInCreateInInit_Paris.json", EIP7610),
-    ("stSStoreTest/InitCollisionParis.json", EIP7610),
-];
-
-/// Skip reason of the EIP-7610 files of [`SKIPPED_FILES`].
+/// Such a case has a pre-state account with storage but no code and nonce 0, and a
+/// transaction that creates a contract at that address (CREATE, CREATE2 or the transaction
+/// itself). EIP-7610 makes such a creation fail as a collision; revm checks only the target's
+/// code hash and nonce (`JournalInner::create_account_checkpoint`), because a node's database
+/// can tell "has storage" only from the storage root, which revm's `Database` does not
+/// expose. So revm succeeds the creation and the case ends with a different state root, in
+/// any mode; revm's own runner (`revme statetest`) skips these cases too (by file name).
 const EIP7610: &str = "EIP-7610: creates over an account that has only storage; revm checks \
-     code and nonce only, so the creation does not collide (revme skips these files too)";
+     code and nonce only, so the creation does not collide (revme skips these too)";
 
 /// Fixture files that take far longer than the others (in revm's interpreter:
 /// `CALLBlake2f_MaxRounds` ~45 s, a BLAKE2 compression of 2^32-1 rounds; `loopMul`
@@ -302,27 +294,19 @@ fn run_file(worker: &mut Worker, path: &Path, options: &RunOptions) -> Vec<CaseO
         }
     };
     let path_matches = filter.is_none_or(|f| path.to_string_lossy().contains(f));
-    let skip_file = SKIPPED_FILES.iter().find(|(skipped, _)| path.ends_with(skipped)).map(|(_, reason)| *reason);
 
     let mut cases = Vec::new();
     for test in &file.tests {
         if !path_matches && !filter.is_some_and(|f| test.name.contains(f)) {
             continue;
         }
-        run_test(worker, path, test, skip_file, options.check_traces, &mut cases);
+        run_test(worker, path, test, options.check_traces, &mut cases);
     }
     cases
 }
 
 /// Runs every (fork, post-state) case of `test`.
-fn run_test(
-    worker: &mut Worker,
-    path: &Path,
-    test: &FixtureTest,
-    skip_file: Option<&str>,
-    check_traces: bool,
-    cases: &mut Vec<CaseOutcome>,
-) {
+fn run_test(worker: &mut Worker, path: &Path, test: &FixtureTest, check_traces: bool, cases: &mut Vec<CaseOutcome>) {
     let Some(post) = &test.post else {
         // A state test judges against its `post`; without one (a bench fixture) there is
         // nothing to judge, which is a failure rather than a silent pass.
@@ -339,12 +323,12 @@ fn run_test(
         return;
     };
     let prestate = env::prestate(test);
+    let candidates = collision_candidates(test);
     for (fork, posts) in post {
-        let support = match (skip_file, env::fork_support(fork)) {
-            (Some(reason), _) => Err(reason.to_string()),
-            (None, None) => Err(format!("unknown fork name `{fork}`")),
-            (None, Some(ForkSupport::Skip(reason))) => Err(reason.to_string()),
-            (None, Some(ForkSupport::Run(spec))) => Ok(env::cfg_env(test, spec)),
+        let support = match env::fork_support(fork) {
+            None => Err(format!("unknown fork name `{fork}`")),
+            Some(ForkSupport::Skip(reason)) => Err(reason.to_string()),
+            Some(ForkSupport::Run(spec)) => Ok(env::cfg_env(test, spec)),
         };
         for (index, post) in posts.iter().enumerate() {
             let status = match &support {
@@ -354,6 +338,16 @@ fn run_test(
                     Ok(block) => {
                         let block = &block;
                         let case = Case { path, test, fork, index, post, prestate: &prestate, cfg, block };
+                        if !candidates.is_empty() && case.creates_over(&candidates) {
+                            cases.push(CaseOutcome {
+                                file: path.to_path_buf(),
+                                test: Some(test.name.clone()),
+                                fork: Some(fork.clone()),
+                                index: Some(index),
+                                status: Status::Skipped(EIP7610.to_string()),
+                            });
+                            continue;
+                        }
                         let mut status = case.run(&mut worker.executor);
                         if check_traces && matches!(status, Status::Passed) {
                             status = case.check_traces(&worker.executor);
@@ -372,6 +366,61 @@ fn run_test(
                 index: Some(index),
                 status,
             });
+        }
+    }
+}
+
+/// Applies the reference fillers' zero mining reward to `coinbase` after a rejected
+/// transaction.
+///
+/// The fillers (geth's `StateTest.RunNoVerify`, which retesteth's t8n tools follow) credit the
+/// coinbase with a reward of 0 after the transaction, valid or not, and then commit, deleting
+/// empty touched accounts only from EIP-158 (Spurious Dragon) on. For a valid transaction
+/// revm's own fee payment has touched the coinbase the same way. For a rejected one nothing
+/// ran, so the touch is applied here: before EIP-158 a coinbase that did not exist becomes an
+/// empty account that stays in the trie; from EIP-158 on, an existing empty coinbase is
+/// touched and so deleted.
+fn touch_coinbase(cache: &mut CacheState, coinbase: Address, spec: SpecId) {
+    let exists = cache.accounts.get(&coinbase).is_some_and(|a| a.account.is_some());
+    if !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) {
+        if !exists {
+            cache.insert_account(coinbase, AccountInfo::default());
+        }
+    } else if let Some(account) = cache.accounts.get_mut(&coinbase)
+        && account.account.as_ref().is_some_and(|a| a.info.is_empty())
+    {
+        account.account = None;
+    }
+}
+
+/// The pre-state accounts a creation would collide with under EIP-7610 but not in revm:
+/// storage (a non-zero slot), no code, nonce 0.
+fn collision_candidates(test: &FixtureTest) -> Vec<Address> {
+    test.pre
+        .iter()
+        .filter(|(_, a)| a.code.is_empty() && a.nonce == 0 && a.storage.values().any(|v| !v.is_zero()))
+        .map(|(address, _)| *address)
+        .collect()
+}
+
+/// Records whether a creation at one of `candidates` ended differently from a collision: a
+/// create frame was made for the address (the creation passed the depth and balance checks)
+/// and it returned or reverted.
+///
+/// A creation whose frame halts exceptionally is left alone: like a collision it consumes all
+/// the gas it was given and changes nothing but the creator's nonce, so revm's result is the
+/// fillers' and the case is judged (stSpecialTest's `FailedCreateRevertsDeletionParis` is
+/// one).
+#[derive(Debug)]
+struct CreateWatcher<'a> {
+    candidates: &'a [Address],
+    hit: bool,
+}
+
+impl<CTX> Inspector<CTX> for CreateWatcher<'_> {
+    fn create_end(&mut self, _context: &mut CTX, _inputs: &CreateInputs, outcome: &mut CreateOutcome) {
+        if outcome.address.is_some_and(|a| self.candidates.contains(&a)) && outcome.result.result.is_ok_or_revert() {
+            self.hit = true;
         }
     }
 }
@@ -438,9 +487,13 @@ impl Case<'_> {
                 Status::Failed(Failure::ExceptionNotRaised { expected: expected.clone() })
             }
             (None, Execution::Rejected(got)) => Status::Failed(Failure::UnexpectedException { got }),
-            // A rejected transaction changes nothing: the post-state is the pre-state,
-            // which the fixture's `hash` states.
-            (Some(_), Execution::Rejected(_)) => self.check_state_root(&state),
+            // A rejected transaction changes nothing but the coinbase's zero reward (see
+            // `touch_coinbase`): the post-state is the pre-state, which the fixture's `hash`
+            // states.
+            (Some(_), Execution::Rejected(_)) => {
+                touch_coinbase(&mut state.cache, self.block.beneficiary, self.cfg.spec);
+                self.check_state_root(&state)
+            }
             (None, Execution::Ran(result)) => {
                 if let (Some(expected), Some(got)) = (&self.test.out, result.output())
                     && expected != got
@@ -454,6 +507,24 @@ impl Case<'_> {
                 self.check_state_root(&state)
             }
         }
+    }
+
+    /// Whether the case's transaction creates a contract at one of `candidates` in a way
+    /// that EIP-7610 would have turned into a collision with another outcome (see
+    /// [`EIP7610`], [`CreateWatcher`]): the transaction is run once more, interpreted and inspected, on a fresh
+    /// copy of the pre-state. A transaction that is rejected creates nothing.
+    fn creates_over(&self, candidates: &[Address]) -> bool {
+        let Ok(tx) = self.tx_env() else { return false };
+        let mut state = State::builder().with_cached_prestate(self.prestate.clone()).build();
+        let watcher = CreateWatcher { candidates, hit: false };
+        let mut evm = Context::mainnet()
+            .with_cfg(self.cfg.clone())
+            .with_block(self.block.clone())
+            .with_tx(tx.clone())
+            .with_db(&mut state)
+            .build_mainnet_with_inspector(watcher);
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| evm.inspect_one_tx(tx).is_ok()));
+        ran.unwrap_or(false) && evm.inspector.hit
     }
 
     /// Runs the case inspected, interpreted and then with native frames, on fresh copies of

@@ -1,0 +1,747 @@
+//! `revm-jit fuzz`: differential fuzzing without coverage feedback, for CI (a fixed time
+//! budget) and for anyone's machine.
+//!
+//! Each round takes a program, either generated ([`differential::generate`], the *random*
+//! source) or a mutation of a real contract's code (the *mutated* source: the contracts of
+//! the state tests and bench fixtures, read at run time), and runs several inputs on it
+//! (random calldata, value, gas limit and fork) through revm's interpreter and through native
+//! code at every selected [`OptLevel`], comparing everything ([`differential::difference`]).
+//! Compiling costs milliseconds per program and level, so every compiled program runs several
+//! inputs; an *execution* is one input run natively at one level and compared.
+//!
+//! Every mismatch is saved as a [`ReplayFile`] in `--out`; `revm-jit fuzz --replay FILE`
+//! reruns it. The closing line is `N passed, N failed`, counting programs (a program passes
+//! when all its inputs agreed at every level).
+//!
+//! `--write-corpus DIR` writes the seed corpus of the coverage-guided target in `fuzz/`
+//! (one [`FuzzInput`] per seed contract) instead of fuzzing.
+
+use crate::differential::{
+    self, Comparator, FORKS, FuzzInput, MAX_GAS_LIMIT, OPT_LEVELS, Rng, Scenario, other_contract, random_gas,
+};
+use revm::primitives::{B256, Bytes, U256, hardfork::SpecId, hex, keccak256};
+use revm_jit::OptLevel;
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+/// Where the seed contracts are read from when `--seeds` is not given: the state tests and
+/// the bench fixtures in `../shared` beside the repository.
+const DEFAULT_SEED_DIRS: &[&str] = &[
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ethereum-tests/GeneralStateTests"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-fixtures"),
+];
+
+/// The largest code a mutated program keeps (EIP-170's limit on deployed code).
+const MAX_CODE_LEN: usize = 24_576;
+
+/// Arguments of `revm-jit fuzz`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FuzzArgs {
+    /// How long to fuzz, in seconds.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub seconds: u64,
+    /// Seed of the run (default: from the clock; printed, so a run can be repeated).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Optimisation level of native code: none, less, default, aggressive, or all.
+    #[arg(long, value_name = "L", default_value = "all", value_parser = parse_opt_levels)]
+    pub opt_level: OptLevels,
+    /// Directory mismatches are saved in.
+    #[arg(long, value_name = "DIR", default_value = "fuzz-mismatches")]
+    pub out: PathBuf,
+    /// Directories (or files) of state-test-shaped JSON whose contracts seed the mutations
+    /// (default: ../shared's GeneralStateTests and bench-fixtures).
+    #[arg(long = "seeds", value_name = "DIR")]
+    pub seeds: Vec<PathBuf>,
+    /// Inputs (calldata, value, gas limit, fork) run per program.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub inputs: usize,
+    /// Rerun saved mismatches instead of fuzzing.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "write_corpus")]
+    pub replay: Vec<PathBuf>,
+    /// Write the seed corpus of the coverage-guided target (`fuzz/`) to DIR and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_corpus: Option<PathBuf>,
+}
+
+/// A list of optimisation levels, as `--opt-level` gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptLevels(pub Vec<OptLevel>);
+
+/// An optimisation level name that is not one of `none`, `less`, `default`, `aggressive`,
+/// `all`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown optimisation level `{0}` (expected none, less, default, aggressive or all)")]
+pub struct UnknownOptLevel(pub String);
+
+/// Parses `--opt-level`: one level's name, or `all`.
+pub fn parse_opt_levels(name: &str) -> Result<OptLevels, UnknownOptLevel> {
+    if name.eq_ignore_ascii_case("all") {
+        return Ok(OptLevels(OPT_LEVELS.to_vec()));
+    }
+    parse_opt_level(name).map(|level| OptLevels(vec![level])).ok_or_else(|| UnknownOptLevel(name.to_owned()))
+}
+
+fn parse_opt_level(name: &str) -> Option<OptLevel> {
+    OPT_LEVELS.into_iter().find(|&level| opt_level_name(level).eq_ignore_ascii_case(name))
+}
+
+/// The name of `level` on the command line and in replay files.
+pub fn opt_level_name(level: OptLevel) -> &'static str {
+    match level {
+        OptLevel::None => "none",
+        OptLevel::Less => "less",
+        OptLevel::Default => "default",
+        OptLevel::Aggressive => "aggressive",
+    }
+}
+
+/// Where a fuzzed program came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Generated by [`differential::generate_code`].
+    Random,
+    /// A real contract's code, mutated.
+    Mutated,
+    /// A replayed file.
+    Replay,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Random => "random",
+            Source::Mutated => "mutated",
+            Source::Replay => "replay",
+        }
+    }
+}
+
+/// A saved mismatch: the scenario, the levels it was compared at, and what differed when it
+/// was found. `revm-jit fuzz --replay FILE` reruns it; kept under `tests/fuzz-regressions`,
+/// it is a regression test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayFile {
+    /// Which source produced it.
+    pub source: Source,
+    /// The run's seed and the program's number in it, for the record.
+    #[serde(default)]
+    pub found_by: String,
+    /// Levels to compare at (names; empty: all).
+    #[serde(default)]
+    pub opt_levels: Vec<String>,
+    /// What differed when it was found.
+    #[serde(default)]
+    pub difference: String,
+    /// The pre-state and transaction.
+    pub scenario: Scenario,
+}
+
+/// Why a replay file could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a replay file's JSON.
+    #[error("{}: not a replay file: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What serde found wrong, with its line and column.
+        source: serde_json::Error,
+    },
+    /// The file names an optimisation level that does not exist.
+    #[error("{}: {source}", path.display())]
+    OptLevel {
+        /// The file.
+        path: PathBuf,
+        /// The unknown name.
+        source: UnknownOptLevel,
+    },
+}
+
+impl ReplayFile {
+    /// Reads and checks the replay file at `path`.
+    pub fn load(path: &Path) -> Result<(Self, Vec<OptLevel>), ReplayError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io { path: path.to_owned(), source })?;
+        let file: ReplayFile =
+            serde_json::from_str(&text).map_err(|source| ReplayError::Parse { path: path.to_owned(), source })?;
+        let levels = if file.opt_levels.is_empty() {
+            OPT_LEVELS.to_vec()
+        } else {
+            file.opt_levels
+                .iter()
+                .map(|name| {
+                    parse_opt_level(name).ok_or_else(|| ReplayError::OptLevel {
+                        path: path.to_owned(),
+                        source: UnknownOptLevel(name.clone()),
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok((file, levels))
+    }
+
+    /// Reruns the file's scenario at its levels; returns the mismatches (none: it agrees now).
+    pub fn replay(&self, levels: &[OptLevel]) -> Vec<differential::Mismatch> {
+        Comparator::new(levels).compare(&self.scenario).into_iter().filter_map(|(_, _, mismatch)| mismatch).collect()
+    }
+}
+
+/// Counts of one (source, level) pair.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    executions: u64,
+    mismatches: u64,
+    native_frames: u64,
+    interpreted_frames: u64,
+}
+
+/// Counts of a whole run.
+#[derive(Debug, Default)]
+struct Stats {
+    by_level: BTreeMap<(Source, &'static str), Tally>,
+    programs: BTreeMap<Source, (u64, u64)>,
+    inputs: u64,
+}
+
+impl Stats {
+    fn print(&self) {
+        println!(
+            "{:<8} {:<11} {:>11} {:>10} {:>13} {:>13}",
+            "source", "opt-level", "executions", "mismatches", "native frames", "interp frames"
+        );
+        for ((source, level), t) in &self.by_level {
+            println!(
+                "{:<8} {:<11} {:>11} {:>10} {:>13} {:>13}",
+                source.name(),
+                level,
+                t.executions,
+                t.mismatches,
+                t.native_frames,
+                t.interpreted_frames
+            );
+        }
+        for (source, (passed, failed)) in &self.programs {
+            println!("{}: {} programs ({passed} agreed, {failed} with a mismatch)", source.name(), passed + failed);
+        }
+        let executions: u64 = self.by_level.values().map(|t| t.executions).sum();
+        println!("{} inputs, {executions} executions compared", self.inputs);
+    }
+
+    fn closing_line(&self) -> String {
+        let (passed, failed) = self.programs.values().fold((0, 0), |(p, f), (pp, ff)| (p + pp, f + ff));
+        format!("{passed} passed, {failed} failed")
+    }
+}
+
+/// Runs `revm-jit fuzz`; fails when a program disagreed or a replay file could not be read.
+pub fn run(args: &FuzzArgs) -> ExitCode {
+    if let Some(dir) = &args.write_corpus {
+        return match write_corpus(&seed_dirs(args), dir) {
+            Ok(n) => {
+                println!("wrote {n} seed inputs to {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !args.replay.is_empty() {
+        return replay(&args.replay);
+    }
+    let stats = fuzz(args);
+    stats.print();
+    println!("{}", stats.closing_line());
+    if stats.programs.values().any(|(_, failed)| *failed > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn seed_dirs(args: &FuzzArgs) -> Vec<PathBuf> {
+    if args.seeds.is_empty() { DEFAULT_SEED_DIRS.iter().map(PathBuf::from).collect() } else { args.seeds.clone() }
+}
+
+fn replay(files: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for path in files {
+        match ReplayFile::load(path) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+            Ok((file, levels)) => {
+                let mismatches = file.replay(&levels);
+                if mismatches.is_empty() {
+                    println!("{}: agrees at {} level(s)", path.display(), levels.len());
+                    passed += 1;
+                } else {
+                    for m in &mismatches {
+                        println!("{}: {}: {}", path.display(), opt_level_name(m.opt_level), m.difference);
+                    }
+                    failed += 1;
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// A contract of the seed corpus, with the 4-byte selectors its code pushes (for calldata
+/// that reaches past a dispatcher).
+#[derive(Debug, Clone)]
+pub struct SeedContract {
+    /// Its code.
+    pub code: Bytes,
+    /// Operands of its PUSH4 instructions.
+    pub selectors: Vec<[u8; 4]>,
+}
+
+/// Reads every contract (non-empty `code` of a `pre` account) of the JSON files under
+/// `dirs`, without duplicates. Unreadable files are skipped: the corpus is an aid, not a test.
+pub fn load_seed_contracts(dirs: &[PathBuf]) -> Vec<SeedContract> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        collect_json(dir, &mut files);
+    }
+    files.sort();
+    let mut seen = HashSet::<B256>::new();
+    let mut contracts = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let Some(tests) = json.as_object() else { continue };
+        for test in tests.values() {
+            let Some(pre) = test.get("pre").and_then(|p| p.as_object()) else { continue };
+            for account in pre.values() {
+                let Some(code) = account.get("code").and_then(|c| c.as_str()) else { continue };
+                let Ok(code) = hex::decode(code.trim()) else { continue };
+                if code.is_empty() || code.len() > MAX_CODE_LEN || !seen.insert(keccak256(&code)) {
+                    continue;
+                }
+                let selectors = push4_operands(&code);
+                contracts.push(SeedContract { code: code.into(), selectors });
+            }
+        }
+    }
+    contracts
+}
+
+fn collect_json(path: &Path, files: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let Ok(entries) = std::fs::read_dir(path) else { return };
+        for entry in entries.flatten() {
+            collect_json(&entry.path(), files);
+        }
+    } else if path.extension().is_some_and(|e| e == "json") {
+        files.push(path.to_owned());
+    }
+}
+
+/// The operands of the PUSH4 instructions of `code` (skipping other PUSH data).
+fn push4_operands(code: &[u8]) -> Vec<[u8; 4]> {
+    let mut out = Vec::new();
+    let mut pc = 0;
+    while pc < code.len() {
+        let opcode = code[pc];
+        if (0x60..=0x7f).contains(&opcode) {
+            let n = (opcode - 0x5f) as usize;
+            if n == 4 && pc + 5 <= code.len() {
+                out.push(code[pc + 1..pc + 5].try_into().expect("four bytes"));
+            }
+            pc += n;
+        }
+        pc += 1;
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Writes one [`FuzzInput`] per seed contract (calling its first selector, if any, under
+/// Cancun) into `dir`, named by the hash of its bytes. Returns how many it wrote.
+pub fn write_corpus(seeds: &[PathBuf], dir: &Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let contracts = load_seed_contracts(seeds);
+    for contract in &contracts {
+        let calldata = contract.selectors.first().map(|s| s.to_vec()).unwrap_or_default();
+        let bytes = FuzzInput::encode(&contract.code, &calldata, SpecId::CANCUN);
+        std::fs::write(dir.join(hex::encode(&keccak256(&bytes)[..16])), bytes)?;
+    }
+    Ok(contracts.len())
+}
+
+/// Mutates `code` with one to four of: byte overwrite, insertion, deletion, duplication,
+/// splice from `other`, an edge-case PUSH operand, truncation.
+pub fn mutate(rng: &mut Rng, code: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut code = code.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let len = code.len().max(1) as u64;
+        let at = rng.below(len) as usize;
+        match rng.below(7) {
+            0 if !code.is_empty() => code[at] = rng.next_u64() as u8,
+            1 => {
+                let byte = rng.next_u64() as u8;
+                code.insert(at.min(code.len()), byte);
+            }
+            2 if !code.is_empty() => {
+                let end = (at + 1 + rng.below(16) as usize).min(code.len());
+                code.drain(at..end);
+            }
+            3 if !code.is_empty() => {
+                let end = (at + 1 + rng.below(32) as usize).min(code.len());
+                let chunk = code[at..end].to_vec();
+                let to = rng.below(code.len() as u64) as usize;
+                code.splice(to..to, chunk);
+            }
+            4 if !other.is_empty() => {
+                let from = rng.below(other.len() as u64) as usize;
+                let end = (from + 1 + rng.below(64) as usize).min(other.len());
+                let to = at.min(code.len());
+                let replace = (to + rng.below(16) as usize).min(code.len());
+                code.splice(to..replace, other[from..end].iter().copied());
+            }
+            5 => {
+                // An edge-case word as the operand of the next PUSH.
+                if let Some(push) = (at..code.len()).find(|&i| (0x60..=0x7f).contains(&code[i])) {
+                    let n = (code[push] - 0x5f) as usize;
+                    let word = rng.word().to_be_bytes::<32>();
+                    let end = (push + 1 + n).min(code.len());
+                    let operand = &word[32 - n..32 - n + (end - push - 1)];
+                    code[push + 1..end].copy_from_slice(operand);
+                }
+            }
+            6 if code.len() > 1 => code.truncate(at.max(1)),
+            _ => {}
+        }
+    }
+    code.truncate(MAX_CODE_LEN);
+    code
+}
+
+/// A program to fuzz: the pre-state of a [`Scenario`] without its transaction.
+struct Program {
+    source: Source,
+    code: Bytes,
+    other_code: Bytes,
+    storage: Vec<(U256, U256)>,
+    selectors: Vec<[u8; 4]>,
+}
+
+/// Random calldata for `program`: empty, random bytes, or a selector it pushes followed by
+/// ABI-like words.
+fn random_calldata(rng: &mut Rng, selectors: &[[u8; 4]]) -> Vec<u8> {
+    match rng.below(4) {
+        0 => Vec::new(),
+        1 => {
+            let len = rng.below(100) as usize;
+            rng.bytes(len)
+        }
+        _ => {
+            let mut data = if selectors.is_empty() { rng.bytes(4) } else { rng.pick(selectors).to_vec() };
+            for _ in 0..rng.below(5) {
+                let word = if rng.chance(50) { U256::from(rng.below(256)) } else { rng.word() };
+                data.extend_from_slice(&word.to_be_bytes::<32>());
+            }
+            if rng.chance(10) {
+                data.truncate(rng.below(data.len() as u64 + 1) as usize);
+            }
+            data
+        }
+    }
+}
+
+fn random_value(rng: &mut Rng) -> U256 {
+    match rng.below(10) {
+        0..=5 => U256::ZERO,
+        6 => U256::from(1),
+        7 => U256::from(rng.below(1_000_000_000_000_000_000)),
+        8 => U256::from(10u128.pow(30) + 1), // more than the caller has: rejected
+        _ => U256::from(rng.below(1000)),
+    }
+}
+
+fn random_storage(rng: &mut Rng) -> Vec<(U256, U256)> {
+    if rng.chance(50) {
+        return Vec::new();
+    }
+    (0..1 + rng.below(4)).map(|_| (U256::from(rng.below(4)), rng.word())).collect()
+}
+
+/// The next program of a run: generated, or a mutated seed contract.
+fn next_program(rng: &mut Rng, seeds: &[SeedContract]) -> Program {
+    if seeds.is_empty() || rng.chance(50) {
+        return Program {
+            source: Source::Random,
+            code: differential::generate_code(rng),
+            other_code: other_contract(),
+            storage: random_storage(rng),
+            selectors: Vec::new(),
+        };
+    }
+    let seed = &seeds[rng.below(seeds.len() as u64) as usize];
+    let donor = &seeds[rng.below(seeds.len() as u64) as usize];
+    // One in ten runs the contract as it is.
+    let code = if rng.chance(10) { seed.code.to_vec() } else { mutate(rng, &seed.code, &donor.code) };
+    let other_code = if rng.chance(30) { donor.code.clone() } else { other_contract() };
+    Program {
+        source: Source::Mutated,
+        code: code.into(),
+        other_code,
+        storage: random_storage(rng),
+        selectors: seed.selectors.clone(),
+    }
+}
+
+/// `inputs` transactions for `program`, under at most two forks (each fork compiles the code
+/// once per level, so fewer forks leave more time for inputs).
+fn inputs_for(rng: &mut Rng, program: &Program, inputs: usize) -> Vec<Scenario> {
+    let forks = [rng.pick(FORKS), if rng.chance(50) { SpecId::OSAKA } else { rng.pick(FORKS) }];
+    (0..inputs.max(1))
+        .map(|_| {
+            let calldata = random_calldata(rng, &program.selectors);
+            let gas = if rng.chance(10) { MAX_GAS_LIMIT } else { random_gas(rng, calldata.len()) };
+            Scenario {
+                code: program.code.clone(),
+                other_code: program.other_code.clone(),
+                calldata: calldata.into(),
+                spec: rng.pick(&forks),
+                gas_limit: gas,
+                value: random_value(rng),
+                storage: program.storage.clone(),
+            }
+        })
+        .collect()
+}
+
+fn fuzz(args: &FuzzArgs) -> Stats {
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    let levels = &args.opt_level.0;
+    let names: Vec<&str> = levels.iter().map(|&l| opt_level_name(l)).collect();
+    println!("seed {seed}, {} s, opt levels {}, {} inputs per program", args.seconds, names.join(","), args.inputs);
+    let start = Instant::now();
+    let seeds = load_seed_contracts(&seed_dirs(args));
+    if seeds.is_empty() {
+        eprintln!("warning: no seed contracts found; only generated programs run");
+    }
+    println!("{} seed contracts loaded in {:.1} s", seeds.len(), start.elapsed().as_secs_f64());
+
+    // The budget is for fuzzing; loading the seeds is not counted in it.
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.seconds);
+    let mut rng = Rng(seed);
+    let mut stats = Stats::default();
+    let mut comparator = Comparator::new(levels);
+    let mut last_report = Instant::now();
+    let mut saved = 0usize;
+    for number in 0u64.. {
+        if Instant::now() >= deadline {
+            break;
+        }
+        // Fresh runtimes now and then bound the code memory a long run holds.
+        if number % 2000 == 1999 {
+            comparator = Comparator::new(levels);
+        }
+        let program = next_program(&mut rng, &seeds);
+        let mut agreed = true;
+        for scenario in inputs_for(&mut rng, &program, args.inputs) {
+            stats.inputs += 1;
+            for (level, frames, mismatch) in comparator.compare(&scenario) {
+                let tally = stats.by_level.entry((program.source, opt_level_name(level))).or_default();
+                tally.executions += 1;
+                tally.native_frames += frames.native;
+                tally.interpreted_frames += frames.interpreted;
+                // Generated programs are well within what the compiler must take: a frame
+                // of theirs run interpreted means native code was refused.
+                let mismatch = mismatch.or_else(|| {
+                    (program.source == Source::Random && frames.interpreted > 0).then(|| differential::Mismatch {
+                        opt_level: level,
+                        difference: format!("{} frame(s) ran interpreted", frames.interpreted),
+                    })
+                });
+                if let Some(mismatch) = mismatch {
+                    tally.mismatches += 1;
+                    agreed = false;
+                    saved += 1;
+                    let file = ReplayFile {
+                        source: program.source,
+                        found_by: format!("seed {seed}, program {number}"),
+                        opt_levels: vec![opt_level_name(level).to_owned()],
+                        difference: mismatch.difference.clone(),
+                        scenario: scenario.clone(),
+                    };
+                    match save(&args.out, &file, saved) {
+                        Ok(path) => eprintln!(
+                            "mismatch ({}): {} -> {}",
+                            opt_level_name(level),
+                            mismatch.difference,
+                            path.display()
+                        ),
+                        Err(e) => {
+                            eprintln!("mismatch ({}): {} (not saved: {e})", opt_level_name(level), mismatch.difference)
+                        }
+                    }
+                }
+            }
+        }
+        let entry = stats.programs.entry(program.source).or_default();
+        if agreed {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+        if last_report.elapsed() >= Duration::from_secs(30) {
+            last_report = Instant::now();
+            let executions: u64 = stats.by_level.values().map(|t| t.executions).sum();
+            eprintln!("{:.0} s: {} programs, {executions} executions", start.elapsed().as_secs_f64(), number + 1);
+        }
+    }
+    stats
+}
+
+/// Writes `file` into `dir` as `mismatch-<n>-<hash>.json`.
+fn save(dir: &Path, file: &ReplayFile, n: usize) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(file).map_err(std::io::Error::other)?;
+    let path = dir.join(format!("mismatch-{n}-{}.json", hex::encode(&keccak256(json.as_bytes())[..6])));
+    std::fs::write(&path, json)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opt_levels_parse() {
+        assert_eq!(parse_opt_levels("all").unwrap().0.len(), 4);
+        assert_eq!(parse_opt_levels("Aggressive").unwrap().0, vec![OptLevel::Aggressive]);
+        assert_eq!(parse_opt_levels("O3"), Err(UnknownOptLevel("O3".to_owned())));
+    }
+
+    #[test]
+    fn malformed_replay_files_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        assert!(matches!(ReplayFile::load(&missing), Err(ReplayError::Io { .. })));
+
+        let garbage = dir.path().join("garbage.json");
+        std::fs::write(&garbage, "{ \"source\": \"random\", \"scenario\": 7 }").unwrap();
+        let error = ReplayFile::load(&garbage).unwrap_err();
+        assert!(matches!(error, ReplayError::Parse { .. }), "{error}");
+        assert!(error.to_string().contains("garbage.json"), "{error}");
+
+        let bad_fork = dir.path().join("fork.json");
+        let mut file = ReplayFile {
+            source: Source::Random,
+            found_by: String::new(),
+            opt_levels: vec!["default".into()],
+            difference: String::new(),
+            scenario: Scenario::new(vec![0x00]),
+        };
+        let json = serde_json::to_string(&file).unwrap().replace("\"Osaka\"", "\"Atlantis\"");
+        std::fs::write(&bad_fork, json).unwrap();
+        assert!(matches!(ReplayFile::load(&bad_fork), Err(ReplayError::Parse { .. })));
+
+        let bad_level = dir.path().join("level.json");
+        file.opt_levels = vec!["O3".into()];
+        std::fs::write(&bad_level, serde_json::to_string(&file).unwrap()).unwrap();
+        let error = ReplayFile::load(&bad_level).unwrap_err();
+        assert!(matches!(error, ReplayError::OptLevel { .. }), "{error}");
+    }
+
+    #[test]
+    fn saved_files_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ReplayFile {
+            source: Source::Random,
+            found_by: "test".into(),
+            opt_levels: Vec::new(),
+            difference: String::new(),
+            scenario: differential::generate(11),
+        };
+        let path = save(dir.path(), &file, 1).unwrap();
+        let (loaded, levels) = ReplayFile::load(&path).unwrap();
+        assert_eq!(loaded, file);
+        assert_eq!(levels, OPT_LEVELS.to_vec());
+        assert_eq!(loaded.replay(&levels), Vec::new());
+    }
+
+    #[test]
+    fn mutations_stay_in_bounds() {
+        let mut rng = Rng(5);
+        let code = differential::generate_code(&mut rng);
+        for _ in 0..2000 {
+            let mutated = mutate(&mut rng, &code, &[0x60, 0x01, 0x56]);
+            assert!(mutated.len() <= MAX_CODE_LEN);
+            mutate(&mut rng, &[], &[]);
+        }
+    }
+
+    #[test]
+    fn a_short_run_agrees() {
+        // One seed contract: a selector dispatch that stores calldata and logs.
+        let seeds = tempfile::tempdir().unwrap();
+        let code = "0x60003560e01c8063aabbccdd14601357005b6004355f5560205fa000";
+        let json = format!(r#"{{"t": {{"pre": {{"0x01": {{"code": "{code}"}}}}}}}}"#);
+        std::fs::write(seeds.path().join("seed.json"), json).unwrap();
+        let loaded = load_seed_contracts(&[seeds.path().to_owned()]);
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].selectors, vec![[0xaa, 0xbb, 0xcc, 0xdd]]);
+        let out = tempfile::tempdir().unwrap();
+        let args = FuzzArgs {
+            seconds: 3,
+            seed: Some(1),
+            opt_level: parse_opt_levels("all").unwrap(),
+            out: out.path().to_owned(),
+            seeds: vec![seeds.path().to_owned()],
+            inputs: 4,
+            replay: Vec::new(),
+            write_corpus: None,
+        };
+        let stats = fuzz(&args);
+        assert!(stats.inputs > 0);
+        assert!(stats.programs.contains_key(&Source::Random) && stats.programs.contains_key(&Source::Mutated));
+        assert_eq!(stats.closing_line().split(' ').nth(2), Some("0"), "{}", stats.closing_line());
+    }
+
+    /// Mismatches found by fuzzing, kept as regression tests: every file of
+    /// `tests/fuzz-regressions` must agree at the levels it names.
+    #[test]
+    fn fuzz_regressions_agree() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz-regressions");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("tests/fuzz-regressions")
+            .map(|e| e.expect("directory entry").path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no regression files in {}", dir.display());
+        for path in files {
+            let (file, levels) = ReplayFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mismatches = file.replay(&levels);
+            assert!(mismatches.is_empty(), "{}: {mismatches:?}", path.display());
+        }
+    }
+
+    #[test]
+    fn push4_operands_skip_push_data() {
+        // PUSH5 whose data contains a PUSH4 opcode, then a real PUSH4.
+        let code = [0x64, 0x63, 1, 2, 3, 4, 0x63, 0xaa, 0xbb, 0xcc, 0xdd];
+        assert_eq!(push4_operands(&code), vec![[0xaa, 0xbb, 0xcc, 0xdd]]);
+    }
+}
