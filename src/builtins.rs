@@ -10,7 +10,7 @@ use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn};
 use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
-    Host, InstructionContext, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
+    CallInput, Host, InstructionContext, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
     instructions::i256::{i256_div, i256_mod},
     interpreter::EthInterpreter,
     interpreter_types::{Jumps, LoopControl},
@@ -271,6 +271,16 @@ pub(crate) fn views(interpreter: &mut Interpreter<EthInterpreter>) -> (*mut u8, 
         let mut memory = interpreter.memory.context_memory_mut();
         (memory.as_mut_ptr(), memory.len() as u64)
     };
+    // An empty shared-buffer input can carry any offset: a CALL with no argument bytes takes
+    // its (unchecked, saturated) offset as is, e.g. `usize::MAX..usize::MAX`. revm never
+    // slices such a range unless the child reads its input, but slicing it here would hit
+    // revm's unchecked `global_slice` (undefined behaviour in release builds, a panic with
+    // debug assertions). Found by the coverage-guided fuzzer.
+    if let CallInput::SharedBuffer(range) = &interpreter.input.input
+        && range.is_empty()
+    {
+        return (memory, memory_len, std::ptr::NonNull::<u8>::dangling().as_ptr(), 0);
+    }
     let input = interpreter.input.input.as_bytes_memory(&interpreter.memory);
     (memory, memory_len, input.as_ptr(), input.len() as u64)
 }
@@ -354,3 +364,19 @@ arith_builtin!(
     /// MULMOD: `(a * b) % n` without overflow, 0 when `n` is 0.
     mulmod, ternary, |a: U256, b, n| a.mul_mod(b, n)
 );
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    /// A CALL with no argument bytes hands its child an empty range at any offset; the views
+    /// must not slice it (revm's slicing is unchecked in release builds).
+    #[test]
+    fn an_empty_input_at_a_wild_offset_is_an_empty_view() {
+        let mut interpreter = Interpreter::<EthInterpreter>::default();
+        interpreter.input.input = CallInput::SharedBuffer(usize::MAX..usize::MAX);
+        let (_, _, input, input_len) = views(&mut interpreter);
+        assert_eq!(input_len, 0);
+        assert!(!input.is_null());
+    }
+}
