@@ -33,7 +33,7 @@ cargo test --release --workspace --all-targets "${features[@]}"
 # and bench fixtures'), interpreter against native code at every OptLevel. A new seed each run
 # (printed); mismatches are saved in fuzz-mismatches/ for `revm-jit fuzz --replay FILE`.
 echo "== revm-jit fuzz --seconds 60"
-cargo run --release -- fuzz --seconds 60 --out "$root/fuzz-mismatches"
+"${CARGO_TARGET_DIR:-$root/target}/release/revm-jit" fuzz --seconds 60 --out "$root/fuzz-mismatches"
 
 echo "== cargo test --release --workspace --doc"
 cargo test --release --workspace --doc "${features[@]}"
