@@ -63,6 +63,9 @@ fn instruction_cost(ins: &super::Instruction) -> u64 {
             op::JUMP | op::JUMPI if ins.static_target.is_none() => 80,
             op::JUMPI => 60,
             op::DUP1..=op::DUP16 | op::SWAP1..=op::SWAP16 => 12,
+            // Emits nothing: its gas is part of the section's check (a block's first JUMPDEST
+            // is paid for by `BLOCK`).
+            op::JUMPDEST => 0,
             _ => 6,
         },
     }
