@@ -96,7 +96,10 @@ fn complete_successors(last: &Instruction, next: &[u32]) -> bool {
     }
 }
 
-/// Blocks native code can enter (see the module documentation).
+/// Blocks native code can enter (see the module documentation): a traversal from the code
+/// start through blocks that are not doomed; once it meets a dynamic jump, every JUMPDEST
+/// block (and every block after a JUMPDEST run) is an entry too, and the traversal goes on
+/// from them.
 fn reached(
     instructions: &[Instruction],
     blocks: &HashMap<u32, &Instruction>,
@@ -106,26 +109,30 @@ fn reached(
 ) -> HashSet<u32> {
     let mut reached = HashSet::new();
     let mut work = vec![0u32];
-    let mut dispatch_used = false;
-    while let Some(pc) = work.pop() {
-        if !blocks.contains_key(&pc) || !reached.insert(pc) || doomed.contains(&pc) {
-            continue;
+    let mut dispatch_seeded = false;
+    loop {
+        let mut dispatch_used = false;
+        while let Some(pc) = work.pop() {
+            if !blocks.contains_key(&pc) || !reached.insert(pc) || doomed.contains(&pc) {
+                continue;
+            }
+            let last = blocks[&pc];
+            let next = successors.get(&pc).map(Vec::as_slice).unwrap_or_default();
+            if matches!(last.opcode, op::JUMP | op::JUMPI) && !complete_successors(last, next) {
+                dispatch_used = true;
+            }
+            work.extend_from_slice(next);
         }
-        let last = blocks[&pc];
-        let next = successors.get(&pc).map(Vec::as_slice).unwrap_or_default();
-        if matches!(last.opcode, op::JUMP | op::JUMPI) && !complete_successors(last, next) {
-            dispatch_used = true;
+        if !dispatch_used || dispatch_seeded {
+            return reached;
         }
-        work.extend_from_slice(next);
-    }
-    if dispatch_used {
+        dispatch_seeded = true;
         let by_pc: HashMap<u32, &Instruction> = instructions.iter().map(|i| (i.pc, i)).collect();
         for &pc in blocks.keys() {
             let after_run = jumpdest_runs.iter().any(|&(_, end)| end == pc);
             if by_pc[&pc].opcode == op::JUMPDEST || after_run {
-                reached.insert(pc);
+                work.push(pc);
             }
         }
     }
-    reached
 }

@@ -254,3 +254,28 @@ fn blocks_native_code_never_enters_are_cold() {
     code.extend([op::GAS, op::CALL, op::POP, op::PUSH0, op::PUSH0, op::REVERT]);
     assert_eq!(cold(&code), vec![7, 16]);
 }
+
+#[test]
+fn code_after_a_dynamically_reached_jumpdest_is_reached() {
+    // 0: PUSH1 0 CALLDATALOAD JUMP | 4: JUMPDEST PUSH1 0 CALLDATALOAD PUSH1 13 JUMPI
+    // 11: PUSH0 STOP (reached only by falling through from the JUMPDEST block at 4)
+    // 13: JUMPDEST STOP
+    let code = [
+        op::PUSH1,
+        0,
+        op::CALLDATALOAD,
+        op::JUMP,
+        op::JUMPDEST,
+        op::PUSH1,
+        0,
+        op::CALLDATALOAD,
+        op::PUSH1,
+        13,
+        op::JUMPI,
+        op::PUSH0,
+        op::STOP,
+        op::JUMPDEST,
+        op::STOP,
+    ];
+    assert_eq!(cold(&code), Vec::<u32>::new());
+}
