@@ -370,3 +370,61 @@ fn a_full_job_queue_drops_and_counts() {
     // Every event the coordinator took was queued or dropped (the contracts are distinct).
     assert_eq!(stats.events_received, stats.queued + stats.jobs_dropped, "{stats:?}");
 }
+
+/// Code served from the runtime's hit table (the fast path of a hit) is let go when the cache
+/// removes it: the table never keeps removed code alive, and a lookup after the removal misses.
+#[test]
+fn code_the_cache_let_go_is_not_served_from_the_hit_table() {
+    let runtime = JitRuntime::new(JitConfig {
+        cache_time_to_idle: Some(Duration::from_secs(1)),
+        hot_threshold: u32::MAX,
+        ..JitConfig::default()
+    });
+    let handle = runtime.handle();
+    let code = programs::fibonacci().code;
+    let key = (revm::primitives::keccak256(&code), SpecId::CANCUN);
+    let bytecode = revm::bytecode::Bytecode::new_raw(code.clone());
+    let compiled = handle.compile_now(key, &code).expect("compiles");
+    let held_by_the_cache = compiled.code_refs();
+    for _ in 0..3 {
+        assert!(handle.lookup(key.0, key.1, &bytecode).is_some(), "a hit");
+    }
+    assert!(compiled.code_refs() > held_by_the_cache, "the hit table holds the code too");
+    // Idle past the cache's time to idle: the entry expires.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(handle.lookup(key.0, key.1, &bytecode).is_none(), "expired code was served");
+    // The cache drops expired values over its next housekeeping rounds.
+    for _ in 0..10 {
+        if compiled.code_refs() == 1 {
+            break;
+        }
+        assert_eq!(handle.stats().cached_entries, 0, "the entry expired");
+    }
+    assert_eq!(compiled.code_refs(), 1, "expired code is held only by this test");
+}
+
+/// Code the cache replaces (the same contract compiled again) leaves the hit table with it:
+/// the cache's removal listener reaches the table, and the next hit gets the new code.
+#[test]
+fn replaced_code_leaves_the_hit_table() {
+    let runtime = JitRuntime::new(JitConfig { hot_threshold: u32::MAX, ..JitConfig::default() });
+    let handle = runtime.handle();
+    let code = programs::factorial().code;
+    let key = (revm::primitives::keccak256(&code), SpecId::CANCUN);
+    let bytecode = revm::bytecode::Bytecode::new_raw(code.clone());
+    let first = handle.compile_now(key, &code).expect("compiles");
+    for _ in 0..3 {
+        assert!(handle.lookup(key.0, key.1, &bytecode).is_some(), "a hit");
+    }
+    assert_eq!(first.code_refs(), 3, "held by this test, the cache and the hit table");
+    let second = handle.compile_now(key, &code).expect("compiles again");
+    for _ in 0..10 {
+        if first.code_refs() == 1 {
+            break;
+        }
+        handle.stats();
+    }
+    assert_eq!(first.code_refs(), 1, "replaced code is held only by this test");
+    let hit = handle.lookup(key.0, key.1, &bytecode).expect("a hit");
+    assert!(hit.ptr_eq(&second) && !hit.ptr_eq(&first), "the hit is the new code");
+}

@@ -256,19 +256,25 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 4096;
 
 /// A compiled contract: its entry point and the owner of its machine code.
 ///
-/// Cloning is cheap; the machine code lives until the last clone is dropped, so a running
-/// frame that holds a clone can never see its code freed.
+/// Cloning is cheap (one reference count: the runtime hands out a clone on every cache hit);
+/// the machine code lives until the last clone is dropped, so a running frame that holds a
+/// clone can never see its code freed. What it knows about the compilation is read through
+/// [`CompiledCode`], which it dereferences to.
 ///
 /// It also knows the bytecode it was compiled from ([`CompiledFn::is_compiled_from`]): native
 /// code assumes its frame's bytecode is exactly that (jump destinations, resume points, the
 /// pcs it hands back to revm's interpreter), so it must never run on any other.
 #[derive(Clone)]
-pub struct CompiledFn {
+pub struct CompiledFn(Arc<CompiledCode>);
+
+/// What a [`CompiledFn`] shares between its clones: the entry point, the owner of the machine
+/// code, and what is known about the compilation.
+pub struct CompiledCode {
     entry: EntryFn,
     code: CodeOwner,
     /// The bytecode compiled: set at compilation, or, for code loaded from an AOT library
     /// (whose bytecode is not stored), at the first frame whose bytes hash to `code_hash`.
-    source: Arc<OnceLock<Bytes>>,
+    source: OnceLock<Bytes>,
     /// Keccak-256 of the bytecode.
     pub code_hash: B256,
     /// The fork the code was compiled for.
@@ -284,14 +290,23 @@ pub struct CompiledFn {
     pub phases: CompilePhases,
 }
 
-/// What keeps a compiled function's machine code mapped.
-#[derive(Clone)]
+impl std::ops::Deref for CompiledFn {
+    type Target = CompiledCode;
+
+    fn deref(&self) -> &CompiledCode {
+        &self.0
+    }
+}
+
+/// What keeps a compiled function's machine code mapped: held, never read, and dropped with
+/// the last clone of its [`CompiledFn`].
 enum CodeOwner {
-    /// Code in the compiler's JIT, freed when the last clone drops.
+    /// Code in the compiler's JIT, freed when dropped.
     #[cfg(feature = "llvm")]
-    Jit(Arc<JitCode>),
-    /// Code in a loaded AOT library, unloaded when the last clone drops.
-    Library(Arc<libloading::Library>),
+    Jit(#[expect(dead_code, reason = "held for its drop, which frees the machine code")] JitCode),
+    /// Code in a loaded AOT library, unloaded when the last owner drops (one library serves
+    /// many contracts).
+    Library(#[expect(dead_code, reason = "held for its drop, which unloads the library")] Arc<libloading::Library>),
 }
 
 /// Wall-clock time of each compilation phase.
@@ -310,6 +325,12 @@ pub struct CompilePhases {
 }
 
 impl std::fmt::Debug for CompiledFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for CompiledCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledFn")
             .field("code_hash", &self.code_hash)
@@ -357,13 +378,15 @@ impl CompiledFn {
         }
     }
 
-    /// How many [`CompiledFn`] values share this machine code (for lifetime tests).
+    /// Whether `self` and `other` are clones of one compilation (the same machine code).
+    pub fn ptr_eq(&self, other: &CompiledFn) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// How many clones of this [`CompiledFn`] are alive (for lifetime tests: the machine code
+    /// lives as long as one is).
     pub fn code_refs(&self) -> usize {
-        match &self.code {
-            #[cfg(feature = "llvm")]
-            CodeOwner::Jit(code) => Arc::strong_count(code),
-            CodeOwner::Library(library) => Arc::strong_count(library),
-        }
+        Arc::strong_count(&self.0)
     }
 
     /// Whether the code came from an AOT library rather than the in-process JIT.
@@ -385,17 +408,17 @@ impl CompiledFn {
         bytecode_len: usize,
         code_size: usize,
     ) -> Self {
-        Self {
+        Self(Arc::new(CompiledCode {
             entry,
             code: CodeOwner::Library(library),
-            source: Arc::new(OnceLock::new()),
+            source: OnceLock::new(),
             code_hash,
             spec,
             bytecode_len,
             code_size,
             compile_time: Duration::ZERO,
             phases: CompilePhases::default(),
-        }
+        }))
     }
 }
 
@@ -446,17 +469,17 @@ impl Compiler {
         let compile_time = start.elapsed();
         let (entry, jit, phases) = result.inspect_err(|e| tracing::debug!(error = %e, "compile failed"))?;
         tracing::debug!(?compile_time, ?phases, code_size = jit.memory_bytes, "compiled");
-        Ok(CompiledFn {
+        Ok(CompiledFn(Arc::new(CompiledCode {
             entry,
             code_hash: keccak256(code),
             spec,
             bytecode_len: code.len(),
             code_size: jit.memory_bytes,
-            code: CodeOwner::Jit(Arc::new(jit)),
-            source: Arc::new(OnceLock::from(Bytes::copy_from_slice(code))),
+            code: CodeOwner::Jit(jit),
+            source: OnceLock::from(Bytes::copy_from_slice(code)),
             compile_time,
             phases,
-        })
+        })))
     }
 
     /// The refusals that need no compilation: forks the compiler does not know, empty code.

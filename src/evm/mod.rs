@@ -69,7 +69,41 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     recent: RecentCode,
     /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
     /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
-    tables: Option<(SpecId, bool)>,
+    tables: Option<TablesVerdict>,
+    /// Whether `tables` was checked against the EVM's tables in this transaction.
+    tables_checked: bool,
+}
+
+/// The last verdict on an EVM's tables and the tables it was reached on. A transaction whose
+/// tables are entry for entry the same (a 2.5 KiB comparison) reuses it, instead of building
+/// mainnet's tables for the spec again and comparing against them: that cost more than the
+/// whole native run of a small contract.
+#[derive(Debug)]
+struct TablesVerdict {
+    spec: SpecId,
+    /// The instruction table's function addresses.
+    instructions: Box<[usize; 256]>,
+    gas: GasTable,
+    mainnet: bool,
+}
+
+impl TablesVerdict {
+    /// Whether `table` and `gas` under `spec` are the tables this verdict was reached on.
+    fn is_for<H: Host>(&self, table: &InstructionTable<EthInterpreter, H>, gas: &GasTable, spec: SpecId) -> bool {
+        self.spec == spec && self.gas == *gas && instruction_addresses(table).is_some_and(|a| *a == *self.instructions)
+    }
+}
+
+/// The instruction table as the function addresses it holds, if an `Instruction` is exactly
+/// one function pointer (as in revm 43).
+fn instruction_addresses<H: Host>(table: &InstructionTable<EthInterpreter, H>) -> Option<&[usize; 256]> {
+    if size_of::<Instruction<EthInterpreter, H>>() != size_of::<usize>() {
+        return None;
+    }
+    // SAFETY: the table is an array of 256 `Instruction`s, each exactly one function pointer
+    // (checked above: no padding, the alignment of a pointer), so it has the size, alignment
+    // and initialised bytes of 256 `usize`s, and the borrow keeps it alive and unmodified.
+    Some(unsafe { &*std::ptr::from_ref(table).cast::<[usize; 256]>() })
 }
 
 /// How many frames ran as native code and how many ran in revm's interpreter.
@@ -182,6 +216,7 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
             frames: FrameCounts::default(),
             recent: RecentCode::default(),
             tables: None,
+            tables_checked: false,
         }
     }
 
@@ -339,7 +374,7 @@ where
     /// Forgets what the previous transaction looked up.
     fn forget_transaction(&mut self) {
         self.recent.clear();
-        self.tables = None;
+        self.tables_checked = false;
     }
 
     /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
@@ -368,18 +403,28 @@ where
     /// transaction (and after [`JitEvm::inner_mut`]), not per frame: tables changed in the
     /// middle of a transaction through `EvmTr::all_mut` are seen from the next transaction on.
     fn tables_are_mainnet(&mut self, spec: SpecId) -> bool {
-        match self.tables {
-            Some((checked, verdict)) if checked == spec => verdict,
-            _ => {
-                let instructions = &self.inner.instruction;
-                let verdict = is_mainnet_tables(instructions.instruction_table(), instructions.gas_table(), spec);
-                if !verdict {
-                    tracing::debug!(?spec, "custom instruction or gas table: frames run interpreted");
-                }
-                self.tables = Some((spec, verdict));
-                verdict
+        let instructions = &self.inner.instruction;
+        let (table, gas) = (instructions.instruction_table(), instructions.gas_table());
+        match &self.tables {
+            Some(verdict) if verdict.spec == spec && self.tables_checked => return verdict.mainnet,
+            Some(verdict) if verdict.is_for(table, gas, spec) => {
+                self.tables_checked = true;
+                return verdict.mainnet;
             }
+            _ => {}
         }
+        let mainnet = is_mainnet_tables(table, gas, spec);
+        if !mainnet {
+            tracing::debug!(?spec, "custom instruction or gas table: frames run interpreted");
+        }
+        self.tables = instruction_addresses(table).map(|addresses| TablesVerdict {
+            spec,
+            instructions: Box::new(*addresses),
+            gas: *gas,
+            mainnet,
+        });
+        self.tables_checked = true;
+        mainnet
     }
 }
 

@@ -19,6 +19,7 @@
 
 mod background;
 mod config;
+mod hits;
 mod hotness;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -32,6 +33,7 @@ use crate::compiler::{CompileError, CompiledFn, LATEST_SUPPORTED_SPEC};
 use crate::compiler::{Compiler, aot};
 use crate::store::{ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
+use hits::{HitTable, Probe};
 use hotness::{InitcodeSightings, Miss, MissCounters};
 use revm::bytecode::Bytecode;
 use revm::primitives::{B256, Bytes, hardfork::SpecId, keccak256};
@@ -247,6 +249,8 @@ struct Shared {
     /// Set once by a shutdown: nothing more is compiled or sent.
     stopped: AtomicBool,
     cache: moka::sync::Cache<CodeKey, CompiledFn, KeyHasher>,
+    /// Recently hit entries of `cache`, probed before it.
+    hit_table: Arc<HitTable>,
     /// Contracts that failed to compile: the frames' reason and the error.
     failed: moka::sync::Cache<CodeKey, (Fallback, Arc<str>), KeyHasher>,
     stats: Arc<JitStats>,
@@ -287,10 +291,13 @@ impl JitRuntime {
     pub fn new(config: JitConfig) -> Self {
         let stats = Arc::new(JitStats::default());
         let evictions = Arc::clone(&stats);
+        let hit_table = Arc::new(HitTable::new(config.cache_time_to_idle));
+        let removals = Arc::clone(&hit_table);
         let mut cache = moka::sync::Cache::builder()
             .max_capacity(config.cache_capacity_bytes)
             .weigher(|_, f: &CompiledFn| u32::try_from(f.cache_weight()).unwrap_or(u32::MAX))
-            .eviction_listener(move |_, _, cause| {
+            .eviction_listener(move |key, _, cause| {
+                removals.forget(&key);
                 if cause.was_evicted() {
                     evictions.evictions.inc();
                 }
@@ -315,6 +322,7 @@ impl JitRuntime {
             enabled,
             stopped: AtomicBool::new(false),
             cache,
+            hit_table,
             failed,
             stats,
             events,
@@ -421,9 +429,8 @@ impl JitHandle {
             shared.stats.count_fallback(Fallback::Disabled);
             return Err(Fallback::Disabled);
         }
-        shared.stats.lookups.inc();
         let key = (code_hash, spec);
-        if let Some(f) = shared.cache.get(&key) {
+        if let Some(f) = self.cached(&key) {
             shared.stats.hits.inc();
             return Ok(f);
         }
@@ -446,11 +453,10 @@ impl JitHandle {
             shared.stats.count_fallback(Fallback::Disabled);
             return Err(Fallback::Disabled);
         }
-        shared.stats.lookups.inc();
         let outcome = if reason.is_transient() {
             match shared.misses.miss(&key) {
                 Miss::Report => {
-                    if let Some(f) = shared.cache.get(&key) {
+                    if let Some(f) = self.cached(&key) {
                         shared.stats.hits.inc();
                         return Ok(f);
                     }
@@ -466,6 +472,29 @@ impl JitHandle {
             shared.stats.count_fallback(reason);
         }
         outcome
+    }
+
+    /// The cached code for `key`: from the hit table, else from the cache (and then into the
+    /// hit table).
+    fn cached(&self, key: &CodeKey) -> Option<CompiledFn> {
+        let shared = &*self.shared;
+        match shared.hit_table.probe(key) {
+            Probe::Hit { compiled, touch: false } => Some(compiled),
+            Probe::Hit { compiled, touch: true } => {
+                // Tells the cache the entry is in use. If the cache let it go (evicted, or
+                // expired before its listener ran), so does the table.
+                if shared.cache.get(key).is_none() {
+                    shared.hit_table.forget(key);
+                    return None;
+                }
+                Some(compiled)
+            }
+            Probe::Miss => {
+                let compiled = shared.cache.get(key)?;
+                shared.hit_table.put(*key, compiled.clone());
+                Some(compiled)
+            }
+        }
     }
 
     /// What a cache miss of `key` leads to, given how the miss counted towards hotness.

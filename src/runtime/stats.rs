@@ -232,8 +232,6 @@ impl Counter {
 /// Live counters shared by every handle of a runtime.
 #[derive(Debug, Default)]
 pub struct JitStats {
-    /// Cache probes.
-    pub lookups: Counter,
     /// Probes that found compiled code.
     pub hits: Counter,
     /// Probes that did not.
@@ -287,7 +285,7 @@ impl JitStats {
 /// per counter (and `interpreted` as a table by reason), for a node's status endpoint or logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsSnapshot {
-    /// Cache probes.
+    /// Cache probes (hits plus misses).
     pub lookups: u64,
     /// Probes that found compiled code.
     pub hits: u64,
@@ -346,10 +344,12 @@ pub struct StatsSnapshot {
 impl JitStats {
     /// Reads every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
+        // Lookups are not counted apart: one shared counter less on every hit.
+        let (hits, misses) = (self.hits.get(), self.misses.get());
         StatsSnapshot {
-            lookups: self.lookups.get(),
-            hits: self.hits.get(),
-            misses: self.misses.get(),
+            lookups: hits + misses,
+            hits,
+            misses,
             events_sent: self.events_sent.get(),
             events_dropped: self.events_dropped.get(),
             queued: self.queued.get(),
