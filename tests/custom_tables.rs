@@ -126,3 +126,23 @@ fn tables_changed_between_transactions_are_seen() {
     let second = evm.transact(case.tx()).expect("valid transaction");
     assert_eq!((output(&second), evm.frame_counts().native), (U256::from(42), 1));
 }
+
+/// Verdicts on tables are remembered per thread (a new `JitEvm` per block or transaction must
+/// not rebuild mainnet's tables): on one thread, EVMs with mainnet and with custom tables, in
+/// turn and repeatedly, each get the verdict of their own tables.
+#[test]
+fn remembered_verdicts_tell_each_evm_its_own_tables() {
+    let case = case("");
+    let custom_add = |evm: &mut Evm| {
+        evm.instruction.insert_instruction(opcode::ADD, Instruction::new(add_that_multiplies), 3);
+    };
+    let custom_gas = |evm: &mut Evm| evm.instruction.insert_gas(opcode::ADD, 1_000);
+    for round in 0..3 {
+        let (expected, result, native) = both(&case, |_| {});
+        assert_eq!((result == expected, native), (true, 1), "mainnet, round {round}");
+        let (expected, result, native) = both(&case, custom_add);
+        assert_eq!((result == expected, native), (true, 0), "custom ADD, round {round}");
+        let (expected, result, native) = both(&case, custom_gas);
+        assert_eq!((result == expected, native), (true, 0), "custom gas, round {round}");
+    }
+}

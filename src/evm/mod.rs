@@ -55,8 +55,10 @@ use revm::{
     },
     state::EvmState,
 };
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// A revm `Evm` that runs compiled code where it has some; see the module documentation.
 #[derive(Debug)]
@@ -69,15 +71,16 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     recent: RecentCode,
     /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
     /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
-    tables: Option<TablesVerdict>,
+    tables: Option<Arc<TablesVerdict>>,
     /// Whether `tables` was checked against the EVM's tables in this transaction.
     tables_checked: bool,
 }
 
-/// The last verdict on an EVM's tables and the tables it was reached on. A transaction whose
-/// tables are entry for entry the same (a 2.5 KiB comparison) reuses it, instead of building
+/// A verdict on an EVM's tables and the tables it was reached on. A transaction whose tables
+/// are entry for entry the same (a 2.5 KiB comparison) reuses it, instead of building
 /// mainnet's tables for the spec again and comparing against them: that cost more than the
-/// whole native run of a small contract.
+/// whole native run of a small contract. Verdicts are remembered per `JitEvm` and per thread
+/// (a node builds a new EVM per block, `revm-jit bench` one per transaction).
 #[derive(Debug)]
 struct TablesVerdict {
     spec: SpecId,
@@ -87,7 +90,36 @@ struct TablesVerdict {
     mainnet: bool,
 }
 
+/// Verdicts a thread remembers, most recently used first.
+const REMEMBERED_VERDICTS: usize = 8;
+
+thread_local! {
+    /// The verdicts reached or reused on this thread, most recently used first.
+    static VERDICTS: RefCell<Vec<Arc<TablesVerdict>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl TablesVerdict {
+    /// The verdict on `table` and `gas` under `spec`: one this thread remembers, or one reached
+    /// now. `None` if the table cannot be read as addresses (see [`instruction_addresses`]).
+    fn of<H: Host>(table: &InstructionTable<EthInterpreter, H>, gas: &GasTable, spec: SpecId) -> Option<Arc<Self>> {
+        let addresses = instruction_addresses(table)?;
+        VERDICTS.with_borrow_mut(|remembered| {
+            let verdict = match remembered.iter().position(|verdict| verdict.is_for(table, gas, spec)) {
+                Some(index) => remembered.remove(index),
+                None => {
+                    let mainnet = is_mainnet_tables(table, gas, spec);
+                    if !mainnet {
+                        tracing::debug!(?spec, "custom instruction or gas table: frames run interpreted");
+                    }
+                    Arc::new(TablesVerdict { spec, instructions: Box::new(*addresses), gas: *gas, mainnet })
+                }
+            };
+            remembered.insert(0, Arc::clone(&verdict));
+            remembered.truncate(REMEMBERED_VERDICTS);
+            Some(verdict)
+        })
+    }
+
     /// Whether `table` and `gas` under `spec` are the tables this verdict was reached on.
     fn is_for<H: Host>(&self, table: &InstructionTable<EthInterpreter, H>, gas: &GasTable, spec: SpecId) -> bool {
         self.spec == spec && self.gas == *gas && instruction_addresses(table).is_some_and(|a| *a == *self.instructions)
@@ -403,26 +435,23 @@ where
     /// transaction (and after [`JitEvm::inner_mut`]), not per frame: tables changed in the
     /// middle of a transaction through `EvmTr::all_mut` are seen from the next transaction on.
     fn tables_are_mainnet(&mut self, spec: SpecId) -> bool {
+        if let Some(verdict) = &self.tables
+            && self.tables_checked
+            && verdict.spec == spec
+        {
+            return verdict.mainnet;
+        }
         let instructions = &self.inner.instruction;
         let (table, gas) = (instructions.instruction_table(), instructions.gas_table());
-        match &self.tables {
-            Some(verdict) if verdict.spec == spec && self.tables_checked => return verdict.mainnet,
-            Some(verdict) if verdict.is_for(table, gas, spec) => {
-                self.tables_checked = true;
-                return verdict.mainnet;
-            }
-            _ => {}
-        }
-        let mainnet = is_mainnet_tables(table, gas, spec);
-        if !mainnet {
-            tracing::debug!(?spec, "custom instruction or gas table: frames run interpreted");
-        }
-        self.tables = instruction_addresses(table).map(|addresses| TablesVerdict {
-            spec,
-            instructions: Box::new(*addresses),
-            gas: *gas,
-            mainnet,
-        });
+        let verdict = match &self.tables {
+            Some(verdict) if verdict.is_for(table, gas, spec) => Some(Arc::clone(verdict)),
+            _ => TablesVerdict::of(table, gas, spec),
+        };
+        let mainnet = match &verdict {
+            Some(verdict) => verdict.mainnet,
+            None => is_mainnet_tables(table, gas, spec),
+        };
+        self.tables = verdict;
         self.tables_checked = true;
         mainnet
     }
