@@ -61,6 +61,25 @@ fn compiled_code_is_shared_until_the_last_clone_drops() {
     assert_eq!(g.code_refs(), 1);
 }
 
+/// Compiled code accepts exactly the bytes it was compiled from, in any buffer; a buffer it
+/// accepted before is remembered, and that never lets other bytes through.
+#[test]
+fn compiled_code_accepts_only_its_own_bytes_in_any_buffer() {
+    use revm::primitives::Bytes;
+    let code = [0x60, 0x01, 0x60, 0x02, 0x01, 0x00];
+    let f = compiler().compile(&code, SpecId::CANCUN).unwrap();
+    let same = Bytes::copy_from_slice(&code);
+    let other = Bytes::copy_from_slice(&[0x60, 0x01, 0x60, 0x03, 0x01, 0x00]);
+    let shorter = Bytes::copy_from_slice(&code[..5]);
+    for round in 0..3 {
+        assert!(f.is_compiled_from_bytes(&same), "round {round}: the same bytes");
+        assert!(f.is_compiled_from_bytes(&Bytes::copy_from_slice(&code)), "round {round}: a new buffer");
+        assert!(!f.is_compiled_from_bytes(&other), "round {round}: other bytes of the same length");
+        assert!(!f.is_compiled_from_bytes(&shorter), "round {round}: a prefix");
+        assert!(!f.is_compiled_from_bytes(&same.slice(..5)), "round {round}: a prefix of an accepted buffer");
+    }
+}
+
 /// Resident memory stays flat over many compilations with one reused compiler: 2,000 by
 /// default, `REVM_JIT_LEAK_COMPILES=10000` for the full check.
 #[test]

@@ -41,7 +41,7 @@ use std::{
     time::Instant,
 };
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -275,6 +275,10 @@ pub struct CompiledCode {
     /// The bytecode compiled: set at compilation, or, for code loaded from an AOT library
     /// (whose bytecode is not stored), at the first frame whose bytes hash to `code_hash`.
     source: OnceLock<Bytes>,
+    /// The last bytecode buffer found to hold exactly the compiled bytes, held so that its
+    /// address cannot be reused for other bytes: a frame running the same buffer again (a
+    /// node's database cache hands every transaction the same one) is checked by address.
+    last_verified: Mutex<Option<Bytes>>,
     /// Keccak-256 of the bytecode.
     pub code_hash: B256,
     /// The fork the code was compiled for.
@@ -349,13 +353,14 @@ impl CompiledFn {
 
     /// The cache weight: what keeping this code costs the process, in bytes. That is the
     /// machine code's memory, the copy of the bytecode it was compiled from (kept to check
-    /// every frame's bytecode against, see [`CompiledFn::is_compiled_from`]), plus
+    /// every frame's bytecode against, see [`CompiledFn::is_compiled_from`]) and the last
+    /// buffer that passed that check (see [`CompiledFn::is_compiled_from_bytes`]), plus
     /// [`ENTRY_OVERHEAD_BYTES`] for the bookkeeping every compiled contract carries (the cache
     /// entry, the JIT's symbol and resource tracker, the linker's per-object state and
     /// registered unwind tables), so that the cache's capacity bounds resident memory however
     /// small the contracts are.
     pub fn cache_weight(&self) -> usize {
-        self.code_size + self.bytecode_len + ENTRY_OVERHEAD_BYTES
+        self.code_size + 2 * self.bytecode_len + ENTRY_OVERHEAD_BYTES
     }
 
     /// Whether this code was compiled from exactly the bytes `code`, the only bytecode it may
@@ -376,6 +381,25 @@ impl CompiledFn {
                 matches
             }
         }
+    }
+
+    /// [`CompiledFn::is_compiled_from`] for a buffer that may be checked again: the last buffer
+    /// that passed is remembered (and held), so that the next check of the same buffer is an
+    /// address comparison rather than a byte comparison.
+    pub fn is_compiled_from_bytes(&self, code: &Bytes) -> bool {
+        let same_buffer = |held: &Bytes| held.as_ptr() == code.as_ptr() && held.len() == code.len();
+        if let Ok(last) = self.last_verified.try_lock()
+            && last.as_ref().is_some_and(same_buffer)
+        {
+            return true;
+        }
+        if !self.is_compiled_from(code) {
+            return false;
+        }
+        if let Ok(mut last) = self.last_verified.try_lock() {
+            *last = Some(code.clone());
+        }
+        true
     }
 
     /// Whether `self` and `other` are clones of one compilation (the same machine code).
@@ -412,6 +436,7 @@ impl CompiledFn {
             entry,
             code: CodeOwner::Library(library),
             source: OnceLock::new(),
+            last_verified: Mutex::new(None),
             code_hash,
             spec,
             bytecode_len,
@@ -477,6 +502,7 @@ impl Compiler {
             code_size: jit.memory_bytes,
             code: CodeOwner::Jit(jit),
             source: OnceLock::from(Bytes::copy_from_slice(code)),
+            last_verified: Mutex::new(None),
             compile_time,
             phases,
         })))

@@ -553,7 +553,7 @@ fn lookup(
             return None;
         }
     };
-    if !found.is_compiled_from(code.original_byte_slice()) {
+    if !found.is_compiled_from_bytes(&code.original_bytes()) {
         handle.count_code_mismatch();
         return None;
     }
