@@ -553,11 +553,12 @@ fn lookup(
             return None;
         }
     };
-    if !found.is_compiled_from_bytes(&code.original_bytes()) {
+    let bytes = code.original_bytes();
+    if !found.is_compiled_from_bytes(&bytes) {
         handle.count_code_mismatch();
         return None;
     }
-    recent.insert(hash, spec, found.clone(), code.original_bytes());
+    recent.insert(hash, spec, found.clone(), bytes);
     Some(found)
 }
 
