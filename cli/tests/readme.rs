@@ -116,7 +116,9 @@ fn features(manifest: &str) -> Vec<String> {
 fn every_feature_and_the_inspection_mode_are_in_the_readme() {
     let readme = readme();
     let mut missing = Vec::new();
-    for manifest in [concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"), concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")] {
+    for manifest in
+        [concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"), concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]
+    {
         let text = std::fs::read_to_string(manifest).unwrap();
         let names = features(&text);
         assert!(!names.is_empty() || manifest.ends_with("cli/Cargo.toml"), "no features read from {manifest}");
@@ -126,7 +128,9 @@ fn every_feature_and_the_inspection_mode_are_in_the_readme() {
             }
         }
     }
-    for name in ["InspectionMode", "InspectionMode::Native", "InspectionMode::Interpreted", "JitEvm::new", "set_enabled"] {
+    for name in
+        ["InspectionMode", "InspectionMode::Native", "InspectionMode::Interpreted", "JitEvm::new", "set_enabled"]
+    {
         if !readme.contains(name) {
             missing.push(format!("`{name}`"));
         }
@@ -144,5 +148,8 @@ fn synopsis_and_flag_matching() {
     assert_eq!(synopsis(text, "run"), "");
     assert!(has_flag("[--store DIR]", "--store"));
     assert!(!has_flag("[--store-dir DIR]", "--store"));
-    assert_eq!(features("[package]\nx = 1\n[features]\ndefault = [\"a\"]\na = []\nb = [\"dep:c\"]\n[deps]\nd = 1\n"), ["a", "b"]);
+    assert_eq!(
+        features("[package]\nx = 1\n[features]\ndefault = [\"a\"]\na = []\nb = [\"dep:c\"]\n[deps]\nd = 1\n"),
+        ["a", "b"]
+    );
 }
