@@ -162,7 +162,7 @@ pub fn speedup_svg(rows: &[Row]) -> String {
         let ratios: Vec<f64> =
             rows.iter().filter_map(|r| r.speedup(mode)).map(|s| s.ratio).filter(|&r| plottable(r)).collect();
         let geomean = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp();
-        let label = format!("{mode} (geometric mean {})", times((geomean * 100.0).round() / 100.0));
+        let label = format!("{mode} (geometric mean {geomean:.2}x)");
         w(format!(
             "<g class=\"legend\"><rect x=\"{x}\" y=\"56\" width=\"12\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{}\" y=\"66\">{}</text></g>\n",
