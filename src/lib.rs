@@ -13,6 +13,8 @@
 //!   the same machine; everything else runs in revm's interpreter.
 //! - `alloy-evm`: `JitEvmFactory`, an alloy-evm `EvmFactory` whose EVMs run frames natively,
 //!   for reth and other alloy-based nodes (module `evm::alloy`).
+//! - `metrics`: `JitHandle::publish_metrics` exports every counter through the `metrics`
+//!   facade, for nodes that already run a recorder.
 //! - `test-hooks`: settings for tests and benchmarks only (injected compiler faults, a wait
 //!   for the background compiler).
 //!
@@ -35,6 +37,12 @@ pub use compiler::{CompileError, CompilePhases, CompiledCode, CompiledFn, Compil
 #[cfg(feature = "alloy-evm")]
 pub use evm::alloy::{JitEthEvm, JitEvmFactory};
 pub use evm::{FrameCounts, InspectionMode, JitEvm};
+/// The README's Rust examples, compiled and run as doctests (`cargo test --doc`), so that the
+/// usage the README shows cannot drift from the API. Exists only when doctests are collected.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use runtime::{
     CompileCallback, CompileEvent, CompileOutcome, CompileTarget, ConfigError, Fallback, FallbackCounts, JitConfig,
     JitHandle, JitRuntime, PreloadReport, RequestOutcome, ShutdownReport, StatsSnapshot, ToStoreError,

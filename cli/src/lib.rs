@@ -1,6 +1,7 @@
 //! The tooling around revm-jit: the `revm-jit` command line and what it is made of.
 //!
-//! One module per command in [`cmd`] (`statetest`, `bench`, `run`, `compile`, `store`), and
+//! One module per command in [`cmd`] (`statetest`, `bench`, `run`, `compile`, `fuzz`, `store`)
+//! with their parser, [`Cli`], and
 //! what they share: [`exec`] (the execution modes), [`differential`] (one transaction
 //! in the interpreter and as native code at every `OptLevel`, compared; the program
 //! generator and the fuzz input format), [`statetest`] (the Ethereum state-test
@@ -22,3 +23,5 @@ pub mod logging;
 pub mod programs;
 pub mod statetest;
 pub mod traces;
+
+pub use cmd::{Cli, Command};

@@ -304,6 +304,7 @@ fn bench_counts_bad_fixtures_and_runs_the_rest() {
         fixtures: Some(dir.path().to_path_buf()),
         filter: None,
         json: None,
+        plot: None,
         spec: None,
         time_ms: 0,
         min_runs: 1,

@@ -1,5 +1,5 @@
-//! `revm-jit store list|verify|gc` as an operator runs them: `--json` documents, every refusal
-//! listed with its reason, and the exit status of `verify`.
+//! `revm-jit store list|verify|gc` as an operator runs them: `--json FILE` and `--json -`
+//! documents, every refusal listed with its reason, and the exit status of `verify`.
 
 use revm::primitives::{hardfork::SpecId, keccak256};
 use revm_jit::{
@@ -41,9 +41,9 @@ fn verify_lists_every_refusal_with_its_reason_and_fails() {
     assert!(!ok, "verify succeeded on a store with a refused artifact:\n{text}");
     assert!(text.contains("refused (elf-"), "{text}");
 
-    let (ok, json) = revm_jit(&["store", "verify", "--json"], &dir);
+    let (ok, json) = revm_jit(&["store", "verify", "--json", "-"], &dir);
     assert!(!ok);
-    let report: Value = serde_json::from_str(&json).expect("verify --json prints JSON");
+    let report: Value = serde_json::from_str(&json).expect("verify --json - prints JSON alone");
     assert_eq!((report["checked"].as_u64(), report["valid"].as_u64()), (Some(2), Some(1)), "{report:#}");
     assert_eq!(report["clean"], false);
     let refused = report["refused"].as_array().unwrap();
@@ -51,9 +51,16 @@ fn verify_lists_every_refusal_with_its_reason_and_fails() {
     assert!(refused[0]["reason"].as_str().unwrap().starts_with("elf-"), "{report:#}");
     assert_eq!(refused[0]["manifest"]["code_hash"], bad.key.code_hash.to_string());
 
-    let (ok, json) = revm_jit(&["store", "list", "--json"], &dir);
+    let (ok, json) = revm_jit(&["store", "list", "--json", "-"], &dir);
     assert!(ok);
-    let listed: Value = serde_json::from_str(&json).expect("list --json prints JSON");
+    let listed: Value = serde_json::from_str(&json).expect("list --json - prints JSON alone");
+    // `--json FILE`: the same document in the file, the table on stdout.
+    let file = scratch.path().join("list.json");
+    let (ok, table) = revm_jit(&["store", "list", "--json", file.to_str().unwrap()], &dir);
+    assert!(ok);
+    assert!(table.contains("2 artifacts, 1 valid"), "{table}");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written, listed);
     let artifacts = listed["artifacts"].as_array().unwrap();
     assert_eq!(artifacts.len(), 2);
     assert_eq!(artifacts.iter().filter(|a| a["valid"] == true).count(), 1);
@@ -61,7 +68,7 @@ fn verify_lists_every_refusal_with_its_reason_and_fails() {
 
     let (ok, _) = revm_jit(&["store", "gc", "--deep", "--now"], &dir);
     assert!(ok);
-    let (ok, json) = revm_jit(&["store", "verify", "--json"], &dir);
+    let (ok, json) = revm_jit(&["store", "verify", "--json", "-"], &dir);
     assert!(ok, "{json}");
     assert_eq!(serde_json::from_str::<Value>(&json).unwrap()["valid"], 1);
     assert!(!marker.exists(), "the constructor ran");

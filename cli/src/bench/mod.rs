@@ -24,6 +24,7 @@
 //! [`Outcome`] must match the first mode's; any difference is a [`BenchError`].
 
 pub mod outcome;
+pub mod plot;
 pub mod report;
 
 pub use outcome::{Outcome, Status};

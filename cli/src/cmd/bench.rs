@@ -1,15 +1,19 @@
 //! `revm-jit bench`: measures the embedded programs or a directory of fixtures in one or
 //! more modes, interleaved run by run, prints a table (median, interquartile range, speedup
-//! with its range, compile time) and optionally writes a JSON report.
+//! with its range, compile time), and optionally writes a JSON report (`--json`) and a chart
+//! of the speedups (`--plot`). A progress bar on stderr, shown only on a terminal, says which
+//! case is being measured.
 
-use crate::bench::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, report};
+use super::json::{Human, JsonTarget};
+use crate::bench::{BenchError, MeasureConfig, Row, Status, bench_case, ordered_modes, plot, report};
 use crate::{
     exec::Mode,
     fixture::{self, Case, DEFAULT_SPEC, FixtureError},
     programs,
 };
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use revm::primitives::hardfork::SpecId;
-use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
 /// Arguments of `revm-jit bench`.
 #[derive(clap::Args, Debug, Clone)]
@@ -19,15 +23,21 @@ pub struct BenchArgs {
     #[cfg_attr(feature = "llvm", arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp,jit"))]
     #[cfg_attr(not(feature = "llvm"), arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp"))]
     pub modes: Vec<Mode>,
-    /// Directory of fixture JSON files to run instead of the embedded programs.
+    /// Fixture JSON files to run instead of the embedded programs: a directory, searched
+    /// recursively as `statetest` searches one, or a single file.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
     /// Only run cases whose name contains this substring.
     #[arg(long, value_name = "SUBSTR")]
     pub filter: Option<String>,
-    /// Also write the results as JSON to this file.
+    /// Also write the results as one JSON document to FILE; `-` prints it on stdout instead of
+    /// the table (which then goes to stderr).
+    #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+    pub json: Option<JsonTarget>,
+    /// Draw the speedup of each compiled mode over `interp`, per case, as an SVG bar chart
+    /// into FILE (needs `interp` and another mode).
     #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
     /// Hard fork to run under (e.g. Cancun, Prague); overrides fixture configs.
     /// Default: the fixture's config, else Cancun.
     #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
@@ -52,6 +62,19 @@ pub struct BenchArgs {
     pub store: Option<PathBuf>,
 }
 
+/// The bar shown while cases are measured: drawn on stderr when stderr is a terminal, hidden
+/// otherwise, so that logs and CI output hold only the table and the errors.
+fn progress_bar(cases: usize, modes: &[Mode]) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(cases as u64), target);
+    let modes = modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
+    let template = format!("[{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} cases ({modes})  {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 /// A case to run and, for embedded programs, the status it must end with.
 struct Job {
     case: Case,
@@ -70,6 +93,11 @@ pub struct BenchSummary {
 /// Runs `revm-jit bench`. Exits non-zero if any fixture failed to load or run, any
 /// program ended with an unexpected status, any two modes disagreed, or nothing ran.
 pub fn run(args: &BenchArgs) -> ExitCode {
+    let modes = ordered_modes(&args.modes);
+    if args.plot.is_some() && !(modes.contains(&Mode::Interp) && modes.len() > 1) {
+        eprintln!("error: --plot draws speedups over interp: --mode needs interp and at least one other mode");
+        return ExitCode::FAILURE;
+    }
     let BenchSummary { rows, failures } = match execute(args) {
         Ok(summary) => summary,
         Err(e) => {
@@ -78,13 +106,24 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         }
     };
     let mut ok = failures.is_empty() && !rows.is_empty();
-    if let Some(path) = &args.json {
-        let text =
-            serde_json::to_string_pretty(&report::json(&rows, &failures)).expect("a JSON value always serializes");
-        match std::fs::write(path, text + "\n") {
+    if let Some(target) = &args.json {
+        match target.write(&report::json(&rows, &failures)) {
+            Ok(()) => {
+                if let Some(path) = target.file() {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ok = false;
+            }
+        }
+    }
+    if let Some(path) = &args.plot {
+        match std::fs::write(path, plot::speedup_svg(&rows)) {
             Ok(()) => eprintln!("wrote {}", path.display()),
             Err(e) => {
-                eprintln!("error: cannot write --json file {}: {e}", path.display());
+                eprintln!("error: cannot write the --plot chart to {}: {e}", path.display());
                 ok = false;
             }
         }
@@ -105,9 +144,10 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// Loads the cases `args` select and measures them, printing the table (to stdout) and
-/// each failure (to stderr) as it goes. Fails only when the fixture directory cannot be
-/// listed; a fixture that does not load or run is recorded in the summary.
+/// Loads the cases `args` select and measures them, printing the table (to stdout, or to
+/// stderr with `--json -`) and each failure (to stderr) as it goes, under a progress bar on
+/// stderr when it is a terminal. Fails only when the fixture directory cannot be listed; a
+/// fixture that does not load or run is recorded in the summary.
 pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
     crate::bench::steady_heap();
     let modes = ordered_modes(&args.modes);
@@ -139,7 +179,7 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
             }
         }
         Some(dir) => {
-            for file in fixture::fixture_files(dir)? {
+            for file in fixture::files_under(dir)? {
                 let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 match fixture::load_file(&file, args.spec) {
                     Ok(cases) => jobs.extend(
@@ -155,30 +195,40 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
         }
     }
 
+    let human = Human::new(args.json.as_ref());
     let table = report::Table::new(jobs.iter().map(|j| j.case.name.len()).max().unwrap_or(0), &modes);
     let mut rows: Vec<Row> = Vec::with_capacity(jobs.len());
     if jobs.is_empty() {
         eprintln!("no case to run");
     } else {
-        println!("{}", table.header());
+        human.line(table.header());
     }
+    let progress = progress_bar(jobs.len(), &modes);
     for job in &jobs {
+        progress.set_message(job.case.name.clone());
         match bench_case(&job.case, &modes, job.expected.as_ref(), &config) {
             Ok(row) => {
-                println!("{}", table.row(&row));
+                progress.suspend(|| {
+                    human.line(table.row(&row));
+                    human.flush();
+                });
                 rows.push(row);
             }
             Err(e) => {
-                println!("{}", table.failed_row(&job.case.name));
-                eprintln!("error: {e}");
+                progress.suspend(|| {
+                    human.line(table.failed_row(&job.case.name));
+                    human.flush();
+                    eprintln!("error: {e}");
+                });
                 failures.push((job.case.name.clone(), e));
             }
         }
-        let _ = std::io::stdout().flush();
+        progress.inc(1);
     }
+    progress.finish_and_clear();
 
     for line in table.summary(&rows) {
-        println!("{line}");
+        human.line(line);
     }
     Ok(BenchSummary { rows, failures })
 }

@@ -7,8 +7,10 @@
 //! once: for `--spec` when given, otherwise for the fork each test names. Independent
 //! contracts compile in parallel on `--jobs` threads. The report gives the slowest contracts
 //! with their phase times, and the median, 99th percentile and maximum over all of them;
-//! `--json FILE` writes every measurement.
+//! `--json FILE` writes every measurement as one JSON document (`-`: on stdout, the text
+//! report going to stderr).
 
+use super::json::{Human, JsonTarget, JsonWriteError};
 use crate::{
     fixture::{self, FixtureError},
     programs,
@@ -65,9 +67,10 @@ pub struct CompileArgs {
     /// How many of the slowest contracts to list with their phase times.
     #[arg(long, default_value_t = 5)]
     pub slowest: usize,
-    /// Write every contract's measurement and the summary to this file as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    /// Also write every contract's measurement and the summary as one JSON document to FILE;
+    /// `-` prints it on stdout instead of the text report (which then goes to stderr).
+    #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+    pub json: Option<JsonTarget>,
 }
 
 /// `--opt-level`: the library's [`OptLevel`], as named on the command line.
@@ -122,14 +125,9 @@ pub enum CompileCommandError {
     /// The store could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The `--json` file could not be written.
-    #[error("writing {}: {source}", path.display())]
-    WriteJson {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
+    /// The `--json` document could not be written.
+    #[error(transparent)]
+    WriteJson(#[from] JsonWriteError),
     /// A compiler thread panicked (a compiler bug; the panic message went to stderr).
     #[error("a compiler thread panicked")]
     WorkerPanicked,
@@ -166,10 +164,9 @@ fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
         Some(dir) => compile_into_store(args, dir, &jobs, &config, threads, &progress)?,
     };
     progress.finish_and_clear();
-    report.print(args.slowest, start.elapsed(), threads);
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.to_json()).expect("report serialises");
-        std::fs::write(path, text).map_err(|source| CompileCommandError::WriteJson { path: path.clone(), source })?;
+    report.print(Human::new(args.json.as_ref()), args.slowest, start.elapsed(), threads);
+    if let Some(target) = &args.json {
+        target.write(&report.to_json())?;
     }
     Ok(())
 }
@@ -370,10 +367,10 @@ impl Report {
         }
     }
 
-    fn print(&self, slowest: usize, elapsed: Duration, threads: usize) {
+    fn print(&self, human: Human, slowest: usize, elapsed: Duration, threads: usize) {
         let ms = |us: u128| format!("{:.1} ms", us as f64 / 1000.0);
         if !self.measurements.is_empty() && slowest > 0 {
-            println!(
+            human.line(format_args!(
                 "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 "slowest contracts",
                 "fork",
@@ -385,9 +382,9 @@ impl Report {
                 "optimise",
                 "codegen",
                 "link"
-            );
+            ));
             for m in self.measurements.iter().take(slowest) {
-                println!(
+                human.line(format_args!(
                     "{:<66} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
                     m.code_hash.to_string(),
                     m.spec,
@@ -399,19 +396,19 @@ impl Report {
                     ms(m.optimize_us),
                     ms(m.codegen_us),
                     ms(m.link_us)
-                );
+                ));
             }
         }
-        println!(
+        human.line(format_args!(
             "{} contracts compiled, {} refused, on {threads} threads in {elapsed:.1?}; compile time p50 {}, p99 {}, max {}",
             self.measurements.len(),
             self.refused.len(),
             ms(self.quantile(0.5)),
             ms(self.quantile(0.99)),
             ms(self.quantile(1.0)),
-        );
+        ));
         if let Some(stored) = &self.stored {
-            println!("stored: {stored}");
+            human.line(format_args!("stored: {stored}"));
         }
     }
 
@@ -448,8 +445,7 @@ fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, Compil
         return Err(CompileCommandError::NoInput);
     }
     for input in &args.inputs {
-        let files = if input.is_dir() { fixture::fixture_files(input)? } else { vec![input.clone()] };
-        for file in files {
+        for file in fixture::files_under(input)? {
             for case in fixture::load_file(&file, None)? {
                 add_contracts(&mut contracts, &case, args.spec.unwrap_or(case.spec));
             }

@@ -1,13 +1,18 @@
 //! `revm-jit run`: executes one transaction (each test of a fixture file, or a call to
-//! given code) in one mode and prints its status, gas, output and logs.
+//! given code) in one or more modes and prints its status, gas, output and logs, the time of
+//! each mode, and how many frames ran native; `--json FILE` writes the same as one JSON
+//! document. With several modes, every mode must produce the same outcome as the first.
 
-use crate::bench::{Outcome, Status, report};
+use super::json::{Human, JsonTarget, JsonWriteError};
+use crate::bench::{Outcome, Status, ordered_modes, report};
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
     fixture::{self, Case, DEFAULT_SPEC, FixtureError},
 };
 use revm::primitives::{Bytes, TxKind, hardfork::SpecId, hex};
+use revm_jit::FrameCounts;
+use serde_json::{Value, json};
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 /// Gas limit of `--code` / `--asm` calls when `--gas-limit` is not given.
@@ -28,15 +33,20 @@ pub struct RunArgs {
     /// Calldata, as hex (replaces a fixture's data too).
     #[arg(long, value_name = "HEX")]
     pub calldata: Option<String>,
-    /// How to execute.
-    #[arg(long, value_enum, default_value = "interp")]
-    pub mode: Mode,
+    /// How to execute: one mode, or several comma-separated (each in a fresh executor, `interp`
+    /// first when listed), whose outcomes must agree.
+    #[arg(long = "mode", value_enum, value_delimiter = ',', default_value = "interp")]
+    pub modes: Vec<Mode>,
     /// Hard fork to run under (default: the fixture's config, else Cancun).
     #[arg(long, value_name = "SPEC", value_parser = crate::fork::parse_arg)]
     pub spec: Option<SpecId>,
     /// Transaction gas limit (default: the fixture's, or 30,000,000 for code).
     #[arg(long, value_name = "N")]
     pub gas_limit: Option<u64>,
+    /// Also write the outcome of every case as one JSON document to FILE; `-` prints it on
+    /// stdout instead of the text (which then goes to stderr).
+    #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+    pub json: Option<JsonTarget>,
 }
 
 /// Why `revm-jit run` could not run.
@@ -70,13 +80,59 @@ pub enum RunError {
     #[error(transparent)]
     Fixture(#[from] FixtureError),
     /// revm rejected the transaction.
-    #[error("{name}: transaction failed: {source}")]
+    #[error("{name}: {mode}: transaction failed: {source}")]
     Evm {
         /// Case name.
         name: String,
+        /// The mode that ran it.
+        mode: Mode,
         /// revm's error.
         source: revm::context::result::EVMError<std::convert::Infallible>,
     },
+    /// Two modes produced different outcomes (everything was printed first).
+    #[error("{name}: MODES DISAGREE: {mode} vs {baseline}: {}", diffs.join("; "))]
+    Disagreement {
+        /// Case name.
+        name: String,
+        /// The first mode, every other is compared with.
+        baseline: Mode,
+        /// The mode that differs.
+        mode: Mode,
+        /// How it differs (baseline value first).
+        diffs: Vec<String>,
+    },
+    /// The `--json` document could not be written.
+    #[error(transparent)]
+    Json(#[from] JsonWriteError),
+}
+
+/// One mode's run of a case.
+#[derive(Debug)]
+struct ModeRun {
+    mode: Mode,
+    outcome: Outcome,
+    /// Wall-clock time of the one run, compilation included.
+    time_ns: u64,
+    /// Time spent compiling during the run (0 for `interp`).
+    compile_ns: u64,
+    frames: FrameCounts,
+}
+
+/// Runs `case` in a fresh executor for `mode`.
+fn run_mode(case: &Case, mode: Mode) -> Result<ModeRun, RunError> {
+    let mut executor = Executor::new(mode);
+    let (ctx, tx) = (case.context(), case.tx());
+    let start = Instant::now();
+    let result = executor.transact(ctx, tx);
+    let time_ns = start.elapsed().as_nanos() as u64;
+    let result = result.map_err(|source| RunError::Evm { name: case.name.clone(), mode, source })?;
+    Ok(ModeRun {
+        mode,
+        outcome: Outcome::new(&result),
+        time_ns,
+        compile_ns: executor.compile_ns(),
+        frames: executor.frame_counts(),
+    })
 }
 
 /// Runs `revm-jit run`; exits non-zero when the input is bad or revm rejects the
@@ -126,52 +182,137 @@ fn run_inner(args: &RunArgs) -> Result<(), RunError> {
         }
     }
 
+    let modes = ordered_modes(&args.modes);
+    let human = Human::new(args.json.as_ref());
+    let mut documents = Vec::with_capacity(cases.len());
+    let mut disagreement = None;
     for (i, case) in cases.iter().enumerate() {
         if i > 0 {
-            println!();
+            human.line("");
         }
-        let mut executor = Executor::new(args.mode);
-        let ctx = case.context();
-        let tx = case.tx();
-        let start = Instant::now();
-        let result = executor.transact(ctx, tx);
-        let elapsed = start.elapsed();
-        let result = result.map_err(|source| RunError::Evm { name: case.name.clone(), source })?;
-        let outcome = Outcome::new(&result);
-        print_outcome(case, args.mode, &executor, &outcome, elapsed.as_nanos() as u64);
+        let runs = modes.iter().map(|&mode| run_mode(case, mode)).collect::<Result<Vec<_>, _>>()?;
+        let first = &runs[0];
+        let mut differences = Vec::new();
+        for run in &runs[1..] {
+            let diffs = first.outcome.differences(&run.outcome);
+            if !diffs.is_empty() {
+                differences.extend(diffs.iter().map(|d| format!("{} vs {}: {d}", run.mode, first.mode)));
+                if disagreement.is_none() {
+                    disagreement = Some(RunError::Disagreement {
+                        name: case.name.clone(),
+                        baseline: first.mode,
+                        mode: run.mode,
+                        diffs,
+                    });
+                }
+            }
+        }
+        print_outcome(human, case, &runs, &differences);
+        documents.push(case_json(case, &runs, &differences));
     }
-    Ok(())
+    if let Some(target) = &args.json {
+        target.write(&json!({ "cases": documents }))?;
+    }
+    match disagreement {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
-fn print_outcome(case: &Case, mode: Mode, executor: &Executor, outcome: &Outcome, ns: u64) {
-    let source = case.source.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
-    println!("case:      {}{source}", case.name);
-    let target = match case.tx.kind {
+/// Where the transaction goes: the called address, or `create`.
+fn target(case: &Case) -> String {
+    match case.tx.kind {
         TxKind::Call(to) => to.to_string(),
-        TxKind::Create => "contract creation".to_owned(),
+        TxKind::Create => "create".to_owned(),
+    }
+}
+
+/// One case as JSON:
+///
+/// ```text
+/// {"name", "source" (file or null), "to" (address or "create"), "spec", "gas_limit",
+///  "status" ("success", "revert", "halt (<reason>)"), "success", "reason" (success reason or
+///  null), "gas_used", "output" (0x hex), "logs" (count),
+///  "modes": {"<mode>": {"time_ns", "compile_ns", "frames": {"native", "interpreted"}}},
+///  "agree" (every mode's outcome equals the first's), "differences": [text]}
+/// ```
+///
+/// Status, gas, output and logs are the first mode's (every other mode's when they agree).
+/// `time_ns` is one run, compilation included; `compile_ns` is 0 and `frames` null for
+/// `interp` (plain revm counts no frames).
+fn case_json(case: &Case, runs: &[ModeRun], differences: &[String]) -> Value {
+    let outcome = &runs[0].outcome;
+    let reason = match &outcome.status {
+        Status::Success(reason) => Some(format!("{reason:?}")),
+        _ => None,
     };
-    println!("to:        {target}");
-    println!("mode:      {mode}");
-    println!("spec:      {}", <&'static str>::from(case.spec));
+    let modes: serde_json::Map<String, Value> = runs
+        .iter()
+        .map(|run| {
+            // Plain revm does not count frames: `null` rather than a misleading 0.
+            let frames = (run.mode != Mode::Interp)
+                .then(|| json!({ "native": run.frames.native, "interpreted": run.frames.interpreted }));
+            let entry = json!({ "time_ns": run.time_ns, "compile_ns": run.compile_ns, "frames": frames });
+            (run.mode.name().to_owned(), entry)
+        })
+        .collect();
+    json!({
+        "name": case.name,
+        "source": case.source.as_ref().map(|p| p.display().to_string()),
+        "to": target(case),
+        "spec": <&'static str>::from(case.spec),
+        "gas_limit": case.tx.gas_limit,
+        "status": outcome.status.to_string(),
+        "success": outcome.status.is_success(),
+        "reason": reason,
+        "gas_used": outcome.gas_used,
+        "output": hex::encode_prefixed(&outcome.output),
+        "logs": outcome.logs.len(),
+        "modes": modes,
+        "agree": differences.is_empty(),
+        "differences": differences,
+    })
+}
+
+fn print_outcome(human: Human, case: &Case, runs: &[ModeRun], differences: &[String]) {
+    let outcome = &runs[0].outcome;
+    let source = case.source.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+    human.line(format_args!("case:      {}{source}", case.name));
+    human.line(format_args!(
+        "to:        {}",
+        if case.tx.kind.is_create() { "contract creation".to_owned() } else { target(case) }
+    ));
+    human.line(format_args!("spec:      {}", <&'static str>::from(case.spec)));
     let status = match &outcome.status {
         Status::Success(reason) => format!("success ({reason:?})"),
         other => other.to_string(),
     };
-    println!("status:    {status}");
-    println!("gas used:  {} (limit {})", outcome.gas_used, case.tx.gas_limit);
-    println!("output:    {}", hex::encode_prefixed(&outcome.output));
-    println!("logs:      {}", outcome.logs.len());
+    human.line(format_args!("status:    {status}"));
+    human.line(format_args!("gas used:  {} (limit {})", outcome.gas_used, case.tx.gas_limit));
+    human.line(format_args!("output:    {}", hex::encode_prefixed(&outcome.output)));
+    human.line(format_args!("logs:      {}", outcome.logs.len()));
     for (i, log) in outcome.logs.iter().enumerate() {
-        println!("  [{i}] address {}", log.address);
+        human.line(format_args!("  [{i}] address {}", log.address));
         for (t, topic) in log.data.topics().iter().enumerate() {
-            println!("      topic{t}  {topic}");
+            human.line(format_args!("      topic{t}  {topic}"));
         }
-        println!("      data    {}", hex::encode_prefixed(&log.data.data));
+        human.line(format_args!("      data    {}", hex::encode_prefixed(&log.data.data)));
     }
-    if mode != Mode::Interp {
-        let frames = executor.frame_counts();
-        println!("frames:    {} native, {} interpreted", frames.native, frames.interpreted);
-        println!("compile:   {}", report::duration(executor.compile_ns()));
+    for run in runs {
+        let mut line = format!("{:<10} {} (one run", format!("{}:", run.mode), report::duration(run.time_ns));
+        if run.mode == Mode::Interp {
+            line.push(')');
+        } else {
+            line += &format!(
+                ", compilation included); compile {}; frames {} native, {} interpreted",
+                report::duration(run.compile_ns),
+                run.frames.native,
+                run.frames.interpreted
+            );
+        }
+        human.line(line);
     }
-    println!("time:      {} (one run, including any compilation)", report::duration(ns));
+    for difference in differences {
+        human.line(format_args!("DIFFERS:   {difference}"));
+    }
 }

@@ -1,5 +1,6 @@
 //! `revm-jit statetest`: runs state-test files in one mode and prints a summary.
 
+use super::json::JsonTarget;
 use crate::exec::Mode;
 use crate::statetest::{Console, RunOptions, run as run_tests};
 use std::{io::Write, path::PathBuf, process::ExitCode};
@@ -13,9 +14,11 @@ pub struct Args {
     /// Run only tests whose name or file path contains this substring.
     #[arg(long, value_name = "SUBSTR")]
     pub filter: Option<String>,
-    /// Write every case's outcome (file, test, fork, index, status, reason) to FILE as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    /// Also write every case's outcome (file, test, fork, index, status, reason) as one JSON
+    /// document to FILE; `-` prints it on stdout instead of the summary (which then goes to
+    /// stderr).
+    #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+    pub json: Option<JsonTarget>,
     /// Number of worker threads running files in parallel.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: u64,
@@ -53,20 +56,32 @@ pub fn run(args: Args) -> ExitCode {
     let report = run_tests(&args.paths, &options, &mut Console::new(""));
 
     let mut json_failed = false;
-    if let Some(path) = &args.json {
-        let written = std::fs::File::create(path).map(std::io::BufWriter::new).and_then(|mut file| {
-            report.write_json(&mut file)?;
-            file.flush()
-        });
+    if let Some(target) = &args.json {
+        let written = match target {
+            JsonTarget::Stdout => {
+                let mut out = std::io::stdout().lock();
+                report.write_json(&mut out).and_then(|()| out.flush())
+            }
+            JsonTarget::File(path) => std::fs::File::create(path).map(std::io::BufWriter::new).and_then(|mut file| {
+                report.write_json(&mut file)?;
+                file.flush()
+            }),
+        };
         if let Err(error) = written {
-            eprintln!("error: cannot write the JSON report to {}: {error}", path.display());
+            let name = target.file().map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+            eprintln!("error: cannot write the JSON report to {name}: {error}");
             json_failed = true;
         }
     }
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if let Err(error) = report.write_summary(&mut out).and_then(|()| out.flush()) {
+    let written = if JsonTarget::human_to_stderr(args.json.as_ref()) {
+        let mut err = std::io::stderr().lock();
+        report.write_summary(&mut err).and_then(|()| err.flush())
+    } else {
+        let mut out = std::io::stdout().lock();
+        report.write_summary(&mut out).and_then(|()| out.flush())
+    };
+    if let Err(error) = written {
         eprintln!("error: cannot write the summary: {error}");
         return ExitCode::FAILURE;
     }

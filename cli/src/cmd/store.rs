@@ -1,9 +1,11 @@
 //! `revm-jit store list|verify|gc DIR`: what an operator needs to look after a store.
 //!
-//! `list` and `verify` print a table, or with `--json` one JSON document (for scripts and
-//! monitoring); `verify` names every refused artifact with its reason and exits non-zero when
-//! there is any.
+//! `list` and `verify` print a table; `--json FILE` also writes it as one JSON document (for
+//! scripts and monitoring), `--json -` prints the document on stdout instead of the table
+//! (which goes to stderr). `verify` names every refused artifact with its reason and exits
+//! non-zero when there is any.
 
+use super::json::{Human, JsonTarget};
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, GcOptions, ListedArtifact, MacKey, Manifest, VerifyReport};
 use serde_json::{Value, json};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -23,9 +25,10 @@ pub enum StoreCommand {
     List {
         /// The store directory.
         dir: PathBuf,
-        /// Print one JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// Also write the listing as one JSON document to FILE; `-` prints it on stdout
+        /// instead of the table (which then goes to stderr).
+        #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+        json: Option<JsonTarget>,
         /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -35,9 +38,10 @@ pub enum StoreCommand {
     Verify {
         /// The store directory.
         dir: PathBuf,
-        /// Print one JSON document instead of text.
-        #[arg(long)]
-        json: bool,
+        /// Also write the report as one JSON document to FILE; `-` prints it on stdout
+        /// instead of the text (which then goes to stderr).
+        #[arg(long, value_name = "FILE", value_parser = JsonTarget::parse)]
+        json: Option<JsonTarget>,
         /// The store's MAC key, in a file: artifacts without a valid MAC are refused.
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -66,8 +70,12 @@ pub enum StoreCommand {
 /// Runs the subcommand.
 pub fn run(args: &StoreArgs) -> ExitCode {
     let result = match &args.command {
-        StoreCommand::List { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| list(&s, *json)),
-        StoreCommand::Verify { dir, json, key_file } => open(dir, key_file.as_deref()).and_then(|s| verify(&s, *json)),
+        StoreCommand::List { dir, json, key_file } => {
+            open(dir, key_file.as_deref()).and_then(|s| list(&s, json.as_ref()))
+        }
+        StoreCommand::Verify { dir, json, key_file } => {
+            open(dir, key_file.as_deref()).and_then(|s| verify(&s, json.as_ref()))
+        }
         StoreCommand::Gc { dir, keep_other_builds, deep, now, key_file } => {
             open(dir, key_file.as_deref()).and_then(|s| gc(&s, *keep_other_builds, *deep, *now))
         }
@@ -137,10 +145,32 @@ fn build_json(build: &BuildId) -> Value {
     })
 }
 
-fn list(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
+fn list(store: &DiskStore, json: Option<&JsonTarget>) -> Result<ExitCode, String> {
     let listed = store.list().map_err(|e| e.to_string())?;
     let valid = listed.iter().filter(|a| a.is_valid()).count();
-    if as_json {
+    let human = Human::new(json);
+    human.line(format_args!("{:<66} {:<10} {:>9} {:<40} status", "code hash", "fork", "lib bytes", "library"));
+    for artifact in &listed {
+        let status = artifact.error().map_or_else(|| "ok".to_string(), |e| format!("refused ({}): {e}", e.reason()));
+        match &artifact.manifest {
+            Some(m) => human.line(format_args!(
+                "{:<66} {:<10} {:>9} {:<40} {status}",
+                m.code_hash.to_string(),
+                format!("{:?}", m.spec),
+                m.library_len,
+                m.library
+            )),
+            None => {
+                human.line(format_args!("{:<66} {:<10} {:>9} {:<40} {status}", artifact.path.display(), "?", "?", "?"))
+            }
+        }
+    }
+    human.line(format_args!(
+        "{} artifacts, {valid} valid for this build ({})",
+        listed.len(),
+        store.build().compiler_version
+    ));
+    if let Some(target) = json {
         let document = json!({
             "dir": store.dir().display().to_string(),
             "build": build_json(store.build()),
@@ -148,24 +178,8 @@ fn list(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
             "total": listed.len(),
             "valid": valid,
         });
-        println!("{document:#}");
-        return Ok(ExitCode::SUCCESS);
+        target.write(&document).map_err(|e| e.to_string())?;
     }
-    println!("{:<66} {:<10} {:>9} {:<40} status", "code hash", "fork", "lib bytes", "library");
-    for artifact in &listed {
-        let status = artifact.error().map_or_else(|| "ok".to_string(), |e| format!("refused ({}): {e}", e.reason()));
-        match &artifact.manifest {
-            Some(m) => println!(
-                "{:<66} {:<10} {:>9} {:<40} {status}",
-                m.code_hash.to_string(),
-                format!("{:?}", m.spec),
-                m.library_len,
-                m.library
-            ),
-            None => println!("{:<66} {:<10} {:>9} {:<40} {status}", artifact.path.display(), "?", "?", "?"),
-        }
-    }
-    println!("{} artifacts, {valid} valid for this build ({})", listed.len(), store.build().compiler_version);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -188,22 +202,22 @@ fn verify_json(store: &DiskStore, report: &VerifyReport) -> Value {
     })
 }
 
-fn verify(store: &DiskStore, as_json: bool) -> Result<ExitCode, String> {
+fn verify(store: &DiskStore, json: Option<&JsonTarget>) -> Result<ExitCode, String> {
     let report = store.verify().map_err(|e| e.to_string())?;
-    if as_json {
-        println!("{:#}", verify_json(store, &report));
-    } else {
-        for problem in &report.problems {
-            println!("refused ({}): {}: {}", problem.error.reason(), problem.path.display(), problem.error);
-        }
-        println!(
-            "{} checked, {} valid, {} refused; {} unreferenced libraries, {} temporary files",
-            report.checked,
-            report.valid,
-            report.problems.len(),
-            report.unreferenced_libraries.len(),
-            report.temp_files.len()
-        );
+    let human = Human::new(json);
+    for problem in &report.problems {
+        human.line(format_args!("refused ({}): {}: {}", problem.error.reason(), problem.path.display(), problem.error));
+    }
+    human.line(format_args!(
+        "{} checked, {} valid, {} refused; {} unreferenced libraries, {} temporary files",
+        report.checked,
+        report.valid,
+        report.problems.len(),
+        report.unreferenced_libraries.len(),
+        report.temp_files.len()
+    ));
+    if let Some(target) = json {
+        target.write(&verify_json(store, &report)).map_err(|e| e.to_string())?;
     }
     Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::exec::{Executor, Mode};
 use crate::fixture::{
-    FieldPath, FixtureError, FixtureFile, FixtureTest,
+    self, FieldPath, FixtureError, FixtureFile, FixtureTest,
     env::{self, CaseIndex, ForkSupport, Rejection, TxBuildError},
 };
 use revm::{
@@ -117,11 +117,15 @@ fn collect(paths: &[PathBuf]) -> (Vec<Job>, Vec<CaseOutcome>) {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| root.display().to_string());
-            let before = jobs.len();
-            if let Err(source) = walk(root, root, &label, &mut jobs) {
-                failures.push(fail(Failure::Load(FixtureError::Io { path: root.clone(), source })));
-            } else if jobs.len() == before {
-                failures.push(fail(Failure::NoFiles { path: root.clone() }));
+            match fixture::fixture_files(root) {
+                Err(error) => failures.push(fail(Failure::Load(error))),
+                Ok(files) if files.is_empty() => failures.push(fail(Failure::NoFiles { path: root.clone() })),
+                Ok(files) => jobs.extend(files.into_iter().map(|path| {
+                    let rel = path.parent().and_then(|p| p.strip_prefix(root).ok()).unwrap_or(Path::new(""));
+                    let dir =
+                        if rel.as_os_str().is_empty() { label.clone() } else { format!("{label}/{}", rel.display()) };
+                    Job { path, dir }
+                })),
             }
         } else if root.exists() {
             let dir = root.parent().map(|p| p.display().to_string()).unwrap_or_default();
@@ -134,29 +138,6 @@ fn collect(paths: &[PathBuf]) -> (Vec<Job>, Vec<CaseOutcome>) {
         }
     }
     (jobs, failures)
-}
-
-/// Adds the `.json` files of `dir` (sorted), then those of its subdirectories (sorted).
-fn walk(root: &Path, dir: &Path, label: &str, jobs: &mut Vec<Job>) -> std::io::Result<()> {
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            dirs.push(path);
-        } else if path.extension().is_some_and(|e| e == "json") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    dirs.sort();
-    let rel = dir.strip_prefix(root).unwrap_or(dir);
-    let dir_label = if rel.as_os_str().is_empty() { label.to_string() } else { format!("{label}/{}", rel.display()) };
-    jobs.extend(files.into_iter().map(|path| Job { path, dir: dir_label.clone() }));
-    for sub in dirs {
-        walk(root, &sub, label, jobs)?;
-    }
-    Ok(())
 }
 
 /// A worker's executor, replaced by a fresh one after a panic (its caches may be

@@ -1,0 +1,62 @@
+//! What `revm-jit run --json`, `bench --json -` and `bench --plot` produce, end to end through
+//! the binary: one JSON document alone on stdout with `-`, the chart written where asked.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn revm_jit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_revm-jit")).args(args).output().expect("run revm-jit")
+}
+
+fn json_stdout(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"))
+}
+
+#[test]
+fn run_json_gives_the_outcome_and_each_mode() {
+    // PUSH1 1 PUSH1 0 SSTORE PUSH1 32 PUSH1 0 RETURN
+    let modes = if cfg!(feature = "llvm") { "interp,jit" } else { "interp" };
+    let output = revm_jit(&["run", "--code", "600160005560206000f3", "--mode", modes, "--json", "-"]);
+    let document = json_stdout(&output);
+    let case = &document["cases"][0];
+    assert_eq!(case["status"], "success", "{document:#}");
+    assert_eq!(case["reason"], "Return");
+    assert_eq!(case["output"], format!("0x{}", "00".repeat(32)));
+    assert_eq!(case["logs"], 0);
+    assert!(case["gas_used"].as_u64().unwrap() > 21_000);
+    assert_eq!(case["agree"], true);
+    assert!(case["modes"]["interp"]["time_ns"].is_u64());
+    assert!(case["modes"]["interp"]["frames"].is_null());
+    if cfg!(feature = "llvm") {
+        assert_eq!(case["modes"]["jit"]["frames"]["native"], 1, "{document:#}");
+        assert_eq!(case["modes"]["jit"]["frames"]["interpreted"], 0);
+    }
+    // The text went to stderr.
+    assert!(String::from_utf8_lossy(&output.stderr).contains("status:    success (Return)"));
+}
+
+#[test]
+#[cfg(feature = "llvm")]
+fn bench_json_to_stdout_and_plot_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("speedup.svg");
+    let args = ["bench", "--filter", "fibonacci", "--time-ms", "0", "--min-runs", "1", "--warmup", "0", "--json", "-"];
+    let output = revm_jit(&[&args[..], &["--plot", chart.to_str().unwrap()]].concat());
+    let document = json_stdout(&output);
+    assert_eq!(document["rows"][0]["name"], "fibonacci", "{document:#}");
+    assert!(document["rows"][0]["jit"]["speedup"].is_f64());
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert_eq!(svg.matches("class=\"bar\"").count(), 1, "{svg}");
+    assert_eq!(svg.matches("class=\"ref\"").count(), 1);
+    // The table went to stderr, and no progress bar (stderr is not a terminal).
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jit speedup"), "{stderr}");
+    assert!(!stderr.contains("cases (interp,jit)"), "{stderr}");
+
+    // --plot without a mode to compare with interp is refused before anything runs.
+    let refused = revm_jit(&["bench", "--mode", "interp", "--plot", chart.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--plot"));
+}
