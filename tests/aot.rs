@@ -1,9 +1,13 @@
 //! AOT artifacts through the runtime: they survive a restart, and damaged or mismatched ones
 //! are refused while the transaction still gets the interpreter's result.
 
-use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives::hardfork::SpecId};
+mod common;
+
+use common::runs::{interpreted, run};
+
+use revm::primitives::hardfork::SpecId;
 use revm_jit::{
-    Compiler, CompilerConfig, JitConfig, JitEvm, JitRuntime,
+    Compiler, CompilerConfig, JitConfig, JitRuntime,
     compiler::aot,
     store::{ArtifactKey, ArtifactStore, BuildId, DiskStore},
 };
@@ -18,17 +22,6 @@ fn temp_store() -> tempfile::TempDir {
 /// The store in `dir`, opened for this build.
 fn open(dir: &tempfile::TempDir) -> Arc<dyn ArtifactStore> {
     Arc::new(DiskStore::open(dir.path(), BuildId::current()).expect("store opens"))
-}
-
-fn interpreted(case: &Case) -> ExecutionResult {
-    case.context().build_mainnet().transact(case.tx()).expect("valid transaction").result
-}
-
-/// Runs `case` on `runtime`; returns the result and whether the frame ran native.
-fn run(runtime: &JitRuntime, case: &Case) -> (ExecutionResult, bool) {
-    let mut evm = JitEvm::new(case.context().build_mainnet(), runtime.handle());
-    let result = evm.transact(case.tx()).expect("valid transaction").result;
-    (result, evm.frame_counts().native > 0)
 }
 
 /// A runtime that only uses what the store holds: eager, so a miss would compile, which the

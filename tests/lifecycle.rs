@@ -3,10 +3,13 @@
 //! compile (into the cache or the store), the compile callback, and the reason every lookup
 //! without native code is counted under.
 
+mod common;
+
+use common::runs::{interpreted, run};
+
 use revm::{
     ExecuteEvm, MainBuilder,
     bytecode::Bytecode,
-    context::result::ExecutionResult,
     primitives::{Bytes, hardfork::SpecId, keccak256},
 };
 use revm_jit::{
@@ -14,22 +17,11 @@ use revm_jit::{
     compiler::{FaultKind, InjectedFault},
     store::{ArtifactStore, BuildId, DiskStore},
 };
-use revm_jit_cli::{fixture::Case, programs};
+use revm_jit_cli::programs;
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-
-fn interpreted(case: &Case) -> ExecutionResult {
-    case.context().build_mainnet().transact(case.tx()).expect("valid transaction").result
-}
-
-/// Runs `case` on `runtime`; returns the result and whether a frame ran native.
-fn run(runtime: &JitRuntime, case: &Case) -> (ExecutionResult, bool) {
-    let mut evm = JitEvm::new(case.context().build_mainnet(), runtime.handle());
-    let result = evm.transact(case.tx()).expect("valid transaction").result;
-    (result, evm.frame_counts().native > 0)
-}
 
 /// Polls `done` until it holds, for at most two minutes (the machine may be busy).
 fn eventually(what: &str, mut done: impl FnMut() -> bool) {

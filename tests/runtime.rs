@@ -1,22 +1,14 @@
 //! The runtime as a user meets it: background compilation, failures not retried, the global
 //! switch, shutdown, and many threads sharing one runtime while code is compiled and evicted.
 
+mod common;
+
+use common::runs::{interpreted, run};
+
 use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives::hardfork::SpecId};
 use revm_jit::{JitConfig, JitEvm, JitRuntime};
 use revm_jit_cli::{fixture::Case, programs};
 use std::time::{Duration, Instant};
-
-/// Runs `case` through a `JitEvm` on `runtime`; returns the result and whether a frame ran
-/// natively.
-fn run(runtime: &JitRuntime, case: &Case) -> (ExecutionResult, bool) {
-    let mut evm = JitEvm::new(case.context().build_mainnet(), runtime.handle());
-    let result = evm.transact(case.tx()).expect("valid transaction").result;
-    (result, evm.frame_counts().native > 0)
-}
-
-fn interpreted(case: &Case) -> ExecutionResult {
-    case.context().build_mainnet().transact(case.tx()).expect("valid transaction").result
-}
 
 /// A hot contract is compiled in the background and the next frames run natively, with the
 /// interpreter's results throughout; the JitEvm need not be recreated... nor the runtime asked.

@@ -4,14 +4,14 @@
 //! must equal the interpreter's and nothing may crash, at exit included. Bounded by a fixed
 //! number of rounds (`REVM_JIT_STRESS_ROUNDS`, default 3), not by time.
 
+mod common;
+
+use common::runs::interpreted;
+
 use revm::{ExecuteEvm, MainBuilder, context::result::ExecutionResult, primitives::hardfork::SpecId};
 use revm_jit::{JitConfig, JitEvm, JitRuntime};
 use revm_jit_cli::{fixture::Case, programs};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-fn interpreted(case: &Case) -> ExecutionResult {
-    case.context().build_mainnet().transact(case.tx()).expect("valid transaction").result
-}
 
 #[test]
 fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {

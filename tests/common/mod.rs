@@ -7,3 +7,4 @@
 pub(crate) use revm_jit_cli::differential::{BINARY_OPS, CALLER, FORKS, OTHER, Outcome, Scenario, TARGET};
 
 pub(crate) mod frame;
+pub(crate) mod runs;
