@@ -7,8 +7,9 @@
 //! builds a fresh context outside the timed routine, as `revm-jit bench` does. The miss cost
 //! per lookup is (`jit_evm_every_lookup_misses` - `jit_evm_disabled`) / 20,001 on `call`.
 //!
-//! The `lookup` group times one `JitHandle` lookup alone: a hit (a cache probe), a first miss
-//! and a repeated miss, the way a `JitEvm` sees them.
+//! The `lookup` group times one `JitHandle` lookup alone: a hit (served by the runtime's hit
+//! table in front of the cache) and a miss (the hit table, then the cache, then the hotness
+//! count).
 //!
 //! `cargo bench --bench overhead`
 #![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
