@@ -71,16 +71,14 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     recent: RecentCode,
     /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
     /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
-    tables: Option<Arc<TablesVerdict>>,
-    /// Whether `tables` was checked against the EVM's tables in this transaction.
-    tables_checked: bool,
+    tables: Option<(SpecId, bool)>,
 }
 
 /// A verdict on an EVM's tables and the tables it was reached on. A transaction whose tables
 /// are entry for entry the same (a 2.5 KiB comparison) reuses it, instead of building
 /// mainnet's tables for the spec again and comparing against them: that cost more than the
-/// whole native run of a small contract. Verdicts are remembered per `JitEvm` and per thread
-/// (a node builds a new EVM per block, `revm-jit bench` one per transaction).
+/// whole native run of a small contract. Verdicts are remembered per thread (a node builds a
+/// new EVM per block, `revm-jit bench` one per transaction).
 #[derive(Debug)]
 struct TablesVerdict {
     spec: SpecId,
@@ -248,7 +246,6 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
             frames: FrameCounts::default(),
             recent: RecentCode::default(),
             tables: None,
-            tables_checked: false,
         }
     }
 
@@ -406,7 +403,7 @@ where
     /// Forgets what the previous transaction looked up.
     fn forget_transaction(&mut self) {
         self.recent.clear();
-        self.tables_checked = false;
+        self.tables = None;
     }
 
     /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
@@ -435,24 +432,18 @@ where
     /// transaction (and after [`JitEvm::inner_mut`]), not per frame: tables changed in the
     /// middle of a transaction through `EvmTr::all_mut` are seen from the next transaction on.
     fn tables_are_mainnet(&mut self, spec: SpecId) -> bool {
-        if let Some(verdict) = &self.tables
-            && self.tables_checked
-            && verdict.spec == spec
+        if let Some((checked, mainnet)) = self.tables
+            && checked == spec
         {
-            return verdict.mainnet;
+            return mainnet;
         }
         let instructions = &self.inner.instruction;
         let (table, gas) = (instructions.instruction_table(), instructions.gas_table());
-        let verdict = match &self.tables {
-            Some(verdict) if verdict.is_for(table, gas, spec) => Some(Arc::clone(verdict)),
-            _ => TablesVerdict::of(table, gas, spec),
-        };
-        let mainnet = match &verdict {
+        let mainnet = match TablesVerdict::of(table, gas, spec) {
             Some(verdict) => verdict.mainnet,
             None => is_mainnet_tables(table, gas, spec),
         };
-        self.tables = verdict;
-        self.tables_checked = true;
+        self.tables = Some((spec, mainnet));
         mainnet
     }
 }

@@ -438,7 +438,8 @@ mod tests {
         assert_eq!(round_order(5, 0).count(), 0);
     }
 
-    fn measurement(mode: Mode, q1_ns: u64, median_ns: u64, q3_ns: u64) -> Measurement {
+    /// A measurement with a fixed outcome and the given quartiles (also used by `plot`'s tests).
+    pub(super) fn measurement(mode: Mode, q1_ns: u64, median_ns: u64, q3_ns: u64) -> Measurement {
         Measurement {
             mode,
             outcome: Outcome {

@@ -284,28 +284,11 @@ pub fn speedup_svg(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{Measurement, Outcome, Status};
-    use revm::primitives::Bytes;
-    use revm_jit::FrameCounts;
+    use crate::bench::Measurement;
 
+    /// A measurement whose quartiles lie 10% either side of `median_ns`.
     fn measurement(mode: Mode, median_ns: u64) -> Measurement {
-        Measurement {
-            mode,
-            outcome: Outcome {
-                status: Status::Revert,
-                gas_used: 0,
-                output: Bytes::new(),
-                logs: Vec::new(),
-                state_digest: Default::default(),
-            },
-            median_ns,
-            q1_ns: median_ns * 9 / 10,
-            q3_ns: median_ns * 11 / 10,
-            min_ns: median_ns * 8 / 10,
-            runs: 10,
-            compile_ns: 0,
-            frames: FrameCounts::default(),
-        }
+        crate::bench::tests::measurement(mode, median_ns * 9 / 10, median_ns, median_ns * 11 / 10)
     }
 
     fn row(name: &str, times: &[(Mode, u64)]) -> Row {
