@@ -45,7 +45,7 @@ fn arbitrary_bytes_compile() {
 
 #[test]
 fn every_opt_level_compiles() {
-    for level in [OptLevel::None, OptLevel::Less, OptLevel::Default, OptLevel::Aggressive] {
+    for level in OptLevel::ALL {
         let mut c = Compiler::new(CompilerConfig { opt_level: level, ..Default::default() }).unwrap();
         c.compile(&[0x60, 0x01, 0x60, 0x02, 0x01, 0x00], SpecId::CANCUN).unwrap();
     }

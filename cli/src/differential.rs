@@ -46,7 +46,7 @@ pub const FORKS: &[SpecId] = &[
 
 /// Every [`OptLevel`], least optimised first: native code is compared at each of them, since
 /// each runs a different LLVM pipeline over the same IR.
-pub const OPT_LEVELS: [OptLevel; 4] = [OptLevel::None, OptLevel::Less, OptLevel::Default, OptLevel::Aggressive];
+pub const OPT_LEVELS: [OptLevel; 5] = OptLevel::ALL;
 
 /// Every binary opcode (two operands, one result), for tests that sweep them.
 pub const BINARY_OPS: &[u8] = &[

@@ -119,9 +119,19 @@ impl Executor {
         self.frames
     }
 
-    /// Total wall-clock time spent compiling, in nanoseconds (0 for `interp`).
+    /// Wall-clock time spent compiling contracts to their first native code, in nanoseconds
+    /// (0 for `interp`): with tiered compilation, the baseline tier.
     pub fn compile_ns(&self) -> u64 {
-        self.runtime.as_ref().map_or(0, |r| r.handle().stats().compile_ns)
+        self.runtime.as_ref().map_or(0, |r| {
+            let stats = r.handle().stats();
+            stats.compile_ns - stats.tier_up_ns
+        })
+    }
+
+    /// Wall-clock time spent recompiling baseline code at the optimising level (the second
+    /// tier), in nanoseconds.
+    pub fn tier_up_ns(&self) -> u64 {
+        self.runtime.as_ref().map_or(0, |r| r.handle().stats().tier_up_ns)
     }
 
     /// The runtime behind native modes (`None` for `interp`).

@@ -21,6 +21,9 @@ pub(super) struct HotEvent {
     pub(super) key: CodeKey,
     pub(super) code: Bytes,
     pub(super) target: CompileTarget,
+    /// A tier-up: `key` has baseline code in the cache, to be recompiled at the configured
+    /// level (see [`super::JitConfig::tier_up_threshold`]).
+    pub(super) optimize: bool,
 }
 
 /// The running threads and what it takes to stop them.
@@ -151,7 +154,7 @@ fn coordinator(
         if handle.is_stopped() {
             return;
         }
-        if event.target == CompileTarget::Cache && handle.is_settled(&event.key) {
+        if event.target == CompileTarget::Cache && !event.optimize && handle.is_settled(&event.key) {
             handle.unmark_pending(&event.key);
             continue;
         }
@@ -205,10 +208,21 @@ fn worker(
             if handle.config().compiler.has_fault(&job.key.0, FaultKind::WorkerPanic) {
                 panic!("injected worker panic for {}", job.key.0);
             }
-            handle.compile_checked(job.key, &job.code, job.target)
+            if job.optimize {
+                handle.tier_up(job.key, &job.code);
+            } else {
+                let _ = handle.compile_checked(job.key, &job.code, job.target);
+            }
         }));
         if let Err(payload) = outcome {
-            handle.record_failure(job.key, &CompileError::Panic(panic_message(payload.as_ref())), Fallback::Failed);
+            let error = CompileError::Panic(panic_message(payload.as_ref()));
+            if job.optimize {
+                // The baseline code stays in service: a failed tier-up costs speed only.
+                handle.stats_counters().tier_up_failed.inc();
+                tracing::warn!(code_hash = %job.key.0, spec = ?job.key.1, %error, "tier-up failed");
+            } else {
+                handle.record_failure(job.key, &error, Fallback::Failed);
+            }
         }
         lock(in_flight).remove(&job.key);
         handle.unmark_pending(&job.key);

@@ -17,7 +17,7 @@ use std::{fmt, sync::Arc, time::Duration};
 /// field is optional when reading, missing ones take their default. Durations are written as
 /// seconds (`1.5`), `null` for "never". [`JitConfig::store`] and [`JitConfig::on_compile`]
 /// are objects, not settings: they are skipped, and set in code. The compiler's settings
-/// appear as `compiler.opt_level` (`"none"`, `"less"`, `"default"`, `"aggressive"`),
+/// appear as `compiler.opt_level` (`"none"`, `"less"`, `"baseline"`, `"default"`, `"aggressive"`),
 /// `compiler.max_code_memory` and `compiler.dump_ir_dir`.
 ///
 /// [`JitConfig::apply_env`] overrides fields from `REVM_JIT_*` variables (see there), so an
@@ -41,6 +41,18 @@ pub struct JitConfig {
     /// of times is likely to run again, and one run once is not worth a compilation.
     /// Env: `REVM_JIT_HOT_THRESHOLD`.
     pub hot_threshold: u32,
+    /// Tiered compilation. `Some(n)`: a hot contract is compiled first at
+    /// [`OptLevel::Baseline`] (about half the compile time of [`OptLevel::Default`], so it
+    /// runs natively sooner; as fast on storage-, hash- and call-bound code, slower on
+    /// arithmetic loops), and once `n` lookups returned that code it is recompiled at
+    /// `compiler.opt_level` in the background and replaces it. A contract used that often
+    /// has earned the second compilation, which costs about twice the first; one used less
+    /// never pays it. `0` acts as `1`. `None`: every contract is compiled once, at
+    /// `compiler.opt_level`. Tiering applies only when that level is `Default` or
+    /// `Aggressive`, and never to artifacts written to a store (compiled once, at that
+    /// level). In eager mode both tiers are compiled at once, on the caller's thread.
+    /// Default `Some(32)`. Env: `REVM_JIT_TIER_UP_THRESHOLD` (`off` for `None`).
+    pub tier_up_threshold: Option<u32>,
     /// Background compiler threads. Default: a quarter of the machine's cores, between 1 and
     /// 4 — the node's own execution and networking need the rest, and a hot set of contracts
     /// is small enough that a few compilers keep up with it. Env: `REVM_JIT_WORKERS`.
@@ -130,6 +142,7 @@ impl Default for JitConfig {
             compiler: CompilerConfig::default(),
             eager: false,
             hot_threshold: 8,
+            tier_up_threshold: Some(32),
             workers: default_workers(),
             channel_capacity: 4096,
             job_queue_capacity: 1024,
@@ -196,11 +209,17 @@ impl JitConfig {
             self.write_artifacts = parse_bool(name, &v)?;
         }
         if let Some((name, v)) = read("REVM_JIT_OPT_LEVEL") {
-            self.compiler.opt_level =
-                parse_opt_level(&v).ok_or_else(|| invalid(name, &v, "one of none, less, default, aggressive"))?;
+            self.compiler.opt_level = parse_opt_level(&v)
+                .ok_or_else(|| invalid(name, &v, "one of none, less, baseline, default, aggressive"))?;
         }
         if let Some((name, v)) = read("REVM_JIT_HOT_THRESHOLD") {
             self.hot_threshold = parse_number(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_TIER_UP_THRESHOLD") {
+            self.tier_up_threshold = match v.as_str() {
+                "off" => None,
+                _ => Some(parse_number(name, &v)?),
+            };
         }
         if let Some((name, v)) = read("REVM_JIT_WORKERS") {
             self.workers = parse_number(name, &v)?;
@@ -261,22 +280,14 @@ fn parse_seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError
 }
 
 fn parse_opt_level(value: &str) -> Option<OptLevel> {
-    Some(match value.to_ascii_lowercase().as_str() {
-        "none" | "0" => OptLevel::None,
-        "less" | "1" => OptLevel::Less,
-        "default" | "2" => OptLevel::Default,
-        "aggressive" | "3" => OptLevel::Aggressive,
-        _ => return None,
+    // The levels' numbers, as LLVM's `-O` spells them, are accepted too.
+    Some(match value {
+        "0" => OptLevel::None,
+        "1" => OptLevel::Less,
+        "2" => OptLevel::Default,
+        "3" => OptLevel::Aggressive,
+        name => return OptLevel::from_name(name),
     })
-}
-
-fn opt_level_name(level: OptLevel) -> &'static str {
-    match level {
-        OptLevel::None => "none",
-        OptLevel::Less => "less",
-        OptLevel::Default => "default",
-        OptLevel::Aggressive => "aggressive",
-    }
 }
 
 /// Serde for [`CompilerConfig`], which lives with the compiler and has no serde of its own:
@@ -297,7 +308,7 @@ mod compiler_settings {
         fn default() -> Self {
             let config = CompilerConfig::default();
             Self {
-                opt_level: opt_level_name(config.opt_level).to_owned(),
+                opt_level: OptLevel::name(config.opt_level).to_owned(),
                 max_code_memory: config.max_code_memory,
                 dump_ir_dir: config.dump_ir_dir,
             }
@@ -306,7 +317,7 @@ mod compiler_settings {
 
     pub(super) fn serialize<S: Serializer>(config: &CompilerConfig, s: S) -> Result<S::Ok, S::Error> {
         Settings {
-            opt_level: opt_level_name(config.opt_level).to_owned(),
+            opt_level: OptLevel::name(config.opt_level).to_owned(),
             max_code_memory: config.max_code_memory,
             dump_ir_dir: config.dump_ir_dir.clone(),
         }
@@ -318,7 +329,7 @@ mod compiler_settings {
         let settings = Settings::deserialize(d)?;
         let opt_level = parse_opt_level(&settings.opt_level).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "opt_level {:?}: expected one of none, less, default, aggressive",
+                "opt_level {:?}: expected one of none, less, baseline, default, aggressive",
                 settings.opt_level
             ))
         })?;

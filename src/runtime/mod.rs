@@ -28,9 +28,9 @@ mod stats;
 pub use config::{CompileCallback, ConfigError, JitConfig};
 pub use stats::{Fallback, FallbackCounts, JitStats, StatsSnapshot};
 
-use crate::compiler::{CompileError, CompiledFn, LATEST_SUPPORTED_SPEC};
+use crate::compiler::{CompileError, CompiledFn, LATEST_SUPPORTED_SPEC, OptLevel};
 #[cfg(feature = "llvm")]
-use crate::compiler::{Compiler, aot};
+use crate::compiler::{Compiler, CompilerConfig, aot};
 use crate::store::{ArtifactError, ArtifactKey, ArtifactStatus, ArtifactStore};
 use background::{Background, HotEvent};
 use hits::{HitTable, Probe};
@@ -115,6 +115,9 @@ pub enum CompileOutcome {
     Compiled,
     /// A valid artifact was found in the store and loaded instead.
     LoadedFromStore,
+    /// Baseline code was recompiled at the configured level and replaced in the cache (see
+    /// [`JitConfig::tier_up_threshold`]).
+    Optimized,
     /// Failed: never retried, the contract runs interpreted. The reason frames will report,
     /// and the error's message.
     Failed {
@@ -268,10 +271,10 @@ struct Shared {
 
 #[cfg(feature = "llvm")]
 thread_local! {
-    /// The compilers of this thread, one per runtime that compiled on it (a compiler is not
-    /// `Send`: LLVM target state is per thread). Each runtime gets its own, made from its own
-    /// [`JitConfig::compiler`], so two runtimes with different settings (opt level, injected
-    /// faults) never share one. Compilers of dropped runtimes are dropped at this thread's
+    /// The compilers of this thread, one per runtime and level that compiled on it (a
+    /// compiler is not `Send`: LLVM target state is per thread). Each runtime gets its own,
+    /// made from its own [`JitConfig::compiler`], so two runtimes with different settings
+    /// (opt level, injected faults) never share one; a tiered runtime has one per tier. Compilers of dropped runtimes are dropped at this thread's
     /// next compilation.
     static THREAD_COMPILERS: RefCell<Vec<(Weak<Shared>, Compiler)>> = const { RefCell::new(Vec::new()) };
 }
@@ -431,7 +434,7 @@ impl JitHandle {
         }
         let key = (code_hash, spec);
         if let Some(f) = self.cached(&key) {
-            shared.stats.hits.inc();
+            self.count_hit(key, &f);
             return Ok(f);
         }
         shared.stats.misses.inc();
@@ -457,7 +460,7 @@ impl JitHandle {
             match shared.misses.miss(&key) {
                 Miss::Report => {
                     if let Some(f) = self.cached(&key) {
-                        shared.stats.hits.inc();
+                        self.count_hit(key, &f);
                         return Ok(f);
                     }
                     self.on_miss(key, code, Miss::Report)
@@ -472,6 +475,40 @@ impl JitHandle {
             shared.stats.count_fallback(reason);
         }
         outcome
+    }
+
+    /// Counts a lookup that found `f`, and, when `f` is baseline code, a run towards its
+    /// tier-up: the run that reaches [`JitConfig::tier_up_threshold`] asks for it. Code of
+    /// any other level costs one comparison here.
+    fn count_hit(&self, key: CodeKey, f: &CompiledFn) {
+        let shared = &*self.shared;
+        shared.stats.hits.inc();
+        if let Some(threshold) = shared.config.tier_up_threshold
+            && self.tiers()
+            && f.count_baseline_run() == threshold.max(1)
+        {
+            self.report_tier_up(key, f);
+        }
+    }
+
+    /// Sends `key`'s baseline code `f` to the background compiler for its optimising
+    /// recompilation, from the bytes it was compiled from. When the event cannot be sent (a
+    /// full channel), the count starts over, so the tier-up is asked for again later.
+    fn report_tier_up(&self, key: CodeKey, f: &CompiledFn) {
+        let shared = &*self.shared;
+        let (Some(events), Some(code)) = (&shared.events, f.source_bytes()) else { return };
+        // Eager mode compiled both tiers at once; baseline code it holds is a failed tier-up.
+        if shared.config.eager || shared.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        let event = HotEvent { key, code: code.clone(), target: CompileTarget::Cache, optimize: true };
+        match events.try_send(event) {
+            Ok(()) => shared.stats.events_sent.inc(),
+            Err(_) => {
+                shared.stats.events_dropped.inc();
+                f.reset_baseline_runs();
+            }
+        }
     }
 
     /// The cached code for `key`: from the hit table, else from the cache (and then into the
@@ -748,7 +785,7 @@ impl JitHandle {
             return Fallback::ShutDown;
         }
         let newly = lock(&shared.pending).insert(key, Pending::Queued).is_none();
-        match events.try_send(HotEvent { key, code, target }) {
+        match events.try_send(HotEvent { key, code, target, optimize: false }) {
             Ok(()) => {
                 shared.stats.events_sent.inc();
                 Fallback::Queued
@@ -918,13 +955,18 @@ impl JitHandle {
                 Err(_) => refused = true,
             }
         }
-        let result = self.compile_on_this_thread(key, code, target);
+        let level = self.first_level(target);
+        let result = self.compile_on_this_thread(key, code, target, level);
         shared.stats.compile_ns.add(start.elapsed().as_nanos() as u64);
         match result {
             Ok(f) => {
                 shared.stats.compiled.inc();
                 self.insert(key, f.clone());
                 self.notify(key, start, code.len(), &f, CompileOutcome::Compiled);
+                if level != shared.config.compiler.opt_level && shared.config.eager {
+                    // Eager mode wants the final code now: the second tier follows at once.
+                    return Ok(self.tier_up(key, code).unwrap_or(f));
+                }
                 Ok(f)
             }
             Err(e) => {
@@ -947,6 +989,56 @@ impl JitHandle {
         }
     }
 
+    /// The level a contract's first compilation for `target` runs at: the baseline tier when
+    /// tiering applies (see [`JitConfig::tier_up_threshold`]), else the configured level.
+    fn first_level(&self, target: CompileTarget) -> OptLevel {
+        if self.tiers() && target == CompileTarget::Cache {
+            OptLevel::Baseline
+        } else {
+            self.shared.config.compiler.opt_level
+        }
+    }
+
+    /// Whether contracts compiled into the cache go through the baseline tier first: tiering
+    /// is on and the configured level is one the baseline is cheaper than.
+    fn tiers(&self) -> bool {
+        let config = &self.shared.config;
+        config.tier_up_threshold.is_some()
+            && matches!(config.compiler.opt_level, OptLevel::Default | OptLevel::Aggressive)
+    }
+
+    /// The second tier: recompiles `key`'s bytecode `code` (the bytes its baseline code was
+    /// compiled from) at the configured level, and caches the result in the baseline code's
+    /// place. A failure leaves the baseline code in service, counted and never retried: it
+    /// costs speed, not correctness.
+    fn tier_up(&self, key: CodeKey, code: &[u8]) -> Option<CompiledFn> {
+        let shared = &*self.shared;
+        let span = tracing::debug_span!("tier_up", code_hash = %key.0, spec = ?key.1);
+        let _guard = span.enter();
+        let start = Instant::now();
+        let result = if keccak256(code) == key.0 {
+            self.compile_on_this_thread(key, code, CompileTarget::Cache, shared.config.compiler.opt_level)
+        } else {
+            Err(CompileError::CodeHashMismatch { claimed: key.0, actual: keccak256(code) })
+        };
+        let elapsed = start.elapsed().as_nanos() as u64;
+        shared.stats.compile_ns.add(elapsed);
+        shared.stats.tier_up_ns.add(elapsed);
+        match result {
+            Ok(f) => {
+                shared.stats.tiered_up.inc();
+                self.insert(key, f.clone());
+                self.notify(key, start, code.len(), &f, CompileOutcome::Optimized);
+                Some(f)
+            }
+            Err(error) => {
+                shared.stats.tier_up_failed.inc();
+                tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "tier-up failed; the baseline code stays");
+                None
+            }
+        }
+    }
+
     /// Reports a compilation that produced code to [`JitConfig::on_compile`].
     fn notify(&self, key: CodeKey, start: Instant, bytecode_len: usize, f: &CompiledFn, outcome: CompileOutcome) {
         if let Some(callback) = &self.shared.config.on_compile {
@@ -956,23 +1048,28 @@ impl JitHandle {
         }
     }
 
-    /// Compiles with this thread's compiler (made on first use), through the AOT path for
-    /// [`CompileTarget::Store`] when there is a store.
+    /// Compiles at `level` with this thread's compiler for it (made on first use), through
+    /// the AOT path for [`CompileTarget::Store`] when there is a store.
     #[cfg(feature = "llvm")]
     fn compile_on_this_thread(
         &self,
         key: CodeKey,
         code: &[u8],
         target: CompileTarget,
+        level: OptLevel,
     ) -> Result<CompiledFn, CompileError> {
         let config = &self.shared.config;
         THREAD_COMPILERS.with(|cell| {
             let mut compilers = cell.borrow_mut();
             compilers.retain(|(runtime, _)| runtime.strong_count() > 0);
-            let index = match compilers.iter().position(|(runtime, _)| std::ptr::eq(runtime.as_ptr(), &*self.shared)) {
+            let mine = |(runtime, compiler): &(Weak<Shared>, Compiler)| {
+                std::ptr::eq(runtime.as_ptr(), &*self.shared) && compiler.config().opt_level == level
+            };
+            let index = match compilers.iter().position(mine) {
                 Some(index) => index,
                 None => {
-                    compilers.push((Arc::downgrade(&self.shared), Compiler::new(config.compiler.clone())?));
+                    let settings = CompilerConfig { opt_level: level, ..config.compiler.clone() };
+                    compilers.push((Arc::downgrade(&self.shared), Compiler::new(settings)?));
                     compilers.len() - 1
                 }
             };
@@ -993,6 +1090,7 @@ impl JitHandle {
         _key: CodeKey,
         _code: &[u8],
         _target: CompileTarget,
+        _level: OptLevel,
     ) -> Result<CompiledFn, CompileError> {
         Err(CompileError::NoCompiler)
     }

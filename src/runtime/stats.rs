@@ -242,12 +242,19 @@ pub struct JitStats {
     pub events_dropped: Counter,
     /// Contracts handed to the background compiler.
     pub queued: Counter,
-    /// Successful compilations.
+    /// Contracts compiled (the first tier when tiered; the optimising recompilation is
+    /// counted in `tiered_up`).
     pub compiled: Counter,
     /// Failed compilations.
     pub failed: Counter,
-    /// Total wall-clock compile time, nanoseconds.
+    /// Total wall-clock compile time, nanoseconds (both tiers).
     pub compile_ns: Counter,
+    /// The part of `compile_ns` spent recompiling baseline code at the optimising level.
+    pub tier_up_ns: Counter,
+    /// Contracts whose baseline code was replaced by code of the optimising level.
+    pub tiered_up: Counter,
+    /// Optimising recompilations that failed (the baseline code stays; never retried).
+    pub tier_up_failed: Counter,
     /// Compiled contracts evicted from the cache (capacity or idle time).
     pub evictions: Counter,
     /// Hotness events the coordinator received.
@@ -297,12 +304,22 @@ pub struct StatsSnapshot {
     pub events_dropped: u64,
     /// Contracts handed to the background compiler.
     pub queued: u64,
-    /// Successful compilations.
+    /// Contracts compiled (the first tier when tiered; the optimising recompilation is
+    /// counted in `tiered_up`).
     pub compiled: u64,
     /// Failed compilations.
     pub failed: u64,
-    /// Total wall-clock compile time, nanoseconds.
+    /// Total wall-clock compile time, nanoseconds (both tiers, see
+    /// [`crate::JitConfig::tier_up_threshold`]).
     pub compile_ns: u64,
+    /// The part of `compile_ns` spent recompiling baseline code at the optimising level; the
+    /// rest is the time contracts waited for their first native code.
+    pub tier_up_ns: u64,
+    /// Contracts whose baseline code was replaced by code of the optimising level. Not
+    /// counted in `compiled`, which counts contracts.
+    pub tiered_up: u64,
+    /// Optimising recompilations that failed (the baseline code stays; never retried).
+    pub tier_up_failed: u64,
     /// Compiled contracts evicted from the cache.
     pub evictions: u64,
     /// Hotness events the coordinator received.
@@ -356,6 +373,9 @@ impl JitStats {
             compiled: self.compiled.get(),
             failed: self.failed.get(),
             compile_ns: self.compile_ns.get(),
+            tier_up_ns: self.tier_up_ns.get(),
+            tiered_up: self.tiered_up.get(),
+            tier_up_failed: self.tier_up_failed.get(),
             evictions: self.evictions.get(),
             events_received: self.events_received.get(),
             loaded_from_store: self.loaded_from_store.get(),

@@ -129,16 +129,6 @@ pub const COMPILER_SOURCE_HASH: &str = env!("REVM_JIT_COMPILER_SOURCE");
 /// The revm crate versions this crate was built with (see `build.rs`).
 pub const REVM_VERSION: &str = env!("REVM_JIT_REVM_VERSION");
 
-/// The name an optimisation level is recorded under.
-pub fn opt_level_name(level: OptLevel) -> &'static str {
-    match level {
-        OptLevel::None => "none",
-        OptLevel::Less => "less",
-        OptLevel::Default => "default",
-        OptLevel::Aggressive => "aggressive",
-    }
-}
-
 /// The version of the LLVM library this process runs with, `None` without the compiler.
 fn llvm_version() -> Option<String> {
     #[cfg(feature = "llvm")]
@@ -174,7 +164,7 @@ impl BuildId {
             compiler_source: COMPILER_SOURCE_HASH.to_owned(),
             revm_version: REVM_VERSION.to_owned(),
             llvm_version: llvm_version(),
-            opt_level: opt_level_name(level).to_owned(),
+            opt_level: level.name().to_owned(),
             abi_version: ABI_VERSION,
             target: crate::compiler::target_id(),
         }

@@ -40,9 +40,7 @@ pub use fs::{FileKind, FileProblem, private_temp_dir};
 pub use loader::LoadError;
 pub use mac::{MacKey, MacKeyError};
 pub use maintenance::{GcOptions, GcReport, Problem, VerifyReport};
-pub use manifest::{
-    ArtifactEntry, ArtifactKey, BuildId, BuildPart, COMPILER_SOURCE_HASH, Manifest, REVM_VERSION, opt_level_name,
-};
+pub use manifest::{ArtifactEntry, ArtifactKey, BuildId, BuildPart, COMPILER_SOURCE_HASH, Manifest, REVM_VERSION};
 
 use crate::abi::EntryFn;
 use std::{path::PathBuf, sync::Arc};

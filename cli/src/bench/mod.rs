@@ -171,8 +171,12 @@ pub struct Measurement {
     pub min_ns: u64,
     /// Number of timed runs.
     pub runs: usize,
-    /// Time spent compiling during the first run, in nanoseconds (0 for `interp`).
+    /// Time spent compiling during the first run to first native code (the baseline tier,
+    /// when tiered), in nanoseconds (0 for `interp`).
     pub compile_ns: u64,
+    /// Time spent during the first run recompiling baseline code at the optimising level
+    /// (eager `jit` mode compiles both tiers at once; 0 when untiered), in nanoseconds.
+    pub tier_up_ns: u64,
     /// Frames by how they ran, over all runs.
     pub frames: FrameCounts,
 }
@@ -253,6 +257,7 @@ struct Lane {
     executor: Executor,
     first: Outcome,
     compile_ns: u64,
+    tier_up_ns: u64,
     samples: Vec<u64>,
 }
 
@@ -264,10 +269,11 @@ impl Lane {
             mode,
             source,
         })?;
-        let compile_before = executor.compile_ns();
+        let (compile_before, tier_up_before) = (executor.compile_ns(), executor.tier_up_ns());
         let (first, _) = run_once(case, &mut executor)?;
         let compile_ns = executor.compile_ns().saturating_sub(compile_before);
-        Ok(Self { executor, first, compile_ns, samples: Vec::with_capacity(config.min_runs.max(16)) })
+        let tier_up_ns = executor.tier_up_ns().saturating_sub(tier_up_before);
+        Ok(Self { executor, first, compile_ns, tier_up_ns, samples: Vec::with_capacity(config.min_runs.max(16)) })
     }
 
     /// Fails unless `outcome` (of 1-based run `run`) matches the first run's.
@@ -313,6 +319,7 @@ impl Lane {
             min_ns: sorted.first().copied().unwrap_or(0),
             runs: sorted.len(),
             compile_ns: self.compile_ns,
+            tier_up_ns: self.tier_up_ns,
             frames: self.executor.frame_counts(),
         }
     }
@@ -455,6 +462,7 @@ mod tests {
             min_ns: q1_ns,
             runs: 10,
             compile_ns: 0,
+            tier_up_ns: 0,
             frames: FrameCounts::default(),
         }
     }

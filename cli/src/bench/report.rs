@@ -43,7 +43,7 @@ impl Table {
             if self.speedups {
                 line += &format!("  {:>NUM$}  {:>RANGE$}", format!("{mode} speedup"), "range");
             }
-            line += &format!("  {:>NUM$}", format!("{mode} compile"));
+            line += &format!("  {:>NUM$}  {:>NUM$}", format!("{mode} compile"), "tier-up");
         }
         let rule = "-".repeat(line.chars().count());
         format!("{line}\n{rule}")
@@ -83,8 +83,11 @@ impl Table {
                 }
             }
             match row.get(mode) {
-                Some(m) => line += &format!("  {:>NUM$}", duration(m.compile_ns)),
-                None => line += &format!("  {:>NUM$}", "-"),
+                Some(m) => {
+                    let tier_up = if m.tier_up_ns == 0 { "-".to_owned() } else { duration(m.tier_up_ns) };
+                    line += &format!("  {:>NUM$}  {:>NUM$}", duration(m.compile_ns), tier_up)
+                }
+                None => line += &format!("  {:>NUM$}  {:>NUM$}", "-", "-"),
             }
         }
         line
@@ -125,7 +128,9 @@ impl Table {
 /// What the columns mean, printed under a table with speedups.
 const LEGEND: &str = "time: median of interleaved runs (modes alternate run by run); iqr: interquartile \
 range / median; speedup: interp median / mode median; range: interp q1 / mode q3 .. interp q3 / mode q1; \
-~: the range contains 1.0, so at this spread the modes cannot be told apart";
+~: the range contains 1.0, so at this spread the modes cannot be told apart; compile: time to the first \
+native code (the baseline tier); tier-up: the optimising recompilation the timed runs use (compiled at once \
+in jit mode, in the background in runtime mode)";
 
 /// A speedup as shown: `5.12x`, or `~0.98x` when it cannot be told from 1.0.
 pub fn speedup_cell(speedup: &Speedup) -> String {
@@ -170,7 +175,7 @@ pub fn thousands(n: u64) -> String {
 /// ```text
 /// {"rows": [{"name", "gas_used", "status", "output_hash",
 ///            "<mode>": {"median_ns", "q1_ns", "q3_ns", "min_ns", "runs",
-///                       "compile_ns",                                  (not for interp)
+///                       "compile_ns", "tier_up_ns",                    (not for interp)
 ///                       "speedup", "speedup_low", "speedup_high",      (when interp was measured)
 ///                       "indistinct"}}],                               (the range contains 1.0)
 ///  "failures": [{"name", "error"}]}
@@ -197,6 +202,7 @@ pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
                 entry.insert("runs".into(), json!(m.runs));
                 if m.mode != Mode::Interp {
                     entry.insert("compile_ns".into(), json!(m.compile_ns));
+                    entry.insert("tier_up_ns".into(), json!(m.tier_up_ns));
                     if let Some(s) = row.speedup(m.mode) {
                         entry.insert("speedup".into(), json!(s.ratio));
                         entry.insert("speedup_low".into(), json!(s.low));

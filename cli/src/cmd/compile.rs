@@ -80,6 +80,8 @@ pub enum OptLevelArg {
     None,
     /// Store forwarding and constant folding only.
     Less,
+    /// The EVM-tuned pipeline and LLVM's fast code generator: the runtime's first tier.
+    Baseline,
     /// The EVM-tuned pipeline.
     Default,
     /// LLVM's full `O2` pipeline.
@@ -91,6 +93,7 @@ impl From<OptLevelArg> for OptLevel {
         match arg {
             OptLevelArg::None => OptLevel::None,
             OptLevelArg::Less => OptLevel::Less,
+            OptLevelArg::Baseline => OptLevel::Baseline,
             OptLevelArg::Default => OptLevel::Default,
             OptLevelArg::Aggressive => OptLevel::Aggressive,
         }

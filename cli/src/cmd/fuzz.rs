@@ -84,21 +84,7 @@ pub fn parse_opt_levels(name: &str) -> Result<OptLevels, UnknownOptLevel> {
     if name.eq_ignore_ascii_case("all") {
         return Ok(OptLevels(OPT_LEVELS.to_vec()));
     }
-    parse_opt_level(name).map(|level| OptLevels(vec![level])).ok_or_else(|| UnknownOptLevel(name.to_owned()))
-}
-
-fn parse_opt_level(name: &str) -> Option<OptLevel> {
-    OPT_LEVELS.into_iter().find(|&level| opt_level_name(level).eq_ignore_ascii_case(name))
-}
-
-/// The name of `level` on the command line and in replay files.
-pub fn opt_level_name(level: OptLevel) -> &'static str {
-    match level {
-        OptLevel::None => "none",
-        OptLevel::Less => "less",
-        OptLevel::Default => "default",
-        OptLevel::Aggressive => "aggressive",
-    }
+    OptLevel::from_name(name).map(|level| OptLevels(vec![level])).ok_or_else(|| UnknownOptLevel(name.to_owned()))
 }
 
 /// Where a fuzzed program came from.
@@ -184,7 +170,7 @@ impl ReplayFile {
             file.opt_levels
                 .iter()
                 .map(|name| {
-                    parse_opt_level(name).ok_or_else(|| ReplayError::OptLevel {
+                    OptLevel::from_name(name).ok_or_else(|| ReplayError::OptLevel {
                         path: path.to_owned(),
                         source: UnknownOptLevel(name.clone()),
                     })
@@ -289,7 +275,7 @@ fn replay(files: &[PathBuf]) -> ExitCode {
                     passed += 1;
                 } else {
                     for m in &mismatches {
-                        println!("{}: {}: {}", path.display(), opt_level_name(m.opt_level), m.difference);
+                        println!("{}: {}: {}", path.display(), m.opt_level.name(), m.difference);
                     }
                     failed += 1;
                 }
@@ -532,7 +518,7 @@ fn fuzz(args: &FuzzArgs) -> Stats {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
     });
     let levels = &args.opt_level.0;
-    let names: Vec<&str> = levels.iter().map(|&l| opt_level_name(l)).collect();
+    let names: Vec<&str> = levels.iter().map(|&l| l.name()).collect();
     println!("seed {seed}, {} s, opt levels {}, {} inputs per program", args.seconds, names.join(","), args.inputs);
     let start = Instant::now();
     let seeds = load_seed_contracts(&seed_dirs(args));
@@ -562,7 +548,7 @@ fn fuzz(args: &FuzzArgs) -> Stats {
         for scenario in inputs_for(&mut rng, &program, args.inputs) {
             stats.inputs += 1;
             for (level, frames, mismatch) in comparator.compare(&scenario) {
-                let tally = stats.by_level.entry((program.source, opt_level_name(level))).or_default();
+                let tally = stats.by_level.entry((program.source, level.name())).or_default();
                 tally.executions += 1;
                 tally.native_frames += frames.native;
                 tally.interpreted_frames += frames.interpreted;
@@ -581,19 +567,16 @@ fn fuzz(args: &FuzzArgs) -> Stats {
                     let file = ReplayFile {
                         source: program.source,
                         found_by: format!("seed {seed}, program {number}"),
-                        opt_levels: vec![opt_level_name(level).to_owned()],
+                        opt_levels: vec![level.name().to_owned()],
                         difference: mismatch.difference.clone(),
                         scenario: scenario.clone(),
                     };
                     match save(&args.out, &file, saved) {
-                        Ok(path) => eprintln!(
-                            "mismatch ({}): {} -> {}",
-                            opt_level_name(level),
-                            mismatch.difference,
-                            path.display()
-                        ),
+                        Ok(path) => {
+                            eprintln!("mismatch ({}): {} -> {}", level.name(), mismatch.difference, path.display())
+                        }
                         Err(e) => {
-                            eprintln!("mismatch ({}): {} (not saved: {e})", opt_level_name(level), mismatch.difference)
+                            eprintln!("mismatch ({}): {} (not saved: {e})", level.name(), mismatch.difference)
                         }
                     }
                 }
@@ -629,7 +612,7 @@ mod tests {
 
     #[test]
     fn opt_levels_parse() {
-        assert_eq!(parse_opt_levels("all").unwrap().0.len(), 4);
+        assert_eq!(parse_opt_levels("all").unwrap().0, OptLevel::ALL.to_vec());
         assert_eq!(parse_opt_levels("Aggressive").unwrap().0, vec![OptLevel::Aggressive]);
         assert_eq!(parse_opt_levels("O3"), Err(UnknownOptLevel("O3".to_owned())));
     }

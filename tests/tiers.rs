@@ -1,0 +1,148 @@
+//! Tiered compilation (`JitConfig::tier_up_threshold`): a hot contract runs baseline code
+//! first, and code of the configured level once it kept running; every run, before, during
+//! and after the switch, gives the interpreter's result.
+
+mod common;
+
+use common::runs::{interpreted, run};
+
+use revm::{bytecode::Bytecode, primitives::hardfork::SpecId};
+use revm_jit::compiler::{FaultKind, InjectedFault};
+use revm_jit::{
+    CompileCallback, CompileOutcome, CompiledFn, CompilerConfig, JitConfig, JitHandle, JitRuntime, OptLevel,
+};
+use revm_jit_cli::programs::{self, Program};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The code cached for `program` now (a lookup: it counts as a run of baseline code).
+fn cached(handle: &JitHandle, program: &Program) -> Option<CompiledFn> {
+    let code = Bytecode::new_raw(program.code.clone());
+    handle.lookup(code.hash_slow(), SpecId::CANCUN, &code)
+}
+
+/// Waits until `done` holds, for at most two minutes.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A callback that records every compile outcome, and the list it fills.
+fn recorder() -> (CompileCallback, Arc<Mutex<Vec<CompileOutcome>>>) {
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&outcomes);
+    (CompileCallback::new(move |event| sink.lock().unwrap().push(event.outcome.clone())), outcomes)
+}
+
+#[test]
+fn baseline_code_serves_first_and_code_of_the_configured_level_replaces_it() {
+    let (on_compile, outcomes) = recorder();
+    let runtime = JitRuntime::new(JitConfig {
+        hot_threshold: 0,
+        tier_up_threshold: Some(3),
+        wait_for_compile: Some(Duration::from_secs(60)),
+        on_compile: Some(on_compile),
+        ..JitConfig::default()
+    });
+    let handle = runtime.handle();
+    let program = programs::factorial();
+    let case = program.case(SpecId::CANCUN);
+    let expected = interpreted(&case);
+
+    // The first run waits for the first tier and runs it.
+    assert_eq!(run(&runtime, &case), (expected.clone(), true));
+    let baseline = cached(&handle, &program).expect("cached"); // run 1 of baseline code
+    assert!(baseline.is_baseline(), "{:?}", baseline.opt_level);
+    assert_eq!(run(&runtime, &case), (expected.clone(), true)); // run 2
+    assert_eq!(handle.stats().tiered_up, 0, "no tier-up below the threshold");
+    // Run 3 reaches the threshold: it still runs baseline code and asks for the tier-up.
+    assert_eq!(run(&runtime, &case), (expected.clone(), true));
+    eventually("the contract tiered up", || handle.stats().tiered_up == 1);
+
+    let optimised = cached(&handle, &program).expect("still cached");
+    assert_eq!(optimised.opt_level, Some(OptLevel::Default));
+    assert!(!optimised.ptr_eq(&baseline));
+    for _ in 0..5 {
+        assert_eq!(run(&runtime, &case), (expected.clone(), true));
+    }
+    let stats = handle.stats();
+    assert_eq!((stats.compiled, stats.tiered_up, stats.tier_up_failed, stats.failed), (1, 1, 0, 0), "{stats:?}");
+    assert!(stats.tier_up_ns > 0 && stats.tier_up_ns < stats.compile_ns, "{stats:?}");
+    assert_eq!(*outcomes.lock().unwrap(), [CompileOutcome::Compiled, CompileOutcome::Optimized]);
+}
+
+#[test]
+fn eager_mode_compiles_both_tiers_at_once() {
+    let runtime = JitRuntime::new(JitConfig::eager());
+    let program = programs::fibonacci();
+    let case = program.case(SpecId::CANCUN);
+    assert_eq!(run(&runtime, &case), (interpreted(&case), true));
+    let code = cached(&runtime.handle(), &program).expect("cached");
+    assert_eq!(code.opt_level, Some(OptLevel::Default));
+    let stats = runtime.handle().stats();
+    assert_eq!((stats.compiled, stats.tiered_up), (1, 1), "{stats:?}");
+}
+
+#[test]
+fn untiered_runtimes_and_cheap_levels_compile_once() {
+    for (tier_up_threshold, level) in [
+        (None, OptLevel::Default),
+        (None, OptLevel::Aggressive),
+        (Some(1), OptLevel::Less),
+        (Some(1), OptLevel::Baseline),
+    ] {
+        let runtime = JitRuntime::new(JitConfig {
+            tier_up_threshold,
+            compiler: CompilerConfig { opt_level: level, ..Default::default() },
+            ..JitConfig::eager()
+        });
+        let program = programs::fibonacci();
+        let case = program.case(SpecId::CANCUN);
+        for _ in 0..3 {
+            assert_eq!(run(&runtime, &case), (interpreted(&case), true), "{level:?}");
+        }
+        let code = cached(&runtime.handle(), &program).expect("cached");
+        assert_eq!(code.opt_level, Some(level));
+        let stats = runtime.handle().stats();
+        assert_eq!((stats.compiled, stats.tiered_up, stats.tier_up_ns), (1, 0, 0), "{level:?}: {stats:?}");
+    }
+}
+
+/// A tier-up that fails leaves the baseline code serving, exactly, and is neither recorded as
+/// the contract's failure nor retried.
+#[test]
+fn a_failed_tier_up_keeps_the_baseline_code() {
+    let program = programs::factorial();
+    let case = program.case(SpecId::CANCUN);
+    let expected = interpreted(&case);
+    let fault =
+        InjectedFault { code_hash: revm::primitives::keccak256(&program.code), kind: FaultKind::TierUpLlvmError };
+    let compiler = CompilerConfig { faults: vec![fault], ..Default::default() };
+    for eager in [true, false] {
+        let runtime = JitRuntime::new(JitConfig {
+            eager,
+            hot_threshold: 0,
+            tier_up_threshold: Some(1),
+            wait_for_compile: Some(Duration::from_secs(60)),
+            compiler: compiler.clone(),
+            ..JitConfig::default()
+        });
+        let handle = runtime.handle();
+        // The first run compiles the baseline tier; in eager mode the tier-up follows at once,
+        // in the background at the second run's lookup.
+        for _ in 0..3 {
+            assert_eq!(run(&runtime, &case), (expected.clone(), true), "eager {eager}");
+        }
+        eventually("the tier-up failed", || handle.stats().tier_up_failed == 1);
+        for _ in 0..3 {
+            assert_eq!(run(&runtime, &case), (expected.clone(), true), "eager {eager}");
+        }
+        assert!(cached(&handle, &program).expect("the baseline code stays").is_baseline());
+        let stats = handle.stats();
+        assert_eq!((stats.compiled, stats.failed, stats.tiered_up, stats.tier_up_failed), (1, 0, 0, 1), "{stats:?}");
+        assert!(handle.compile_failure(fault.code_hash, SpecId::CANCUN).is_none(), "not the contract's failure");
+    }
+}
