@@ -121,3 +121,27 @@ fn compile_recurses_into_subdirectories() {
     assert_eq!(report["compiled"], 5, "{report:#}");
     assert_eq!(report["contracts"].as_array().unwrap().len(), 5);
 }
+
+/// `compile` reads contracts from pre-states alone: a test whose transaction could not run (no
+/// sender, as a state test with a bad signature has) still gives its contract, compiled for
+/// the fork its `post` names.
+#[test]
+#[cfg(feature = "llvm")]
+fn compile_takes_contracts_of_tests_whose_transaction_is_invalid() {
+    let scratch = tempfile::tempdir().unwrap();
+    let unsigned = fixture("unsigned", 7).replace(r#""sender": "0x1111111111111111111111111111111111111111","#, "");
+    let with_post = unsigned.replacen(r#""transaction""#, r#""post": {"Shanghai": []}, "transaction""#, 1);
+    assert_ne!(with_post, fixture("unsigned", 7), "the fixture was edited");
+    let path = scratch.path().join("unsigned.json");
+    std::fs::write(&path, with_post).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revm-jit"))
+        .args(["compile", "--json", "-"])
+        .arg(&path)
+        .output()
+        .expect("run revm-jit compile");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["compiled"], 1, "{report:#}");
+    assert_eq!(report["contracts"][0]["spec"], "SHANGHAI", "{report:#}");
+}

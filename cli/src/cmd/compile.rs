@@ -449,8 +449,8 @@ fn collect(args: &CompileArgs) -> Result<BTreeMap<(B256, SpecId), Bytes>, Compil
     }
     for input in &args.inputs {
         for file in fixture::files_under(input)? {
-            for case in fixture::load_file(&file, None)? {
-                add_contracts(&mut contracts, &case, args.spec.unwrap_or(case.spec));
+            for (spec, code) in fixture::load_contracts(&file)? {
+                contracts.insert((keccak256(&code), args.spec.unwrap_or(spec)), code);
             }
         }
     }
