@@ -1,6 +1,6 @@
-//! Tiered compilation (`JitConfig::tier_up_threshold`): a hot contract runs baseline code
-//! first, and code of the configured level once it kept running; every run, before, during
-//! and after the switch, gives the interpreter's result.
+//! Tiered compilation (`JitConfig::tier_up_gas`): a hot contract runs baseline code first,
+//! and code of the configured level once its frames spent enough gas in it; every run,
+//! before, during and after the switch, gives the interpreter's result.
 
 mod common;
 
@@ -39,27 +39,35 @@ fn recorder() -> (CompileCallback, Arc<Mutex<Vec<CompileOutcome>>>) {
 
 #[test]
 fn baseline_code_serves_first_and_code_of_the_configured_level_replaces_it() {
+    let program = programs::factorial();
+    let case = program.case(SpecId::CANCUN);
+    let expected = interpreted(&case);
+    // The contract's frame spends less than the transaction's gas per run: one run stays
+    // below this threshold, and a few reach it.
+    let threshold = 2 * expected.tx_gas_used();
     let (on_compile, outcomes) = recorder();
     let runtime = JitRuntime::new(JitConfig {
         hot_threshold: 0,
-        tier_up_threshold: Some(3),
+        tier_up_gas: Some(threshold),
         wait_for_compile: Some(Duration::from_secs(60)),
         on_compile: Some(on_compile),
         ..JitConfig::default()
     });
     let handle = runtime.handle();
-    let program = programs::factorial();
-    let case = program.case(SpecId::CANCUN);
-    let expected = interpreted(&case);
 
     // The first run waits for the first tier and runs it.
     assert_eq!(run(&runtime, &case), (expected.clone(), true));
-    let baseline = cached(&handle, &program).expect("cached"); // run 1 of baseline code
+    let baseline = cached(&handle, &program).expect("cached");
     assert!(baseline.is_baseline(), "{:?}", baseline.opt_level);
-    assert_eq!(run(&runtime, &case), (expected.clone(), true)); // run 2
-    assert_eq!(handle.stats().tiered_up, 0, "no tier-up below the threshold");
-    // Run 3 reaches the threshold: it still runs baseline code and asks for the tier-up.
-    assert_eq!(run(&runtime, &case), (expected.clone(), true));
+    let stats = handle.stats();
+    assert_eq!((stats.tiered_up, stats.events_sent), (0, 1), "no tier-up below the threshold: {stats:?}");
+    // Later runs reach the threshold while running baseline code, and ask for the tier-up.
+    let mut runs = 1;
+    while handle.stats().events_sent == 1 {
+        assert_eq!(run(&runtime, &case), (expected.clone(), true), "run {runs}");
+        runs += 1;
+        assert!(runs <= 10, "no tier-up after {runs} runs of {} gas", expected.tx_gas_used());
+    }
     eventually("the contract tiered up", || handle.stats().tiered_up == 1);
 
     let optimised = cached(&handle, &program).expect("still cached");
@@ -72,6 +80,27 @@ fn baseline_code_serves_first_and_code_of_the_configured_level_replaces_it() {
     assert_eq!((stats.compiled, stats.tiered_up, stats.tier_up_failed, stats.failed), (1, 1, 0, 0), "{stats:?}");
     assert!(stats.tier_up_ns > 0 && stats.tier_up_ns < stats.compile_ns, "{stats:?}");
     assert_eq!(*outcomes.lock().unwrap(), [CompileOutcome::Compiled, CompileOutcome::Optimized]);
+}
+
+/// Gas a call hands to its child is the child's work: a caller that forwards nearly all of a
+/// large gas limit does not tier up for it.
+#[test]
+fn gas_handed_to_a_child_frame_does_not_count_towards_the_callers_tier_up() {
+    let program = programs::call();
+    let case = program.case(SpecId::CANCUN);
+    let expected = interpreted(&case);
+    assert!(case.tx.gas_limit > 10 * expected.tx_gas_used(), "the caller forwards much more than is used");
+    let runtime = JitRuntime::new(JitConfig {
+        hot_threshold: 0,
+        // Above what the whole transaction uses, far below what its calls forward.
+        tier_up_gas: Some(expected.tx_gas_used() + 1),
+        wait_for_compile: Some(Duration::from_secs(60)),
+        ..JitConfig::default()
+    });
+    assert_eq!(run(&runtime, &case), (expected, true));
+    let stats = runtime.handle().stats();
+    assert_eq!(stats.compiled, 2, "caller and callee: {stats:?}");
+    assert_eq!(stats.events_sent, 2, "one event per contract to compile, none to tier up: {stats:?}");
 }
 
 #[test]
@@ -88,14 +117,14 @@ fn eager_mode_compiles_both_tiers_at_once() {
 
 #[test]
 fn untiered_runtimes_and_cheap_levels_compile_once() {
-    for (tier_up_threshold, level) in [
+    for (tier_up_gas, level) in [
         (None, OptLevel::Default),
         (None, OptLevel::Aggressive),
         (Some(1), OptLevel::Less),
         (Some(1), OptLevel::Baseline),
     ] {
         let runtime = JitRuntime::new(JitConfig {
-            tier_up_threshold,
+            tier_up_gas,
             compiler: CompilerConfig { opt_level: level, ..Default::default() },
             ..JitConfig::eager()
         });
@@ -125,14 +154,14 @@ fn a_failed_tier_up_keeps_the_baseline_code() {
         let runtime = JitRuntime::new(JitConfig {
             eager,
             hot_threshold: 0,
-            tier_up_threshold: Some(1),
+            tier_up_gas: Some(1),
             wait_for_compile: Some(Duration::from_secs(60)),
             compiler: compiler.clone(),
             ..JitConfig::default()
         });
         let handle = runtime.handle();
         // The first run compiles the baseline tier; in eager mode the tier-up follows at once,
-        // in the background at the second run's lookup.
+        // in the background once the first native entry has spent gas.
         for _ in 0..3 {
             assert_eq!(run(&runtime, &case), (expected.clone(), true), "eager {eager}");
         }

@@ -43,7 +43,7 @@ use std::{
 use std::{
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -61,7 +61,7 @@ pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
 /// as fast as LLVM's `O2` while spending a tenth of the time in IR optimisation.
 ///
 /// [`OptLevel::Baseline`] runs the same IR pipeline and then LLVM's fast code generator: the
-/// runtime's first tier (see [`crate::JitConfig::tier_up_threshold`]).
+/// runtime's first tier (see [`crate::JitConfig::tier_up_gas`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum OptLevel {
     /// No IR optimisation: fastest compile.
@@ -334,10 +334,10 @@ pub struct CompiledCode {
     pub phases: CompilePhases,
     /// The level it was compiled at; `None` for code loaded from an AOT library.
     pub opt_level: Option<OptLevel>,
-    /// Lookups that returned this code, counted only for [`OptLevel::Baseline`] code (the
-    /// runtime recompiles it at its optimising level once the count reaches
-    /// [`crate::JitConfig::tier_up_threshold`]).
-    baseline_runs: AtomicU32,
+    /// Gas its frames spent in it, counted only for [`OptLevel::Baseline`] code (the runtime
+    /// recompiles it at its optimising level once this reaches
+    /// [`crate::JitConfig::tier_up_gas`]).
+    baseline_gas: AtomicU64,
 }
 
 impl std::ops::Deref for CompiledFn {
@@ -470,19 +470,17 @@ impl CompiledFn {
         self.opt_level == Some(OptLevel::Baseline)
     }
 
-    /// Counts one more lookup of baseline code and returns the new count (0 for code of any
-    /// other level, which is never counted: its lookups stay free of the shared counter).
-    pub(crate) fn count_baseline_run(&self) -> u32 {
-        if !self.is_baseline() {
-            return 0;
-        }
-        self.baseline_runs.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+    /// Adds `gas` spent in this baseline code and says whether that made the total reach
+    /// `threshold` (true once: for the addition that crosses it).
+    pub(crate) fn add_baseline_gas(&self, gas: u64, threshold: u64) -> bool {
+        let before = self.baseline_gas.fetch_add(gas, Ordering::Relaxed);
+        before < threshold && before.saturating_add(gas) >= threshold
     }
 
-    /// Starts the count of [`CompiledFn::count_baseline_run`] over (a tier-up that could not
-    /// be queued is asked for again after as many runs).
-    pub(crate) fn reset_baseline_runs(&self) {
-        self.baseline_runs.store(0, Ordering::Relaxed);
+    /// Starts the count of [`CompiledFn::add_baseline_gas`] over (a tier-up that could not be
+    /// queued is asked for again after as much gas).
+    pub(crate) fn reset_baseline_gas(&self) {
+        self.baseline_gas.store(0, Ordering::Relaxed);
     }
 
     /// Whether the code came from an AOT library rather than the in-process JIT.
@@ -516,7 +514,7 @@ impl CompiledFn {
             compile_time: Duration::ZERO,
             phases: CompilePhases::default(),
             opt_level: None,
-            baseline_runs: AtomicU32::new(0),
+            baseline_gas: AtomicU64::new(0),
         }))
     }
 }
@@ -580,7 +578,7 @@ impl Compiler {
             compile_time,
             phases,
             opt_level: Some(self.config.opt_level),
-            baseline_runs: AtomicU32::new(0),
+            baseline_gas: AtomicU64::new(0),
         })))
     }
 

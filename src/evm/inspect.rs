@@ -15,7 +15,7 @@
 //!   such as revm-inspectors' `TracingInspector` with call and log recording produce the
 //!   same traces either way.
 
-use super::{JitEvm, NativeHooks, run_native_with};
+use super::{JitEvm, NativeHooks, gas_spent, run_native_with};
 use crate::builtins::{self, report_logs, report_selfdestruct};
 use revm::DatabaseCommit;
 use revm::context::{ContextSetters, ContextTr, JournalTr, result::ExecutionResult};
@@ -155,6 +155,7 @@ where
         };
         let (ctx, inspector, frame, instructions) = self.inner.ctx_inspector_frame_instructions();
         let mut hooks = InspectorHooks { inspector };
+        let gas_before = frame.interpreter.gas.remaining();
         // SAFETY: `compiled_for_current_frame` returns only code compiled from the frame's
         // bytecode for its spec, and only while the tables are mainnet's for it.
         let action = unsafe {
@@ -167,6 +168,7 @@ where
                 &mut hooks,
             )
         };
+        self.handle.count_baseline_gas(&compiled, gas_spent(gas_before, &frame.interpreter, &action));
         let mut result = frame.process_next_action(ctx, action);
         if let Ok(ItemOrResult::Result(frame_result)) = &mut result {
             frame_end(ctx, hooks.inspector, &frame.input, frame_result);

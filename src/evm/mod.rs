@@ -47,7 +47,7 @@ use revm::{
         instructions::InstructionProvider,
     },
     interpreter::{
-        GasTable, Host, Instruction, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
+        FrameInput, GasTable, Host, Instruction, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
         InterpreterResult,
         instructions::{gas_table_spec, instruction_table},
         interpreter::EthInterpreter,
@@ -341,9 +341,14 @@ where
         let table = instructions.instruction_table();
         let gas_table = instructions.gas_table();
         let action = match compiled {
-            // SAFETY: `compiled_for_current_frame` returns only code compiled from the frame's
-            // bytecode for its spec, and only while the tables are mainnet's for it.
-            Some(f) => unsafe { run_native_with(&f, interpreter, ctx, table, gas_table, &mut PlainHooks) },
+            Some(f) => {
+                let gas_before = interpreter.gas.remaining();
+                // SAFETY: `compiled_for_current_frame` returns only code compiled from the
+                // frame's bytecode for its spec, and only while the tables are mainnet's for it.
+                let action = unsafe { run_native_with(&f, interpreter, ctx, table, gas_table, &mut PlainHooks) };
+                self.handle.count_baseline_gas(&f, gas_spent(gas_before, interpreter, &action));
+                action
+            }
             None => interpreter.run_plain(table, gas_table, ctx),
         };
         frame.process_next_action(ctx, action).inspect(|i| {
@@ -617,6 +622,19 @@ pub fn run_native<H: Host>(
     }
     // SAFETY: checked just above.
     unsafe { run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks) }
+}
+
+/// Gas a frame spent on one entry into native code (its interpreter's gas went from
+/// `gas_before` to what it is now): gas handed to a child frame by the call or create that
+/// ended the entry is the child's work, not this code's. What tiers baseline code up
+/// ([`crate::JitConfig::tier_up_gas`]).
+pub(crate) fn gas_spent(gas_before: u64, interpreter: &Interpreter<EthInterpreter>, action: &InterpreterAction) -> u64 {
+    let handed_to_child = match action {
+        InterpreterAction::NewFrame(FrameInput::Call(call)) => call.gas_limit,
+        InterpreterAction::NewFrame(FrameInput::Create(create)) => create.gas_limit(),
+        _ => 0,
+    };
+    gas_before.saturating_sub(interpreter.gas.remaining()).saturating_sub(handed_to_child)
 }
 
 /// [`run_native`] with the given hooks, without its checks.

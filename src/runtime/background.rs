@@ -22,7 +22,7 @@ pub(super) struct HotEvent {
     pub(super) code: Bytes,
     pub(super) target: CompileTarget,
     /// A tier-up: `key` has baseline code in the cache, to be recompiled at the configured
-    /// level (see [`super::JitConfig::tier_up_threshold`]).
+    /// level (see [`super::JitConfig::tier_up_gas`]).
     pub(super) optimize: bool,
 }
 

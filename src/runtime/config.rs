@@ -41,18 +41,20 @@ pub struct JitConfig {
     /// of times is likely to run again, and one run once is not worth a compilation.
     /// Env: `REVM_JIT_HOT_THRESHOLD`.
     pub hot_threshold: u32,
-    /// Tiered compilation. `Some(n)`: a hot contract is compiled first at
+    /// Tiered compilation. `Some(gas)`: a hot contract is compiled first at
     /// [`OptLevel::Baseline`] (about half the compile time of [`OptLevel::Default`], so it
     /// runs natively sooner; as fast on storage-, hash- and call-bound code, slower on
-    /// arithmetic loops), and once `n` lookups returned that code it is recompiled at
-    /// `compiler.opt_level` in the background and replaces it. A contract used that often
-    /// has earned the second compilation, which costs about twice the first; one used less
-    /// never pays it. `0` acts as `1`. `None`: every contract is compiled once, at
+    /// arithmetic loops), and once its frames have spent `gas` in that code it is recompiled
+    /// at `compiler.opt_level` in the background and replaces it. Gas measures the work done,
+    /// so a contract running long transactions tiers up after one of them, and one running
+    /// short ones after many; a contract used little never pays the second compilation, which
+    /// costs about twice the first. `None`: every contract is compiled once, at
     /// `compiler.opt_level`. Tiering applies only when that level is `Default` or
     /// `Aggressive`, and never to artifacts written to a store (compiled once, at that
     /// level). In eager mode both tiers are compiled at once, on the caller's thread.
-    /// Default `Some(32)`. Env: `REVM_JIT_TIER_UP_THRESHOLD` (`off` for `None`).
-    pub tier_up_threshold: Option<u32>,
+    /// Default `Some(10_000_000)`: a third of a mainnet block, milliseconds of execution.
+    /// Env: `REVM_JIT_TIER_UP_GAS` (`off` for `None`).
+    pub tier_up_gas: Option<u64>,
     /// Background compiler threads. Default: a quarter of the machine's cores, between 1 and
     /// 4 — the node's own execution and networking need the rest, and a hot set of contracts
     /// is small enough that a few compilers keep up with it. Env: `REVM_JIT_WORKERS`.
@@ -142,7 +144,7 @@ impl Default for JitConfig {
             compiler: CompilerConfig::default(),
             eager: false,
             hot_threshold: 8,
-            tier_up_threshold: Some(32),
+            tier_up_gas: Some(10_000_000),
             workers: default_workers(),
             channel_capacity: 4096,
             job_queue_capacity: 1024,
@@ -215,8 +217,8 @@ impl JitConfig {
         if let Some((name, v)) = read("REVM_JIT_HOT_THRESHOLD") {
             self.hot_threshold = parse_number(name, &v)?;
         }
-        if let Some((name, v)) = read("REVM_JIT_TIER_UP_THRESHOLD") {
-            self.tier_up_threshold = match v.as_str() {
+        if let Some((name, v)) = read("REVM_JIT_TIER_UP_GAS") {
+            self.tier_up_gas = match v.as_str() {
                 "off" => None,
                 _ => Some(parse_number(name, &v)?),
             };

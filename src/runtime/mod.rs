@@ -116,7 +116,7 @@ pub enum CompileOutcome {
     /// A valid artifact was found in the store and loaded instead.
     LoadedFromStore,
     /// Baseline code was recompiled at the configured level and replaced in the cache (see
-    /// [`JitConfig::tier_up_threshold`]).
+    /// [`JitConfig::tier_up_gas`]).
     Optimized,
     /// Failed: never retried, the contract runs interpreted. The reason frames will report,
     /// and the error's message.
@@ -434,7 +434,7 @@ impl JitHandle {
         }
         let key = (code_hash, spec);
         if let Some(f) = self.cached(&key) {
-            self.count_hit(key, &f);
+            shared.stats.hits.inc();
             return Ok(f);
         }
         shared.stats.misses.inc();
@@ -460,7 +460,7 @@ impl JitHandle {
             match shared.misses.miss(&key) {
                 Miss::Report => {
                     if let Some(f) = self.cached(&key) {
-                        self.count_hit(key, &f);
+                        shared.stats.hits.inc();
                         return Ok(f);
                     }
                     self.on_miss(key, code, Miss::Report)
@@ -477,17 +477,17 @@ impl JitHandle {
         outcome
     }
 
-    /// Counts a lookup that found `f`, and, when `f` is baseline code, a run towards its
-    /// tier-up: the run that reaches [`JitConfig::tier_up_threshold`] asks for it. Code of
-    /// any other level costs one comparison here.
-    fn count_hit(&self, key: CodeKey, f: &CompiledFn) {
-        let shared = &*self.shared;
-        shared.stats.hits.inc();
-        if let Some(threshold) = shared.config.tier_up_threshold
-            && self.tiers()
-            && f.count_baseline_run() == threshold.max(1)
+    /// Counts `gas` that a frame spent in `f`, when `f` is baseline code of a tiered runtime:
+    /// the addition that makes it reach [`JitConfig::tier_up_gas`] asks for the tier-up.
+    /// Called after every native entry; code of any other level costs one comparison here.
+    pub(crate) fn count_baseline_gas(&self, f: &CompiledFn, gas: u64) {
+        if !f.is_baseline() || !self.tiers() {
+            return;
+        }
+        if let Some(threshold) = self.shared.config.tier_up_gas
+            && f.add_baseline_gas(gas, threshold)
         {
-            self.report_tier_up(key, f);
+            self.report_tier_up((f.code_hash, f.spec), f);
         }
     }
 
@@ -506,7 +506,7 @@ impl JitHandle {
             Ok(()) => shared.stats.events_sent.inc(),
             Err(_) => {
                 shared.stats.events_dropped.inc();
-                f.reset_baseline_runs();
+                f.reset_baseline_gas();
             }
         }
     }
@@ -990,7 +990,7 @@ impl JitHandle {
     }
 
     /// The level a contract's first compilation for `target` runs at: the baseline tier when
-    /// tiering applies (see [`JitConfig::tier_up_threshold`]), else the configured level.
+    /// tiering applies (see [`JitConfig::tier_up_gas`]), else the configured level.
     fn first_level(&self, target: CompileTarget) -> OptLevel {
         if self.tiers() && target == CompileTarget::Cache {
             OptLevel::Baseline
@@ -1003,8 +1003,7 @@ impl JitHandle {
     /// is on and the configured level is one the baseline is cheaper than.
     fn tiers(&self) -> bool {
         let config = &self.shared.config;
-        config.tier_up_threshold.is_some()
-            && matches!(config.compiler.opt_level, OptLevel::Default | OptLevel::Aggressive)
+        config.tier_up_gas.is_some() && matches!(config.compiler.opt_level, OptLevel::Default | OptLevel::Aggressive)
     }
 
     /// The second tier: recompiles `key`'s bytecode `code` (the bytes its baseline code was

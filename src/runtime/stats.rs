@@ -310,7 +310,7 @@ pub struct StatsSnapshot {
     /// Failed compilations.
     pub failed: u64,
     /// Total wall-clock compile time, nanoseconds (both tiers, see
-    /// [`crate::JitConfig::tier_up_threshold`]).
+    /// [`crate::JitConfig::tier_up_gas`]).
     pub compile_ns: u64,
     /// The part of `compile_ns` spent recompiling baseline code at the optimising level; the
     /// rest is the time contracts waited for their first native code.
