@@ -420,3 +420,23 @@ fn replaced_code_leaves_the_hit_table() {
     let hit = handle.lookup(key.0, key.1, &bytecode).expect("a hit");
     assert!(hit.ptr_eq(&second) && !hit.ptr_eq(&first), "the hit is the new code");
 }
+
+/// A full cache admits what was just compiled, evicting what was used least recently: the
+/// runtime's own hotness decided it was worth compiling, and the cache does not second-guess
+/// that. Eager mode runs freshly compiled code even when the cache refuses it, so the second
+/// run of each contract is the one that shows it was kept.
+#[test]
+fn a_full_cache_admits_freshly_compiled_code() {
+    let runtime = JitRuntime::new(JitConfig { cache_capacity_bytes: 12 * 1024, ..JitConfig::eager() });
+    for i in 0u8..8 {
+        // Distinct contracts: return `i`.
+        let code = revm::primitives::Bytes::from(vec![0x60, i, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3]);
+        let case = Case::call_code(format!("returns {i}"), SpecId::CANCUN, code, Default::default(), 100_000);
+        let expected = interpreted(&case);
+        assert_eq!(run(&runtime, &case), (expected.clone(), true), "contract {i}, first run");
+        assert_eq!(run(&runtime, &case), (expected, true), "contract {i} was not kept in the cache");
+    }
+    let stats = runtime.handle().stats();
+    assert_eq!(stats.compiled, 8, "each compiled once: {stats:?}");
+    assert!(stats.evictions > 0, "the cache holds only a few: {stats:?}");
+}

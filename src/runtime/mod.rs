@@ -296,7 +296,14 @@ impl JitRuntime {
         let evictions = Arc::clone(&stats);
         let hit_table = Arc::new(HitTable::new(config.cache_time_to_idle));
         let removals = Arc::clone(&hit_table);
+        // LRU, not moka's default TinyLFU: what reaches the cache was judged hot by the
+        // runtime's own miss counters and paid for a compilation, and TinyLFU's admission
+        // filter would second-guess that with a frequency estimate that sees little (hits are
+        // served by the hit table and touch the cache once per touch interval; misses of
+        // absent keys are not recorded, see `cached`), dropping freshly compiled code when
+        // the cache is full.
         let mut cache = moka::sync::Cache::builder()
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .max_capacity(config.cache_capacity_bytes)
             .weigher(|_, f: &CompiledFn| u32::try_from(f.cache_weight()).unwrap_or(u32::MAX))
             .eviction_listener(move |key, _, cause| {
@@ -527,6 +534,12 @@ impl JitHandle {
                 Some(compiled)
             }
             Probe::Miss => {
+                // `contains_key` first: for a key the cache does not hold it hashes and probes
+                // the map, where `get` also reads the clock and records the miss (a third of
+                // a miss's cost), for an admission policy this cache does not use (LRU).
+                if !shared.cache.contains_key(key) {
+                    return None;
+                }
                 let compiled = shared.cache.get(key)?;
                 shared.hit_table.put(*key, compiled.clone());
                 Some(compiled)
@@ -1145,9 +1158,10 @@ impl JitHandle {
 
     /// A snapshot of the runtime's counters.
     pub fn stats(&self) -> StatsSnapshot {
-        let mut snapshot = self.shared.stats.snapshot();
-        // moka applies inserts and evictions to its size lazily; settle them for an exact count.
+        // moka applies inserts and evictions lazily; settle them first, so that the eviction
+        // count and the cache's size below describe the same moment.
         self.shared.cache.run_pending_tasks();
+        let mut snapshot = self.shared.stats.snapshot();
         snapshot.cached_entries = self.shared.cache.entry_count();
         snapshot.resident_code_bytes = self.shared.cache.weighted_size();
         let memory = crate::compiler::code_memory_stats();
