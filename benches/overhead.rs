@@ -8,8 +8,8 @@
 //! per lookup is (`jit_evm_every_lookup_misses` - `jit_evm_disabled`) / 20,001 on `call`.
 //!
 //! The `lookup` group times one `JitHandle` lookup alone: a hit (served by the runtime's hit
-//! table in front of the cache) and a miss (the hit table, then the cache, then the hotness
-//! count).
+//! table in front of the cache) and a miss (the hit table, then the cache's `contains_key`,
+//! then the hotness count).
 //!
 //! `cargo bench --bench overhead`
 #![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]

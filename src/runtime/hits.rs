@@ -9,9 +9,9 @@
 //! The cache stays the owner of compiled code: an entry enters this table only after a cache
 //! probe found it, and leaves it when the cache removes it (the runtime's eviction listener
 //! calls [`HitTable::forget`]). Reads served here are not seen by the cache, so once per touch
-//! interval (a quarter of the cache's idle time, at most a minute) a hit asks its caller to probe the cache again: that
-//! keeps the cache's idle timer and frequency sketch informed, and drops an entry the cache
-//! evicted while it was being put here.
+//! interval (a quarter of the cache's idle time, at most a minute) a hit asks its caller to
+//! probe the cache again: that keeps the cache's idle timer and LRU order informed, and drops
+//! an entry the cache evicted while it was being put here.
 
 use super::CodeKey;
 use crate::compiler::CompiledFn;

@@ -27,7 +27,7 @@ pub mod outcome;
 pub mod plot;
 pub mod report;
 
-pub use outcome::{Outcome, Status};
+pub use outcome::{Disagreement, Outcome, Status};
 
 use crate::{
     exec::{Executor, Mode},
@@ -79,17 +79,8 @@ pub enum BenchError {
         diffs: Vec<String>,
     },
     /// Two modes produced different outcomes.
-    #[error("{name}: MODES DISAGREE: {mode} vs {baseline}: {}", diffs.join("; "))]
-    Disagreement {
-        /// Case name.
-        name: String,
-        /// The mode every other mode is compared with.
-        baseline: Mode,
-        /// The mode that differs.
-        mode: Mode,
-        /// How it differs (baseline value first).
-        diffs: Vec<String>,
-    },
+    #[error(transparent)]
+    Disagreement(#[from] Disagreement),
     /// A case with a known expected status ended with another.
     #[error("{name}: expected status {expected}, got {got}")]
     UnexpectedStatus {
@@ -388,7 +379,8 @@ pub fn bench_case(
     for m in &measurements[1..] {
         let diffs = base.outcome.differences(&m.outcome);
         if !diffs.is_empty() {
-            return Err(BenchError::Disagreement { name: case.name.clone(), baseline: base.mode, mode: m.mode, diffs });
+            let name = case.name.clone();
+            return Err(Disagreement { name, baseline: base.mode, mode: m.mode, diffs }.into());
         }
     }
     let outcome = base.outcome.clone();

@@ -36,6 +36,21 @@ impl fmt::Display for Status {
     }
 }
 
+/// Two modes produced different outcomes for one case: the error `bench` and `run` report
+/// (after printing everything they measured).
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: MODES DISAGREE: {mode} vs {baseline}: {}", diffs.join("; "))]
+pub struct Disagreement {
+    /// Case name.
+    pub name: String,
+    /// The mode every other mode is compared with (the first measured).
+    pub baseline: crate::exec::Mode,
+    /// The mode that differs.
+    pub mode: crate::exec::Mode,
+    /// How it differs (baseline value first).
+    pub diffs: Vec<String>,
+}
+
 /// Everything observable about one execution that every mode must reproduce exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {

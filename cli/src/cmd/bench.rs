@@ -129,7 +129,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         }
     }
     if !failures.is_empty() {
-        let disagreements = failures.iter().filter(|(_, e)| matches!(e, BenchError::Disagreement { .. })).count();
+        let disagreements = failures.iter().filter(|(_, e)| matches!(e, BenchError::Disagreement(_))).count();
         eprintln!();
         eprintln!(
             "{} of {} case(s) FAILED{}:",

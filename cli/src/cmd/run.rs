@@ -4,7 +4,7 @@
 //! document. With several modes, every mode must produce the same outcome as the first.
 
 use super::json::{Human, JsonTarget, JsonWriteError};
-use crate::bench::{Outcome, Status, ordered_modes, report};
+use crate::bench::{Disagreement, Outcome, Status, ordered_modes, report};
 use crate::{
     asm::{self, AsmError},
     exec::{Executor, Mode},
@@ -90,17 +90,8 @@ pub enum RunError {
         source: revm::context::result::EVMError<std::convert::Infallible>,
     },
     /// Two modes produced different outcomes (everything was printed first).
-    #[error("{name}: MODES DISAGREE: {mode} vs {baseline}: {}", diffs.join("; "))]
-    Disagreement {
-        /// Case name.
-        name: String,
-        /// The first mode, every other is compared with.
-        baseline: Mode,
-        /// The mode that differs.
-        mode: Mode,
-        /// How it differs (baseline value first).
-        diffs: Vec<String>,
-    },
+    #[error(transparent)]
+    Disagreement(#[from] Disagreement),
     /// The `--json` document could not be written.
     #[error(transparent)]
     Json(#[from] JsonWriteError),
@@ -198,12 +189,9 @@ fn run_inner(args: &RunArgs) -> Result<(), RunError> {
             if !diffs.is_empty() {
                 differences.extend(diffs.iter().map(|d| format!("{} vs {}: {d}", run.mode, first.mode)));
                 if disagreement.is_none() {
-                    disagreement = Some(RunError::Disagreement {
-                        name: case.name.clone(),
-                        baseline: first.mode,
-                        mode: run.mode,
-                        diffs,
-                    });
+                    let name = case.name.clone();
+                    disagreement =
+                        Some(RunError::from(Disagreement { name, baseline: first.mode, mode: run.mode, diffs }));
                 }
             }
         }
