@@ -67,8 +67,15 @@ fn environment_overrides_apply_and_bad_values_are_typed_errors() {
         .expect("valid values");
     assert_eq!(config.tier_up_gas, None);
     let mut tiered = JitConfig { tier_up_gas: None, ..JitConfig::default() };
-    tiered.apply_env_from(env(&[("REVM_JIT_TIER_UP_GAS", "100"), ("REVM_JIT_OPT_LEVEL", "Baseline")])).expect("valid");
+    tiered
+        .apply_env_from(env(&[
+            ("REVM_JIT_TIER_UP_GAS", "100"),
+            ("REVM_JIT_OPT_LEVEL", "Baseline"),
+            ("REVM_JIT_BASELINE_MIN_COST", "0"),
+        ]))
+        .expect("valid");
     assert_eq!((tiered.tier_up_gas, tiered.compiler.opt_level), (Some(100), OptLevel::Baseline));
+    assert_eq!(tiered.baseline_min_cost, 0);
     assert!(!config.enabled);
     assert_eq!((config.workers, config.hot_threshold), (3, 1000));
     assert_eq!(config.cache_time_to_idle, None);
@@ -84,6 +91,7 @@ fn environment_overrides_apply_and_bad_values_are_typed_errors() {
         ("REVM_JIT_PRELOAD_TIMEOUT_SECS", "soon"),
         ("REVM_JIT_OPT_LEVEL", "O9"),
         ("REVM_JIT_TIER_UP_GAS", "soon"),
+        ("REVM_JIT_BASELINE_MIN_COST", "cheap"),
     ] {
         let error: ConfigError = JitConfig::default().apply_env_from(env(&[(var, value)])).expect_err(value);
         assert_eq!((error.var, error.value.as_str()), (var, value));

@@ -49,6 +49,7 @@ fn baseline_code_serves_first_and_code_of_the_configured_level_replaces_it() {
     let runtime = JitRuntime::new(JitConfig {
         hot_threshold: 0,
         tier_up_gas: Some(threshold),
+        baseline_min_cost: 0,
         wait_for_compile: Some(Duration::from_secs(60)),
         on_compile: Some(on_compile),
         ..JitConfig::default()
@@ -94,6 +95,7 @@ fn gas_handed_to_a_child_frame_does_not_count_towards_the_callers_tier_up() {
         hot_threshold: 0,
         // Above what the whole transaction uses, far below what its calls forward.
         tier_up_gas: Some(expected.tx_gas_used() + 1),
+        baseline_min_cost: 0,
         wait_for_compile: Some(Duration::from_secs(60)),
         ..JitConfig::default()
     });
@@ -105,7 +107,7 @@ fn gas_handed_to_a_child_frame_does_not_count_towards_the_callers_tier_up() {
 
 #[test]
 fn eager_mode_compiles_both_tiers_at_once() {
-    let runtime = JitRuntime::new(JitConfig::eager());
+    let runtime = JitRuntime::new(JitConfig { baseline_min_cost: 0, ..JitConfig::eager() });
     let program = programs::fibonacci();
     let case = program.case(SpecId::CANCUN);
     assert_eq!(run(&runtime, &case), (interpreted(&case), true));
@@ -113,6 +115,30 @@ fn eager_mode_compiles_both_tiers_at_once() {
     assert_eq!(code.opt_level, Some(OptLevel::Default));
     let stats = runtime.handle().stats();
     assert_eq!((stats.compiled, stats.tiered_up), (1, 1), "{stats:?}");
+}
+
+/// A contract the cost model predicts cheap skips the baseline tier: its optimising compile
+/// takes milliseconds. The default threshold sends the embedded programs straight there, and
+/// a threshold of 0 through the baseline.
+#[test]
+fn cheap_contracts_compile_at_the_configured_level_at_once() {
+    let program = programs::fibonacci();
+    let predicted = revm_jit::analysis::Analysis::new(&program.code, SpecId::CANCUN).predicted_cost();
+    assert!(predicted < JitConfig::default().baseline_min_cost, "fibonacci predicts {predicted}");
+    for (min_cost, first) in [(JitConfig::default().baseline_min_cost, OptLevel::Default), (0, OptLevel::Baseline)] {
+        let (on_compile, outcomes) = recorder();
+        let runtime = JitRuntime::new(JitConfig {
+            hot_threshold: 0,
+            baseline_min_cost: min_cost,
+            wait_for_compile: Some(Duration::from_secs(60)),
+            on_compile: Some(on_compile),
+            ..JitConfig::default()
+        });
+        let case = program.case(SpecId::CANCUN);
+        assert_eq!(run(&runtime, &case), (interpreted(&case), true));
+        assert_eq!(outcomes.lock().unwrap()[0], CompileOutcome::Compiled);
+        assert_eq!(cached(&runtime.handle(), &program).expect("cached").opt_level, Some(first), "min cost {min_cost}");
+    }
 }
 
 #[test]
@@ -155,6 +181,7 @@ fn a_failed_tier_up_keeps_the_baseline_code() {
             eager,
             hot_threshold: 0,
             tier_up_gas: Some(1),
+            baseline_min_cost: 0,
             wait_for_compile: Some(Duration::from_secs(60)),
             compiler: compiler.clone(),
             ..JitConfig::default()

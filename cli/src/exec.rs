@@ -26,7 +26,9 @@ pub enum Mode {
     Jit,
     /// `JitEvm` with the background compiler, as a user runs it, with hot threshold 0 and a
     /// wait for the compiler: each contract is compiled on a worker thread at its first miss
-    /// and the frame waits for it, so frames run native.
+    /// and the frame waits for it, so frames run native. Every contract goes through the
+    /// baseline tier first (`baseline_min_cost` 0) and tiers up once it has spent the default
+    /// `tier_up_gas`.
     Runtime,
     /// Every contract compiled on first sight to a shared library, written to an artifact
     /// store, loaded back through the store, and run from there.
@@ -86,6 +88,11 @@ impl Executor {
                 let store = store.map(open_store).transpose()?;
                 Some(JitRuntime::new(JitConfig {
                     hot_threshold: 0,
+                    // Every contract through the baseline tier, the small ones a node compiles
+                    // at the optimising level at once included: so that the state tests run
+                    // baseline code (jit mode runs the optimising tier), and the bench shows
+                    // the tier-up happening.
+                    baseline_min_cost: 0,
                     wait_for_compile: Some(std::time::Duration::from_secs(300)),
                     write_artifacts: store.is_some(),
                     store,

@@ -968,7 +968,7 @@ impl JitHandle {
                 Err(_) => refused = true,
             }
         }
-        let level = self.first_level(target);
+        let level = self.first_level(target, code, key.1);
         let result = self.compile_on_this_thread(key, code, target, level);
         shared.stats.compile_ns.add(start.elapsed().as_nanos() as u64);
         match result {
@@ -1003,12 +1003,20 @@ impl JitHandle {
     }
 
     /// The level a contract's first compilation for `target` runs at: the baseline tier when
-    /// tiering applies (see [`JitConfig::tier_up_gas`]), else the configured level.
-    fn first_level(&self, target: CompileTarget) -> OptLevel {
-        if self.tiers() && target == CompileTarget::Cache {
+    /// tiering applies (see [`JitConfig::tier_up_gas`]) and the contract is not cheap enough to
+    /// compile at the configured level at once (see [`JitConfig::baseline_min_cost`]), else
+    /// the configured level.
+    fn first_level(&self, target: CompileTarget, code: &[u8], spec: SpecId) -> OptLevel {
+        let config = &self.shared.config;
+        // The cost model's analysis is a fraction of a per cent of a compilation (0.9 ms of
+        // fiat_token's 590 ms baseline compile); the compiler repeats it.
+        if self.tiers()
+            && target == CompileTarget::Cache
+            && crate::analysis::Analysis::new(code, spec).predicted_cost() >= config.baseline_min_cost
+        {
             OptLevel::Baseline
         } else {
-            self.shared.config.compiler.opt_level
+            config.compiler.opt_level
         }
     }
 
