@@ -5,6 +5,7 @@ use crate::abi::{ExitStatus, builtin, field};
 use crate::analysis::Instruction;
 use inkwell::{
     IntPredicate,
+    basic_block::BasicBlock,
     intrinsics::Intrinsic,
     values::{BasicValue, IntValue, PointerValue},
 };
@@ -190,7 +191,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
         })
     }
 
-    /// DIV/SDIV/MOD/SMOD/ADDMOD/MULMOD through a Rust builtin working in place.
+    /// DIV/SDIV/MOD/SMOD/ADDMOD/MULMOD through a Rust builtin working in place. DIV, SDIV,
+    /// MOD and SMOD first try a 64-bit path (see [`Emitter::division_fast_path`]).
     pub(super) fn emit_arith(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         let (index, operands) = match ins.opcode {
             op::DIV => (builtin::DIV, 2),
@@ -201,6 +203,46 @@ impl<'ctx> Emitter<'_, 'ctx> {
             op::MULMOD => (builtin::MULMOD, 3),
             other => unreachable!("not an arithmetic builtin: {other:#x}"),
         };
+        if self.reg {
+            // The context pointer is reloaded before any branch, so that it dominates the code
+            // after the merge.
+            self.reload_ctx()?;
+        }
+        let fast = match ins.opcode {
+            op::DIV | op::SDIV | op::MOD | op::SMOD => Some(self.division_fast_path(ins)?),
+            _ => None,
+        };
+        let result = self.call_arith_builtin(index, operands)?;
+        self.offset -= operands - 1;
+        let Some((fast_block, fast_result)) = fast else {
+            return match result {
+                Some(r) => self.store(0, r),
+                None => self.fresh_after_call(),
+            };
+        };
+        let slow_block = self.builder.get_insert_block().expect("positioned");
+        let done = self.context.append_basic_block(self.function, &format!("pc{}_div_done", ins.pc));
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(fast_block);
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        match result {
+            Some(slow_result) => {
+                let phi = self.builder.build_phi(self.word, "div")?;
+                phi.add_incoming(&[(&fast_result, fast_block), (&slow_result, slow_block)]);
+                self.store(0, phi.as_basic_value().into_int_value())
+            }
+            None => {
+                // Memory mode: the fast path stored its result where the builtin writes.
+                self.fresh_after_call()
+            }
+        }
+    }
+
+    /// Calls arithmetic builtin `index` on the top `operands` items, in place: returns the
+    /// result in register mode (where the builtin works on a scratch copy), `None` in memory
+    /// mode (where it wrote the result into the stack).
+    fn call_arith_builtin(&mut self, index: u64, operands: i64) -> Result<Option<IntValue<'ctx>>, CodegenError> {
         let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
         if self.reg {
             // The builtin works on memory: hand it the operands in a scratch buffer of this
@@ -213,18 +255,71 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 };
                 self.builder.build_store(dst, v)?;
             }
-            self.reload_ctx()?;
             let f = self.builtin_ptr(index)?;
             self.builder.build_indirect_call(ty, f, &[self.scratch.into()], "")?;
-            let r = self.builder.build_load(self.word, self.scratch, "arith")?.into_int_value();
-            self.offset -= operands - 1;
-            return self.store(0, r);
+            return Ok(Some(self.builder.build_load(self.word, self.scratch, "arith")?.into_int_value()));
         }
         let slots = self.slot(operands - 1)?;
         let f = self.builtin_ptr(index)?;
         self.builder.build_indirect_call(ty, f, &[slots.into()], "")?;
-        self.offset -= operands - 1;
-        self.fresh_after_call()
+        Ok(None)
+    }
+
+    /// The 64-bit path of DIV, SDIV, MOD and SMOD: when both operands fit in 64 bits (as
+    /// unsigned values, or sign-extended from 64 bits for the signed opcodes) and the divisor
+    /// is not zero, one machine division gives the EVM's result; otherwise the builtin's
+    /// 256-bit division runs. Amounts, indices, timestamps and fixed-point values with small
+    /// scales fit; the builtin and its 256-bit long division cost tens of times more.
+    /// `i64::MIN / -1`, which overflows a machine division (and traps on x86), takes the
+    /// builtin. Emits the test and the fast block; returns that block and its result (the
+    /// fast block still needs its branch, and in memory mode has stored the result where the
+    /// builtin writes it) and leaves the builder in the block of the builtin path.
+    fn division_fast_path(&mut self, ins: &Instruction) -> Result<(BasicBlock<'ctx>, IntValue<'ctx>), CodegenError> {
+        let signed = matches!(ins.opcode, op::SDIV | op::SMOD);
+        let (a, b) = (self.load(0)?, self.load(1)?);
+        let bd = &self.builder;
+        let (a64, b64) = (bd.build_int_truncate(a, self.i64, "a64")?, bd.build_int_truncate(b, self.i64, "b64")?);
+        let fits = |x: IntValue<'ctx>, x64: IntValue<'ctx>, name: &str| -> Result<IntValue<'ctx>, CodegenError> {
+            let back = if signed {
+                bd.build_int_s_extend(x64, self.word, name)?
+            } else {
+                bd.build_int_z_extend(x64, self.word, name)?
+            };
+            Ok(bd.build_int_compare(IntPredicate::EQ, back, x, name)?)
+        };
+        let both_fit = bd.build_and(fits(a, a64, "a_fits")?, fits(b, b64, "b_fits")?, "fit")?;
+        let nonzero = bd.build_int_compare(IntPredicate::NE, b64, self.i64.const_zero(), "nonzero")?;
+        let mut ok = bd.build_and(both_fit, nonzero, "fast_ok")?;
+        if signed {
+            let min = bd.build_int_compare(IntPredicate::EQ, a64, self.i64.const_int(i64::MIN as u64, true), "min")?;
+            let minus_one = bd.build_int_compare(IntPredicate::EQ, b64, self.i64.const_all_ones(), "minus_one")?;
+            let overflow = bd.build_and(min, minus_one, "overflow")?;
+            let no_overflow = bd.build_not(overflow, "no_overflow")?;
+            ok = bd.build_and(ok, no_overflow, "fast_ok")?;
+        }
+        let fast = self.context.append_basic_block(self.function, &format!("pc{}_div64", ins.pc));
+        let slow = self.context.append_basic_block(self.function, &format!("pc{}_div256", ins.pc));
+        bd.build_conditional_branch(ok, fast, slow)?;
+
+        self.builder.position_at_end(fast);
+        let bd = &self.builder;
+        let r64 = match ins.opcode {
+            op::DIV => bd.build_int_unsigned_div(a64, b64, "q64")?,
+            op::MOD => bd.build_int_unsigned_rem(a64, b64, "r64")?,
+            op::SDIV => bd.build_int_signed_div(a64, b64, "q64")?,
+            _ => bd.build_int_signed_rem(a64, b64, "r64")?,
+        };
+        let r = if signed {
+            bd.build_int_s_extend(r64, self.word, "q")?
+        } else {
+            bd.build_int_z_extend(r64, self.word, "q")?
+        };
+        if !self.reg {
+            // Where the builtin leaves its result: the deeper operand's slot.
+            self.store(1, r)?;
+        }
+        self.builder.position_at_end(slow);
+        Ok((fast, r))
     }
 
     /// Memory mode, after a call: flushes the length and reloads the context, stack base and

@@ -4,7 +4,7 @@
 //! PUSH constants (which LLVM may fold at compile time) and once loaded from calldata (computed
 //! at run time). When a program differs, every tuple is re-run alone to name the ones that do.
 
-use crate::code::{Code, edge_values, min_signed, neg, w, words};
+use crate::code::{Code, edge_values, min_signed, neg, neg_pow2, w, words};
 use crate::common::BINARY_OPS as BINARY;
 use crate::common::frame::{FrameTest, Mismatches};
 use crate::{FORKS, expect_result};
@@ -221,6 +221,20 @@ fn division_edge_cases() {
         (op::SMOD, neg(7), w(2), neg(1)),
         (op::SMOD, w(7), neg(2), w(1)),
         (op::DIV, U256::MAX, w(1), U256::MAX),
+        // Around the 64-bit path: operands that fit, that just do not, and the one division
+        // a machine cannot do (i64::MIN / -1).
+        (op::SDIV, neg_pow2(63), neg(1), U256::from(1) << 63),
+        (op::SMOD, neg_pow2(63), neg(1), w(0)),
+        (op::SDIV, neg_pow2(63), w(2), neg_pow2(62)),
+        (op::SDIV, neg_pow2(63) - w(1), w(2), neg_pow2(62)),
+        (op::SDIV, U256::from(i64::MAX as u64), neg(1), neg(i64::MAX as u64)),
+        (op::SMOD, neg(7), neg(2), neg(1)),
+        (op::SDIV, U256::from(1) << 63, neg(1), neg_pow2(63)),
+        (op::DIV, U256::from(u64::MAX), w(1), U256::from(u64::MAX)),
+        (op::DIV, U256::from(1) << 64, w(2), U256::from(1) << 63),
+        (op::DIV, w(10), U256::from(1) << 64, w(0)),
+        (op::MOD, U256::from(u64::MAX), U256::from(u64::MAX - 1), w(1)),
+        (op::MOD, (U256::from(1) << 64) + w(5), w(7), w((((1u128 << 64) + 5) % 7) as u64)),
         (op::EXP, w(2), w(255), min_signed()),
         (op::EXP, w(0), w(0), w(1)),
         (op::EXP, w(2), w(256), w(0)),

@@ -126,6 +126,11 @@ pub(crate) fn neg(v: u64) -> U256 {
     U256::ZERO.wrapping_sub(U256::from(v))
 }
 
+/// `-2^n` in two's complement.
+pub(crate) fn neg_pow2(n: u32) -> U256 {
+    U256::ZERO.wrapping_sub(U256::from(1) << n)
+}
+
 /// 2^255, the most negative signed word.
 pub(crate) fn min_signed() -> U256 {
     U256::from(1) << 255
