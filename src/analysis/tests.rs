@@ -44,6 +44,39 @@ fn constant_jump_targets_are_resolved_through_dup_and_swap() {
 }
 
 #[test]
+fn a_jumpi_section_checks_for_the_section_it_falls_through_to() {
+    // [PUSH1 PUSH1 JUMPI] [POP PUSH1 PUSH1 ADD STOP] [JUMPDEST STOP]
+    let a = analyse(&[
+        op::PUSH1,
+        1,
+        op::PUSH1,
+        13,
+        op::JUMPI,
+        op::POP,
+        op::PUSH1,
+        2,
+        op::PUSH1,
+        3,
+        op::ADD,
+        op::STOP,
+        op::INVALID,
+        op::JUMPDEST,
+        op::STOP,
+    ]);
+    let [jumpi, fallthrough, target] = a.sections[..] else { panic!("{:?}", a.sections) };
+    assert_eq!((jumpi.gas, fallthrough.gas), (3 + 3 + 10, 2 + 3 + 3 + 3));
+    assert!(jumpi.checked && !fallthrough.checked && target.checked);
+    assert_eq!(jumpi.check_gas, jumpi.gas + fallthrough.gas, "one check for both");
+    // The fall-through pops one item the JUMPI section leaves as it found it: the folded check
+    // needs one at entry; and grows by 2 above its entry, as the JUMPI section does.
+    assert_eq!((fallthrough.min_len, jumpi.min_len), (1, 1));
+    assert_eq!(jumpi.max_growth, 2);
+    // A JUMPDEST after a JUMPI can be jumped to: it keeps its own check.
+    let a = analyse(&[op::PUSH1, 1, op::PUSH1, 5, op::JUMPI, op::JUMPDEST, op::STOP]);
+    assert!(a.sections.iter().all(|s| s.checked && s.check_gas == s.gas), "{:?}", a.sections);
+}
+
+#[test]
 fn sections_sum_static_gas_and_stack_bounds() {
     // ADD needs 2 items; PUSH1 PUSH1 grows by 2 first, so the section needs 0 at entry.
     let a = analyse(&[op::PUSH1, 1, op::PUSH1, 2, op::ADD, op::POP, op::STOP]);

@@ -579,7 +579,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// exit with nothing left to store: per-site exit code makes LLVM merge thousands of exits
     /// through huge phis, which made large contracts compile superlinearly slowly.
     fn emit_section_check(&mut self, section: &Section) -> Result<(), CodegenError> {
-        if section.gas == 0 && section.min_len == 0 && section.max_growth == 0 {
+        if !section.checked {
+            return self.charge_section_gas(section);
+        }
+        if section.check_gas == 0 && section.min_len == 0 && section.max_growth == 0 {
             return Ok(());
         }
         if self.reg {
@@ -591,9 +594,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let b = &self.builder;
         let gas = self.load_ctx_i64(field::GAS, "gas")?;
         let mut ok = self.context.bool_type().const_all_ones();
-        if section.gas > 0 {
+        if section.check_gas > 0 {
             let enough =
-                b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
+                b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.check_gas, false), "gas_ok")?;
             ok = b.build_and(ok, enough, "ok")?;
         }
         let len = self.block_len;
@@ -635,7 +638,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         let len = self.reg_len() as u64;
         let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
         let b = &self.builder;
-        let enough = b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.gas, false), "gas_ok")?;
+        let enough =
+            b.build_int_compare(IntPredicate::UGE, gas, self.i64.const_int(section.check_gas, false), "gas_ok")?;
         let stack_ok = len >= section.min_len as u64
             && section.max_growth as usize <= STACK_LIMIT
             && len <= (STACK_LIMIT - section.max_growth as usize) as u64;
@@ -651,6 +655,26 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         if section.gas > 0 {
             let rest = self.builder.build_int_sub(gas, self.i64.const_int(section.gas, false), "gas")?;
             self.builder.build_store(self.gas_slot, rest)?;
+        }
+        Ok(())
+    }
+
+    /// The start of a section whose check the section before it made (see
+    /// [`crate::analysis::Section::checked`]): it only charges its gas, which that check
+    /// ensured is there.
+    fn charge_section_gas(&mut self, section: &Section) -> Result<(), CodegenError> {
+        if section.gas == 0 {
+            return Ok(());
+        }
+        let charge = self.i64.const_int(section.gas, false);
+        if self.reg {
+            let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
+            let rest = self.builder.build_int_sub(gas, charge, "gas")?;
+            self.builder.build_store(self.gas_slot, rest)?;
+        } else {
+            let gas = self.load_ctx_i64(field::GAS, "gas")?;
+            let rest = self.builder.build_int_sub(gas, charge, "gas")?;
+            self.store_ctx(field::GAS, rest)?;
         }
         Ok(())
     }

@@ -344,3 +344,45 @@ fn cold_failing_paths_hand_over_exactly() {
     }
     m.finish();
 }
+
+/// A JUMPI's section checks for the section its fall-through enters (see
+/// `analysis::Section::checked`): every gas limit, across a loop whose body is such a
+/// fall-through, and a fall-through that underflows the stack, hands over to the interpreter
+/// exactly where it would have failed.
+#[test]
+fn folded_fallthrough_checks_fail_exactly() {
+    let mut m = Mismatches::default();
+    for iterations in [0u64, 1, 5] {
+        // counter; loop: if counter == 0 exit; counter -= 1 (the body is the fall-through).
+        let code = Code::new()
+            .cd(0)
+            .label("loop")
+            .op(op::DUP1)
+            .op(op::ISZERO)
+            .jumpi_to("end")
+            .push(w(1))
+            .op(op::SWAP1)
+            .op(op::SUB)
+            .jump_to("loop")
+            .label("end")
+            .op(op::GAS)
+            .op(op::STOP)
+            .build();
+        let analysis = revm_jit::analysis::Analysis::new(&code, SpecId::CANCUN);
+        assert!(analysis.sections.iter().any(|s| !s.checked), "the loop body is folded: {:?}", analysis.sections);
+        let test = FrameTest::new(code).spec(SpecId::CANCUN).calldata(words(&[w(iterations)]));
+        expect_result(&m.check(&test), &test, InstructionResult::Stop);
+        sweep_gas(&mut m, &test, sweep_points(min_gas(&test), 400));
+    }
+    // The fall-through pops more than there is: the folded check hands the JUMPI's section to
+    // the interpreter, which underflows at the POPs, after the JUMPI, as it would.
+    for taken in [w(0), w(1)] {
+        let code =
+            Code::new().cd(0).jumpi_to("end").op(op::POP).op(op::POP).op(op::STOP).label("end").op(op::STOP).build();
+        let test = FrameTest::new(code).spec(SpecId::CANCUN).calldata(words(&[taken]));
+        let expected = if taken == w(0) { InstructionResult::StackUnderflow } else { InstructionResult::Stop };
+        expect_result(&m.check(&test), &test, expected);
+        sweep_gas(&mut m, &test, 0..=60);
+    }
+    m.finish();
+}
