@@ -21,7 +21,7 @@ use revm::{
     },
     database::{CacheDB, EmptyDB},
     primitives::{Address, Bytes, TxKind, U256, address, hardfork::SpecId, keccak256},
-    state::{AccountInfo, Bytecode},
+    state::AccountInfo,
 };
 use revm_jit::{CompilerConfig, FrameCounts, JitConfig, JitEvm, JitRuntime, OptLevel};
 use serde::{Deserialize, Serialize};
@@ -560,7 +560,7 @@ impl Scenario {
         let target = AccountInfo {
             balance: U256::from(1_000_000u64),
             code_hash: keccak256(&self.code),
-            code: Some(Bytecode::new_raw(self.code.clone())),
+            code: Some(crate::fixture::env::account_code(self.code.clone())),
             ..Default::default()
         };
         db.insert_account_info(TARGET, target);
@@ -571,7 +571,7 @@ impl Scenario {
             let other = AccountInfo {
                 balance: U256::from(7u64),
                 code_hash: keccak256(&self.other_code),
-                code: Some(Bytecode::new_raw(self.other_code.clone())),
+                code: Some(crate::fixture::env::account_code(self.other_code.clone())),
                 ..Default::default()
             };
             db.insert_account_info(OTHER, other);
@@ -853,6 +853,19 @@ mod tests {
     fn generation_is_reproducible() {
         assert_eq!(generate(7), generate(7));
         assert_ne!(generate(7).code, generate(8).code);
+    }
+
+    /// Found by a 45-minute `revm-jit fuzz` run: a mutated program starting with the EIP-7702
+    /// prefix but of another length made revm's `Bytecode::new_raw` panic in the harness. Such
+    /// code is legacy bytecode (0xEF is an undefined opcode), run by both modes alike.
+    #[test]
+    fn code_with_a_malformed_delegation_prefix_runs_as_legacy_code() {
+        for code in [&[0xef, 0x01, 0x00, 0x01][..], &[0xef, 0x01, 0x00], &[0xef]] {
+            let scenario = Scenario::new(Bytes::copy_from_slice(code));
+            let db = scenario.db();
+            assert!(db.cache.accounts[&TARGET].info.code.as_ref().is_some_and(|c| c.is_legacy()), "{code:?}");
+            assert!(scenario.run_interpreted().is_ok(), "{code:?}");
+        }
     }
 
     #[test]
