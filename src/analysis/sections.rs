@@ -26,7 +26,7 @@ pub struct Section {
     /// Sum of the static gas of the section's instructions: what its start charges.
     pub gas: u64,
     /// Gas its check requires: `gas`, plus the `check_gas` of the section its JUMPI falls
-    /// through to when that one's check was folded into this one (see [`fold_fallthrough_checks`]).
+    /// through to when that one's check was folded into this one (see [`Section::checked`]).
     pub check_gas: u64,
     /// Stack length the section needs at entry so that no instruction underflows (its own and,
     /// folded, those of the fall-through section it checks for).
