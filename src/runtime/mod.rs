@@ -1036,10 +1036,11 @@ impl JitHandle {
         let span = tracing::debug_span!("tier_up", code_hash = %key.0, spec = ?key.1);
         let _guard = span.enter();
         let start = Instant::now();
-        let result = if keccak256(code) == key.0 {
+        let actual = keccak256(code);
+        let result = if actual == key.0 {
             self.compile_on_this_thread(key, code, CompileTarget::Cache, shared.config.compiler.opt_level)
         } else {
-            Err(CompileError::CodeHashMismatch { claimed: key.0, actual: keccak256(code) })
+            Err(CompileError::CodeHashMismatch { claimed: key.0, actual })
         };
         let elapsed = start.elapsed().as_nanos() as u64;
         shared.stats.compile_ns.add(elapsed);
