@@ -33,7 +33,7 @@ pub mod store;
 
 #[cfg(feature = "llvm")]
 pub use compiler::Compiler;
-pub use compiler::{CompileError, CompilePhases, CompiledCode, CompiledFn, CompilerConfig, OptLevel};
+pub use compiler::{CompileError, CompilePhases, CompileProcess, CompiledCode, CompiledFn, CompilerConfig, OptLevel};
 #[cfg(feature = "alloy-evm")]
 pub use evm::alloy::{JitEthEvm, JitEvmFactory};
 pub use evm::{FrameCounts, InspectionMode, JitEvm};

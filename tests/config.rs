@@ -1,7 +1,7 @@
 //! `JitConfig` as a node reads it: serde round trips, partial files, environment overrides
 //! with typed errors, and node defaults; `StatsSnapshot` serializes.
 
-use revm_jit::{ConfigError, JitConfig, OptLevel, StatsSnapshot};
+use revm_jit::{CompileProcess, ConfigError, JitConfig, OptLevel, StatsSnapshot};
 use std::{collections::HashMap, time::Duration};
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -104,6 +104,48 @@ fn environment_overrides_apply_and_bad_values_are_typed_errors() {
         serde_json::to_value(&untouched).expect("serializes"),
         serde_json::to_value(JitConfig::default()).expect("serializes")
     );
+}
+
+#[test]
+fn the_compiler_process_is_read_from_the_environment_and_from_serde() {
+    let mut config = JitConfig::default();
+    assert_eq!(config.compiler.process, None, "in process by default");
+    config
+        .apply_env_from(env(&[
+            ("REVM_JIT_COMPILE_PROCESS", "/usr/bin/revm-jit"),
+            ("REVM_JIT_COMPILE_TIME_LIMIT_SECS", "2.5"),
+            ("REVM_JIT_COMPILE_MEMORY_LIMIT_BYTES", "1_000_000"),
+        ]))
+        .expect("valid");
+    let expected = CompileProcess {
+        program: "/usr/bin/revm-jit".into(),
+        time_limit: Duration::from_millis(2500),
+        memory_limit: 1_000_000,
+    };
+    assert_eq!(config.compiler.process.as_ref(), Some(&expected));
+    let json = serde_json::to_value(&config).expect("serializes");
+    assert_eq!(json["compiler"]["process"]["time_limit"], 2.5);
+    let back: JitConfig = serde_json::from_value(json).expect("deserializes");
+    assert_eq!(back.compiler.process, Some(expected));
+    // A partial table takes the default budget.
+    let partial: JitConfig =
+        serde_json::from_str(r#"{"compiler": {"process": {"program": "revm-jit"}}}"#).expect("reads");
+    assert_eq!(partial.compiler.process, Some(CompileProcess::new("revm-jit")));
+
+    config.apply_env_from(env(&[("REVM_JIT_COMPILE_PROCESS", "off")])).expect("valid");
+    assert_eq!(config.compiler.process, None);
+    let mut itself = JitConfig::default();
+    itself.apply_env_from(env(&[("REVM_JIT_COMPILE_PROCESS", "self")])).expect("valid");
+    assert_eq!(itself.compiler.process.map(|p| p.program), Some(std::env::current_exe().unwrap()));
+    // A budget without a program, or one that cannot be read, is an error naming its variable.
+    for (var, value) in [("REVM_JIT_COMPILE_TIME_LIMIT_SECS", "1"), ("REVM_JIT_COMPILE_MEMORY_LIMIT_BYTES", "1")] {
+        let error = JitConfig::default().apply_env_from(env(&[(var, value)])).expect_err(var);
+        assert_eq!(error.var, var);
+    }
+    let error = JitConfig::default()
+        .apply_env_from(env(&[("REVM_JIT_COMPILE_PROCESS", "x"), ("REVM_JIT_COMPILE_TIME_LIMIT_SECS", "soon")]))
+        .expect_err("not seconds");
+    assert_eq!(error.var, "REVM_JIT_COMPILE_TIME_LIMIT_SECS");
 }
 
 #[test]

@@ -65,6 +65,15 @@ pub struct Executor {
     _scratch_store: Option<tempfile::TempDir>,
 }
 
+/// `config` with the compiler process the environment names, if any
+/// ([`JitConfig::apply_compile_process_env`]; the command checked the variables at start).
+fn with_compile_process(mut config: JitConfig) -> JitConfig {
+    if let Err(error) = config.apply_compile_process_env() {
+        panic!("REVM_JIT_COMPILE_PROCESS settings, accepted at start-up, are refused now: {error}");
+    }
+    config
+}
+
 /// Opens the store in `dir` for this build.
 fn open_store(dir: &Path) -> Result<Arc<dyn ArtifactStore>, StoreError> {
     Ok(Arc::new(DiskStore::open(dir, BuildId::current())?))
@@ -83,10 +92,10 @@ impl Executor {
         let mut scratch_store = None;
         let runtime = match mode {
             Mode::Interp => None,
-            Mode::Jit => Some(JitRuntime::new(JitConfig::eager())),
+            Mode::Jit => Some(JitRuntime::new(with_compile_process(JitConfig::eager()))),
             Mode::Runtime => {
                 let store = store.map(open_store).transpose()?;
-                Some(JitRuntime::new(JitConfig {
+                Some(JitRuntime::new(with_compile_process(JitConfig {
                     hot_threshold: 0,
                     // Every contract through the baseline tier, the small ones a node compiles
                     // at the optimising level at once included: so that the state tests run
@@ -97,7 +106,7 @@ impl Executor {
                     write_artifacts: store.is_some(),
                     store,
                     ..JitConfig::default()
-                }))
+                })))
             }
             Mode::Aot => {
                 let dir = match store {

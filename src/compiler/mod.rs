@@ -14,11 +14,13 @@ pub mod aot;
 pub mod memory;
 #[cfg(feature = "llvm")]
 mod orc;
+pub mod process;
 mod target;
 
 pub use memory::{CodeMemoryExhausted, CodeMemoryStats, code_memory_stats};
 #[cfg(feature = "llvm")]
 use orc::{JitCode, JitError, OrcJit};
+pub use process::{CompileProcess, serve_if_compile_child};
 pub use target::{COMPILER_VERSION, target_id};
 
 use crate::abi::EntryFn;
@@ -154,6 +156,24 @@ pub enum CompileError {
         /// The configured budget.
         budget: u64,
     },
+    /// The compilation ran in a compiler process ([`CompilerConfig::process`]) and took longer
+    /// than its time budget: the process was killed.
+    #[error("compilation took longer than its budget of {limit:?} and was abandoned")]
+    OverTimeBudget {
+        /// The budget ([`CompileProcess::time_limit`]).
+        limit: Duration,
+    },
+    /// The compilation ran in a compiler process ([`CompilerConfig::process`]) and ran out of
+    /// its memory budget.
+    #[error("compilation needed more than its budget of {limit} bytes of memory and was abandoned")]
+    OverMemoryBudget {
+        /// The budget ([`CompileProcess::memory_limit`]).
+        limit: u64,
+    },
+    /// The compiler process could not be started, failed, or answered something unreadable
+    /// (see [`CompilerConfig::process`]).
+    #[error("compiler process: {0}")]
+    Process(String),
     /// Emitting IR failed.
     #[cfg(feature = "llvm")]
     #[error(transparent)]
@@ -218,6 +238,20 @@ pub struct CompilerConfig {
     /// and runs interpreted, so that no deployable contract ties up a worker for long.
     /// `u64::MAX` compiles everything. Default [`crate::analysis::DEFAULT_COMPILE_BUDGET`].
     pub compile_budget: u64,
+    /// Compile each contract in a child process under a budget of time and memory (see
+    /// [`process`]) instead of in this one. Default `None`: in process, where only the cost
+    /// model (`compile_budget`) bounds what LLVM is given. Env (runtime):
+    /// `REVM_JIT_COMPILE_PROCESS`, `REVM_JIT_COMPILE_TIME_LIMIT_SECS`,
+    /// `REVM_JIT_COMPILE_MEMORY_LIMIT_BYTES`.
+    pub process: Option<CompileProcess>,
+}
+
+impl CompileError {
+    /// Whether the contract was refused for its cost: predicted too costly by the cost model, or
+    /// abandoned over its time or memory budget. Such contracts run interpreted for good.
+    pub fn is_over_budget(&self) -> bool {
+        matches!(self, Self::TooCostly { .. } | Self::OverTimeBudget { .. } | Self::OverMemoryBudget { .. })
+    }
 }
 
 impl Default for CompilerConfig {
@@ -229,6 +263,7 @@ impl Default for CompilerConfig {
             faults: Vec::new(),
             max_code_memory: 1 << 30,
             compile_budget: crate::analysis::DEFAULT_COMPILE_BUDGET,
+            process: None,
         }
     }
 }
@@ -594,10 +629,28 @@ impl Compiler {
     }
 
     fn compile_inner(&self, code: &[u8], spec: SpecId) -> Result<(EntryFn, JitCode, CompilePhases), CompileError> {
+        let name = self.jit.fresh_symbol();
+        let (address, jit_code, phases) = match &self.config.process {
+            None => self.generate_in_process(code, spec, &name)?,
+            Some(process) => self.generate_in_child(process, code, spec, &name)?,
+        };
+        // SAFETY: `address` is the machine code of the function emitted by `codegen` for this
+        // build (in process, or in a compiler process of the same build, which checks that),
+        // whose signature is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
+        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
+        Ok((entry, jit_code, phases))
+    }
+
+    /// Builds the module here and hands it to the JIT.
+    fn generate_in_process(
+        &self,
+        code: &[u8],
+        spec: SpecId,
+        name: &str,
+    ) -> Result<(usize, JitCode, CompilePhases), CompileError> {
         let mut phases = CompilePhases::default();
         let context = ContextGuard::new();
-        let name = self.jit.fresh_symbol();
-        let module = self.build_module(context.get(), code, spec, &name, &mut phases)?;
+        let module = self.build_module(context.get(), code, spec, name, &mut phases)?;
         let clock = Instant::now();
         let module_ref = module.as_mut_ptr();
         // The module and its context now go to the JIT, which disposes them.
@@ -605,27 +658,66 @@ impl Compiler {
         let context_ref = context.release();
         // SAFETY: the module lives in the context and neither is referenced by anything else.
         let (address, jit_code) =
-            unsafe { self.jit.add_and_lookup(context_ref, module_ref, &name) }.map_err(|e| match e {
-                JitError::Memory(exhausted) => CompileError::OutOfCodeMemory(exhausted),
-                JitError::Llvm(message) => CompileError::Llvm(message),
-            })?;
+            unsafe { self.jit.add_and_lookup(context_ref, module_ref, name) }.map_err(jit_error)?;
         phases.machine_code = clock.elapsed();
-        // SAFETY: `address` is the machine code of the function emitted above, whose signature
-        // is `EntryFn` (see `codegen::entry_type`); `jit_code` keeps it alive.
-        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
-        Ok((entry, jit_code, phases))
+        Ok((address, jit_code, phases))
     }
 
-    /// Analyses `code`, emits it as the function `name` in a new module of `context` and
-    /// optimises it: everything but machine code, shared by the JIT and AOT paths.
-    fn build_module<'ctx>(
+    /// Has a compiler process generate the object (see [`process`]) and links it into the JIT.
+    /// What the cost model refuses is refused here, before a process is started.
+    fn generate_in_child(
         &self,
-        context: &'ctx Context,
+        process: &CompileProcess,
         code: &[u8],
         spec: SpecId,
         name: &str,
-        phases: &mut CompilePhases,
-    ) -> Result<inkwell::module::Module<'ctx>, CompileError> {
+    ) -> Result<(usize, JitCode, CompilePhases), CompileError> {
+        self.check_injected_faults(code)?;
+        let predicted = Analysis::new(code, spec).predicted_cost();
+        if predicted > self.config.compile_budget {
+            return Err(CompileError::TooCostly { predicted, budget: self.config.compile_budget });
+        }
+        let job = process::Job {
+            build: crate::store::BuildId::for_opt_level(self.config.opt_level),
+            spec,
+            symbol: name,
+            compile_budget: self.config.compile_budget,
+            dump_ir_dir: self.config.dump_ir_dir.clone(),
+        };
+        let (object, mut phases) = process::compile_in_child(process, job, code)?;
+        let clock = Instant::now();
+        let (address, jit_code) = self.jit.add_object_and_lookup(&object, name).map_err(jit_error)?;
+        phases.machine_code += clock.elapsed();
+        Ok((address, jit_code, phases))
+    }
+
+    /// What a compiler process does with a request: `code` compiled to a relocatable object
+    /// for this compiler's JIT (the same target machine settings), its entry point named
+    /// `symbol`.
+    pub(crate) fn compile_jit_object(
+        &mut self,
+        code: &[u8],
+        spec: SpecId,
+        symbol: &str,
+    ) -> Result<(Vec<u8>, CompilePhases), CompileError> {
+        self.check_compilable(code, spec)?;
+        catch_unwind(AssertUnwindSafe(|| {
+            let mut phases = CompilePhases::default();
+            let context = ContextGuard::new();
+            let module = self.build_module(context.get(), code, spec, symbol, &mut phases)?;
+            let clock = Instant::now();
+            let buffer = self
+                .target_machine
+                .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
+                .map_err(|e| CompileError::Llvm(e.to_string()))?;
+            phases.machine_code = clock.elapsed();
+            Ok((buffer.as_slice().to_vec(), phases))
+        }))
+        .unwrap_or_else(|payload| Err(CompileError::Panic(panic_message(payload.as_ref()))))
+    }
+
+    /// The failures a test asked to inject for this code (a no-op outside test builds).
+    fn check_injected_faults(&self, code: &[u8]) -> Result<(), CompileError> {
         #[cfg(feature = "test-hooks")]
         if !self.config.faults.is_empty() {
             let hash = keccak256(code);
@@ -639,6 +731,21 @@ impl Compiler {
                 return Err(CompileError::Llvm(format!("injected LLVM failure for {hash}")));
             }
         }
+        let _ = code;
+        Ok(())
+    }
+
+    /// Analyses `code`, emits it as the function `name` in a new module of `context` and
+    /// optimises it: everything but machine code, shared by the JIT and AOT paths.
+    fn build_module<'ctx>(
+        &self,
+        context: &'ctx Context,
+        code: &[u8],
+        spec: SpecId,
+        name: &str,
+        phases: &mut CompilePhases,
+    ) -> Result<inkwell::module::Module<'ctx>, CompileError> {
+        self.check_injected_faults(code)?;
         let mut clock = Instant::now();
         let mut lap = |slot: &mut Duration| {
             *slot = clock.elapsed();
@@ -672,6 +779,15 @@ impl Compiler {
         }
         lap(&mut phases.optimize);
         Ok(module)
+    }
+}
+
+/// The compile error for a failure to add code to the JIT.
+#[cfg(feature = "llvm")]
+fn jit_error(error: JitError) -> CompileError {
+    match error {
+        JitError::Memory(exhausted) => CompileError::OutOfCodeMemory(exhausted),
+        JitError::Llvm(message) => CompileError::Llvm(message),
     }
 }
 

@@ -7,7 +7,7 @@
 //! its code.
 
 use super::memory::{CodeMemoryExhausted, ObjectMemory};
-use inkwell::llvm_sys::core::LLVMGetBufferSize;
+use inkwell::llvm_sys::core::{LLVMCreateMemoryBufferWithMemoryRangeCopy, LLVMGetBufferSize};
 use inkwell::llvm_sys::prelude::{LLVMBool, LLVMContextRef, LLVMMemoryBufferRef, LLVMModuleRef};
 use inkwell::llvm_sys::{
     error::{LLVMCreateStringError, LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage},
@@ -21,9 +21,9 @@ use inkwell::llvm_sys::{
         ee::LLVMOrcCreateRTDyldObjectLinkingLayerWithMCJITMemoryManagerLikeCallbacks,
         lljit::{
             LLVMOrcCreateLLJIT, LLVMOrcCreateLLJITBuilder, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddLLVMIRModuleWithRT,
-            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder, LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator,
-            LLVMOrcLLJITGetExecutionSession, LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITGetObjTransformLayer,
-            LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
+            LLVMOrcLLJITAddObjectFileWithRT, LLVMOrcLLJITBuilderSetJITTargetMachineBuilder,
+            LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator, LLVMOrcLLJITGetExecutionSession,
+            LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITGetObjTransformLayer, LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
         },
     },
 };
@@ -166,24 +166,56 @@ impl OrcJit {
             let tsc = LLVMOrcCreateNewThreadSafeContextFromLLVMContext(context);
             let tsm = LLVMOrcCreateNewThreadSafeModule(module, tsc);
             LLVMOrcDisposeThreadSafeContext(tsc);
-            let dylib = LLVMOrcLLJITGetMainJITDylib(self.jit);
-            let tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);
-            let mut code = JitCode { tracker, memory_bytes: 0, _jit: Arc::clone(self) };
+            let tracker = self.new_tracker();
+            let code = JitCode { tracker, memory_bytes: 0, _jit: Arc::clone(self) };
             check(LLVMOrcLLJITAddLLVMIRModuleWithRT(self.jit, tracker, tsm)).map_err(JitError::Llvm)?;
-            LINKED.set(Linked::default());
-            let mut address: LLVMOrcExecutorAddress = 0;
-            let looked_up = check(LLVMOrcLLJITLookup(self.jit, &mut address, name.as_ptr()));
-            let linked = LINKED.take();
-            if let Some(exhausted) = linked.exhausted {
-                return Err(JitError::Memory(exhausted));
-            }
-            looked_up.map_err(JitError::Llvm)?;
-            code.memory_bytes = linked.memory_bytes;
-            if address == 0 {
-                return Err(JitError::Llvm(format!("symbol {symbol} resolved to null")));
-            }
-            Ok((address as usize, code))
+            self.link(code, &name)
         }
+    }
+
+    /// Links `object` (a relocatable object made for this JIT's target machine, e.g. by a
+    /// compiler process) and returns the address of `symbol` with the owner of that code.
+    pub(crate) fn add_object_and_lookup(
+        self: &Arc<Self>,
+        object: &[u8],
+        symbol: &str,
+    ) -> Result<(usize, JitCode), JitError> {
+        let name = CString::new(symbol).map_err(|e| JitError::Llvm(e.to_string()))?;
+        // SAFETY: the buffer is a copy of `object`, owned by the JIT from the add call on (also
+        // when it fails). The tracker is released by `JitCode::drop`, also on the error paths.
+        unsafe {
+            let buffer =
+                LLVMCreateMemoryBufferWithMemoryRangeCopy(object.as_ptr().cast(), object.len(), c"evm-object".as_ptr());
+            let tracker = self.new_tracker();
+            let code = JitCode { tracker, memory_bytes: 0, _jit: Arc::clone(self) };
+            check(LLVMOrcLLJITAddObjectFileWithRT(self.jit, tracker, buffer)).map_err(JitError::Llvm)?;
+            self.link(code, &name)
+        }
+    }
+
+    /// A resource tracker of the main dylib, for one contract's code.
+    fn new_tracker(&self) -> LLVMOrcResourceTrackerRef {
+        // SAFETY: the JIT is alive; the main dylib lives as long as it.
+        unsafe { LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(self.jit)) }
+    }
+
+    /// Looks `name` up, which links the code just added under `code`'s tracker, and returns
+    /// its address with `code`, now knowing its memory.
+    fn link(&self, mut code: JitCode, name: &CStr) -> Result<(usize, JitCode), JitError> {
+        LINKED.set(Linked::default());
+        let mut address: LLVMOrcExecutorAddress = 0;
+        // SAFETY: the JIT is alive and `name` is a valid C string.
+        let looked_up = check(unsafe { LLVMOrcLLJITLookup(self.jit, &mut address, name.as_ptr()) });
+        let linked = LINKED.take();
+        if let Some(exhausted) = linked.exhausted {
+            return Err(JitError::Memory(exhausted));
+        }
+        looked_up.map_err(JitError::Llvm)?;
+        code.memory_bytes = linked.memory_bytes;
+        if address == 0 {
+            return Err(JitError::Llvm(format!("symbol {} resolved to null", name.to_string_lossy())));
+        }
+        Ok((address as usize, code))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::CompileEvent;
 use crate::{
-    compiler::{CompilerConfig, OptLevel},
+    compiler::{CompileProcess, CompilerConfig, OptLevel},
     store::ArtifactStore,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -18,7 +18,8 @@ use std::{fmt, sync::Arc, time::Duration};
 /// seconds (`1.5`), `null` for "never". [`JitConfig::store`] and [`JitConfig::on_compile`]
 /// are objects, not settings: they are skipped, and set in code. The compiler's settings
 /// appear as `compiler.opt_level` (`"none"`, `"less"`, `"baseline"`, `"default"`, `"aggressive"`),
-/// `compiler.max_code_memory` and `compiler.dump_ir_dir`.
+/// `compiler.max_code_memory`, `compiler.dump_ir_dir` and `compiler.process` (a table:
+/// `program`, `time_limit` in seconds, `memory_limit` in bytes; see [`CompileProcess`]).
 ///
 /// [`JitConfig::apply_env`] overrides fields from `REVM_JIT_*` variables (see there), so an
 /// operator can change a setting without touching the node's configuration.
@@ -224,6 +225,7 @@ impl JitConfig {
             self.compiler.opt_level = parse_opt_level(&v)
                 .ok_or_else(|| invalid(name, &v, "one of none, less, baseline, default, aggressive"))?;
         }
+        self.apply_process_env(&read)?;
         if let Some((name, v)) = read("REVM_JIT_HOT_THRESHOLD") {
             self.hot_threshold = parse_number(name, &v)?;
         }
@@ -269,6 +271,49 @@ impl JitConfig {
         Ok(())
     }
 }
+
+impl JitConfig {
+    /// Applies only the compiler process variables of [`JitConfig::apply_env`] (see
+    /// [`JitConfig::compiler`] and [`CompileProcess`]), from the process environment: for a
+    /// tool whose other settings are fixed, as `revm-jit`'s `jit` and `runtime` modes are.
+    pub fn apply_compile_process_env(&mut self) -> Result<(), ConfigError> {
+        self.apply_process_env(&|name: &'static str| std::env::var(name).ok().map(|v| (name, v.trim().to_owned())))
+    }
+
+    /// The compiler process settings (see [`CompileProcess`]): `REVM_JIT_COMPILE_PROCESS` names
+    /// the program (`self`: this executable, which must call
+    /// [`crate::compiler::serve_if_compile_child`]; `off` or empty: compile in process), and
+    /// `REVM_JIT_COMPILE_TIME_LIMIT_SECS` and `REVM_JIT_COMPILE_MEMORY_LIMIT_BYTES` its budget,
+    /// which need a program.
+    fn apply_process_env(
+        &mut self,
+        read: &impl Fn(&'static str) -> Option<(&'static str, String)>,
+    ) -> Result<(), ConfigError> {
+        if let Some((name, v)) = read("REVM_JIT_COMPILE_PROCESS") {
+            self.compiler.process = match v.as_str() {
+                "" | "off" => None,
+                "self" => {
+                    let exe = std::env::current_exe()
+                        .map_err(|_| invalid(name, &v, "a path (this executable's is unknown)"))?;
+                    Some(CompileProcess::new(exe))
+                }
+                path => Some(CompileProcess::new(path)),
+            };
+        }
+        if let Some((name, v)) = read("REVM_JIT_COMPILE_TIME_LIMIT_SECS") {
+            let process = self.compiler.process.as_mut().ok_or_else(|| invalid(name, &v, NEEDS_PROCESS))?;
+            process.time_limit = parse_seconds(name, &v)?;
+        }
+        if let Some((name, v)) = read("REVM_JIT_COMPILE_MEMORY_LIMIT_BYTES") {
+            let process = self.compiler.process.as_mut().ok_or_else(|| invalid(name, &v, NEEDS_PROCESS))?;
+            process.memory_limit = parse_number(name, &v)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a budget variable set without a compiler process expects.
+const NEEDS_PROCESS: &str = "REVM_JIT_COMPILE_PROCESS to be set too (the budget applies to a compiler process)";
 
 fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
     ConfigError { var, value: value.to_owned(), expected }
@@ -317,26 +362,51 @@ mod compiler_settings {
         opt_level: String,
         max_code_memory: usize,
         dump_ir_dir: Option<std::path::PathBuf>,
+        process: Option<ProcessSettings>,
     }
 
-    impl Default for Settings {
-        fn default() -> Self {
-            let config = CompilerConfig::default();
+    /// [`CompileProcess`] as a table: the time limit in seconds.
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ProcessSettings {
+        program: std::path::PathBuf,
+        #[serde(default = "default_time_limit", with = "super::seconds")]
+        time_limit: Duration,
+        #[serde(default = "default_memory_limit")]
+        memory_limit: u64,
+    }
+
+    fn default_time_limit() -> Duration {
+        CompileProcess::DEFAULT_TIME_LIMIT
+    }
+
+    fn default_memory_limit() -> u64 {
+        CompileProcess::DEFAULT_MEMORY_LIMIT
+    }
+
+    impl From<&CompilerConfig> for Settings {
+        fn from(config: &CompilerConfig) -> Self {
             Self {
                 opt_level: OptLevel::name(config.opt_level).to_owned(),
                 max_code_memory: config.max_code_memory,
-                dump_ir_dir: config.dump_ir_dir,
+                dump_ir_dir: config.dump_ir_dir.clone(),
+                process: config.process.as_ref().map(|p| ProcessSettings {
+                    program: p.program.clone(),
+                    time_limit: p.time_limit,
+                    memory_limit: p.memory_limit,
+                }),
             }
         }
     }
 
-    pub(super) fn serialize<S: Serializer>(config: &CompilerConfig, s: S) -> Result<S::Ok, S::Error> {
-        Settings {
-            opt_level: OptLevel::name(config.opt_level).to_owned(),
-            max_code_memory: config.max_code_memory,
-            dump_ir_dir: config.dump_ir_dir.clone(),
+    impl Default for Settings {
+        fn default() -> Self {
+            Self::from(&CompilerConfig::default())
         }
-        .serialize(s)
+    }
+
+    pub(super) fn serialize<S: Serializer>(config: &CompilerConfig, s: S) -> Result<S::Ok, S::Error> {
+        Settings::from(config).serialize(s)
     }
 
     #[allow(clippy::field_reassign_with_default, reason = "the struct's fields differ between builds")]
@@ -353,6 +423,11 @@ mod compiler_settings {
         config.opt_level = opt_level;
         config.max_code_memory = settings.max_code_memory;
         config.dump_ir_dir = settings.dump_ir_dir;
+        config.process = settings.process.map(|p| CompileProcess {
+            program: p.program,
+            time_limit: p.time_limit,
+            memory_limit: p.memory_limit,
+        });
         Ok(config)
     }
 }

@@ -1054,6 +1054,9 @@ impl JitHandle {
             }
             Err(error) => {
                 shared.stats.tier_up_failed.inc();
+                if error.is_over_budget() {
+                    shared.stats.over_budget.inc();
+                }
                 tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "tier-up failed; the baseline code stays");
                 None
             }
@@ -1157,6 +1160,9 @@ impl JitHandle {
             tracing::warn!(code_hash = %key.0, spec = ?key.1, %error, "compilation failed; running interpreted");
         }
         self.shared.stats.failed.inc();
+        if error.is_over_budget() {
+            self.shared.stats.over_budget.inc();
+        }
         self.shared.failed.insert(key, (reason, error.to_string().into()));
     }
 

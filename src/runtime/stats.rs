@@ -247,6 +247,10 @@ pub struct JitStats {
     pub compiled: Counter,
     /// Failed compilations.
     pub failed: Counter,
+    /// Compilations refused for their cost, counted in `failed` (or, for a tier-up, in
+    /// `tier_up_failed`) too: predicted too costly by the cost model, or abandoned over the
+    /// compiler process's time or memory budget ([`crate::CompileError::is_over_budget`]).
+    pub over_budget: Counter,
     /// Total wall-clock compile time, nanoseconds (both tiers).
     pub compile_ns: Counter,
     /// The part of `compile_ns` spent recompiling baseline code at the optimising level.
@@ -309,6 +313,10 @@ pub struct StatsSnapshot {
     pub compiled: u64,
     /// Failed compilations.
     pub failed: u64,
+    /// Compilations refused for their cost, counted in `failed` (or, for a tier-up, in
+    /// `tier_up_failed`) too: predicted too costly by the cost model, or abandoned over the
+    /// compiler process's time or memory budget.
+    pub over_budget: u64,
     /// Total wall-clock compile time, nanoseconds (both tiers, see
     /// [`crate::JitConfig::tier_up_gas`]).
     pub compile_ns: u64,
@@ -372,6 +380,7 @@ impl JitStats {
             queued: self.queued.get(),
             compiled: self.compiled.get(),
             failed: self.failed.get(),
+            over_budget: self.over_budget.get(),
             compile_ns: self.compile_ns.get(),
             tier_up_ns: self.tier_up_ns.get(),
             tiered_up: self.tiered_up.get(),

@@ -55,7 +55,7 @@ pub struct ArtifactEntry {
 /// one that wrote it; others are refused (and kept apart by file name, see
 /// `BuildId::tag`). Each part is compared on its own, so a refusal says which part differs
 /// ([`BuildPart`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BuildId {
     /// The compiler's name and version (`revm-jit 0.1.0`).
     pub compiler_version: String,

@@ -18,7 +18,7 @@ use crate::{
 use revm::primitives::{B256, Bytes, hardfork::SpecId, hex, keccak256};
 use revm_jit::compiler::{CompilePhases, CompilerConfig, aot};
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
-use revm_jit::{CompileError, Compiler, OptLevel};
+use revm_jit::{CompileError, CompileProcess, Compiler, OptLevel};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -64,6 +64,21 @@ pub struct CompileArgs {
     /// inspect what the compiler produced or feed it to `llc -time-passes`.
     #[arg(long, value_name = "DIR")]
     pub dump_ir: Option<std::path::PathBuf>,
+    /// Compile each contract in a child process of this binary, under a budget of time and
+    /// memory (`--time-limit`, `--memory-limit`): a contract over either is abandoned and
+    /// reported as refused. Without `--store` only.
+    #[arg(long, conflicts_with = "store")]
+    pub in_child: bool,
+    /// Wall-clock seconds one compilation may take in its child process (with `--in-child`).
+    #[arg(long, value_name = "SECS", requires = "in_child", default_value_t = revm_jit::CompileProcess::DEFAULT_TIME_LIMIT.as_secs_f64())]
+    pub time_limit: f64,
+    /// Bytes of memory one compilation may map in its child process (with `--in-child`).
+    #[arg(long, value_name = "BYTES", requires = "in_child", default_value_t = revm_jit::CompileProcess::DEFAULT_MEMORY_LIMIT)]
+    pub memory_limit: u64,
+    /// Compile whatever the cost model predicts, however costly (to see what the budget of
+    /// `--in-child` does with it, or to measure the model's refusals).
+    #[arg(long)]
+    pub no_cost_model: bool,
     /// How many of the slowest contracts to list with their phase times.
     #[arg(long, default_value_t = 5)]
     pub slowest: usize,
@@ -131,6 +146,12 @@ pub enum CompileCommandError {
     /// The `--json` document could not be written.
     #[error(transparent)]
     WriteJson(#[from] JsonWriteError),
+    /// `--in-child` needs this binary's path, which the OS did not give.
+    #[error("--in-child: cannot find this executable: {0}")]
+    OwnPath(#[source] std::io::Error),
+    /// `--time-limit` is negative or not finite.
+    #[error("--time-limit {0}: expected a non-negative number of seconds")]
+    BadTimeLimit(f64),
     /// A compiler thread panicked (a compiler bug; the panic message went to stderr).
     #[error("a compiler thread panicked")]
     WorkerPanicked,
@@ -157,8 +178,7 @@ fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
     if jobs.is_empty() {
         return Err(CompileCommandError::NoContracts);
     }
-    let config =
-        CompilerConfig { opt_level: args.opt_level.into(), dump_ir_dir: args.dump_ir.clone(), ..Default::default() };
+    let config = compiler_config(args)?;
     let threads = args.jobs.map_or_else(default_jobs, |n| usize::try_from(n).unwrap_or(1)).min(jobs.len());
     let progress = progress_bar(jobs.len());
     let start = Instant::now();
@@ -172,6 +192,25 @@ fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
         target.write(&report.to_json())?;
     }
     Ok(())
+}
+
+/// The compiler settings the arguments ask for.
+fn compiler_config(args: &CompileArgs) -> Result<CompilerConfig, CompileCommandError> {
+    let process = if args.in_child {
+        let program = std::env::current_exe().map_err(CompileCommandError::OwnPath)?;
+        let time_limit = Duration::try_from_secs_f64(args.time_limit)
+            .map_err(|_| CompileCommandError::BadTimeLimit(args.time_limit))?;
+        Some(CompileProcess { program, time_limit, memory_limit: args.memory_limit })
+    } else {
+        None
+    };
+    Ok(CompilerConfig {
+        opt_level: args.opt_level.into(),
+        dump_ir_dir: args.dump_ir.clone(),
+        compile_budget: if args.no_cost_model { u64::MAX } else { revm_jit::analysis::DEFAULT_COMPILE_BUDGET },
+        process,
+        ..Default::default()
+    })
 }
 
 fn default_jobs() -> usize {

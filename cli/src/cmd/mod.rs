@@ -51,6 +51,12 @@ pub enum Command {
 impl Cli {
     /// Runs the parsed command and returns the process's exit status.
     pub fn run(self) -> ExitCode {
+        // The executors of `jit` and `runtime` modes compile in a compiler process when the
+        // environment names one (REVM_JIT_COMPILE_PROCESS); a bad value stops here, once.
+        if let Err(error) = revm_jit::JitConfig::default().apply_compile_process_env() {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
         match self.command {
             Command::Statetest(args) => statetest::run(args),
             Command::Bench(args) => bench::run(&args),
