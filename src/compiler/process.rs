@@ -331,6 +331,20 @@ fn ran_out_of_memory(stderr: &str) -> bool {
         .any(|needle| stderr.contains(needle))
 }
 
+/// Blocks SIGPIPE on the calling thread: a write to a pipe whose reader has gone then fails
+/// with `EPIPE` (the signal stays pending on this thread and is dropped when it ends).
+#[cfg(feature = "llvm")]
+fn block_sigpipe() {
+    // SAFETY: `set` is initialised by sigemptyset before use, and pthread_sigmask only changes
+    // this thread's mask; the old mask is not needed (the thread ends after one write).
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Waits for the child to exit until `deadline`; `None` if it is still running then.
 #[cfg(feature = "llvm")]
 fn wait_until(child: &mut std::process::Child, deadline: std::time::Instant) -> Option<std::process::ExitStatus> {
@@ -360,8 +374,10 @@ impl Pipes {
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         // A child that exits early closes its input: the write fails, and the exit status
-        // says why.
+        // says why. SIGPIPE is blocked on this thread first, so that the failed write is an
+        // error here and not the end of a host process that did not ignore the signal.
         std::thread::spawn(move || {
+            block_sigpipe();
             let _ = stdin.write_all(&message);
         });
         let (sender, receiver) = std::sync::mpsc::channel();
