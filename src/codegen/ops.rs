@@ -12,6 +12,15 @@ use inkwell::{
 use revm::bytecode::opcode as op;
 use revm::primitives::U256;
 
+/// What [`Emitter::branch_on_window`] built: the operand's slot, the direct path's address,
+/// and the blocks the caller fills and joins.
+struct Window<'ctx> {
+    offset_slot: PointerValue<'ctx>,
+    address: PointerValue<'ctx>,
+    done: BasicBlock<'ctx>,
+    fallback: BasicBlock<'ctx>,
+}
+
 impl<'ctx> Emitter<'_, 'ctx> {
     /// Opcodes computed inline.
     pub(super) fn emit_inline(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
@@ -354,23 +363,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
         // The fallback reads the operands from the interpreter's stack.
         self.flush_len()?;
         let size: u64 = if ins.opcode == op::MSTORE8 { 1 } else { 32 };
-        let offset_slot = self.slot(0)?;
-        let (offset, fits) = self.small_offset(offset_slot)?;
-        let memory_len = self.load_ctx_i64(field::MEMORY_LEN, "memory_len")?;
-        let b = &self.builder;
-        let end = b.build_int_add(offset, self.i64.const_int(size, false), "end")?;
-        let inside = b.build_int_compare(IntPredicate::ULE, end, memory_len, "inside")?;
-        let fast_ok = b.build_and(fits, inside, "in_memory")?;
-        let fast = self.context.append_basic_block(self.function, &format!("pc{}_direct", ins.pc));
-        let slow = self.context.append_basic_block(self.function, &format!("pc{}_expand", ins.pc));
-        let done = self.context.append_basic_block(self.function, &format!("pc{}_done", ins.pc));
-        b.build_conditional_branch(fast_ok, fast, slow)?;
-
-        self.builder.position_at_end(fast);
-        let base = self.load_ctx_ptr(field::MEMORY, "memory")?;
-        // SAFETY: (in the generated IR) `offset + size <= memory_len`, checked just above, and
-        // the context's memory pointer is valid for `memory_len` bytes (see `crate::abi`).
-        let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
+        let Window { offset_slot, address, done, fallback } =
+            self.branch_on_window(ins, field::MEMORY, field::MEMORY_LEN, size, "expand")?;
         match ins.opcode {
             op::MLOAD => self.copy_swapped_limbs(address, offset_slot, true)?,
             op::MSTORE => {
@@ -386,7 +380,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         }
         self.builder.build_unconditional_branch(done)?;
 
-        self.builder.position_at_end(slow);
+        self.builder.position_at_end(fallback);
         let stop = self.call_revm_instruction(ins)?;
         let stopped = self.exit_block(ExitStatus::ActionSet)?;
         let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
@@ -396,6 +390,41 @@ impl<'ctx> Emitter<'_, 'ctx> {
         self.restart_after_merge()?;
         self.offset += ins.outputs() as i64 - ins.inputs() as i64;
         Ok(())
+    }
+
+    /// The shared head of the direct paths of MLOAD, MSTORE, MSTORE8 and CALLDATALOAD: reads the
+    /// top stack word as an offset and branches on whether `offset + size` lies within the
+    /// buffer at context field `base_field`, whose length is field `len_field`. Leaves the
+    /// builder in the direct block, where the returned address is `base + offset`; the caller
+    /// fills that block and the fallback (named `pc<pc>_<fallback_name>`), and both join at
+    /// `done`.
+    fn branch_on_window(
+        &mut self,
+        ins: &Instruction,
+        base_field: u64,
+        len_field: u64,
+        size: u64,
+        fallback_name: &str,
+    ) -> Result<Window<'ctx>, CodegenError> {
+        let offset_slot = self.slot(0)?;
+        let (offset, fits) = self.small_offset(offset_slot)?;
+        let len = self.load_ctx_i64(len_field, "window_len")?;
+        let b = &self.builder;
+        let end = b.build_int_add(offset, self.i64.const_int(size, false), "end")?;
+        let inside = b.build_int_compare(IntPredicate::ULE, end, len, "inside")?;
+        let direct_ok = b.build_and(fits, inside, "in_window")?;
+        let direct = self.context.append_basic_block(self.function, &format!("pc{}_direct", ins.pc));
+        let fallback = self.context.append_basic_block(self.function, &format!("pc{}_{fallback_name}", ins.pc));
+        let done = self.context.append_basic_block(self.function, &format!("pc{}_done", ins.pc));
+        b.build_conditional_branch(direct_ok, direct, fallback)?;
+
+        self.builder.position_at_end(direct);
+        let base = self.load_ctx_ptr(base_field, "window")?;
+        // SAFETY: (in the generated IR) `offset + size <= len`, checked just above, and the
+        // context's pointer in `base_field` is valid for the length in `len_field` (see
+        // `crate::abi`).
+        let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
+        Ok(Window { offset_slot, address, done, fallback })
     }
 
     /// Reads the stack word at `slot` as an offset: its low limb, and whether the word fits in
@@ -479,27 +508,12 @@ impl<'ctx> Emitter<'_, 'ctx> {
     pub(super) fn emit_calldataload(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         debug_assert!(!self.reg, "CALLDATALOAD is not eligible for register mode");
         self.flush_len()?;
-        let offset_slot = self.slot(0)?;
-        let (offset, fits) = self.small_offset(offset_slot)?;
-        let calldata_len = self.load_ctx_i64(field::CALLDATA_LEN, "calldata_len")?;
-        let b = &self.builder;
-        let end = b.build_int_add(offset, self.i64.const_int(32, false), "end")?;
-        let inside = b.build_int_compare(IntPredicate::ULE, end, calldata_len, "inside")?;
-        let fast_ok = b.build_and(fits, inside, "in_calldata")?;
-        let fast = self.context.append_basic_block(self.function, &format!("pc{}_direct", ins.pc));
-        let slow = self.context.append_basic_block(self.function, &format!("pc{}_padded", ins.pc));
-        let done = self.context.append_basic_block(self.function, &format!("pc{}_done", ins.pc));
-        b.build_conditional_branch(fast_ok, fast, slow)?;
-
-        self.builder.position_at_end(fast);
-        let base = self.load_ctx_ptr(field::CALLDATA, "calldata")?;
-        // SAFETY: (in the generated IR) `offset + 32 <= calldata_len`, checked just above, and
-        // the context's input pointer is valid for `calldata_len` bytes (see `crate::abi`).
-        let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
+        let Window { offset_slot, address, done, fallback } =
+            self.branch_on_window(ins, field::CALLDATA, field::CALLDATA_LEN, 32, "padded")?;
         self.copy_swapped_limbs(address, offset_slot, true)?;
         self.builder.build_unconditional_branch(done)?;
 
-        self.builder.position_at_end(slow);
+        self.builder.position_at_end(fallback);
         self.call_revm_instruction(ins)?;
         self.builder.build_unconditional_branch(done)?;
 
