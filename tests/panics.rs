@@ -66,9 +66,10 @@ fn context(case: &Case) -> MainnetContext<TrappedDb> {
     trapped
 }
 
-/// The message of a caught panic.
-fn message(payload: Box<dyn std::any::Any + Send>) -> String {
-    revm_jit::compiler::panic_message(payload.as_ref())
+/// Runs `run`, which must unwind with the panic message `expected`.
+fn assert_unwinds_with<R>(expected: &str, run: impl FnOnce() -> R) {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(run)) else { panic!("no panic; expected {expected:?}") };
+    assert_eq!(revm_jit::compiler::panic_message(payload.as_ref()), expected);
 }
 
 #[test]
@@ -76,12 +77,10 @@ fn a_database_panic_during_native_code_reaches_the_caller() {
     let runtime = JitRuntime::new(JitConfig::eager());
     let trap = case(TRAP);
     // Plain revm: the panic unwinds to the caller.
-    let plain = catch_unwind(AssertUnwindSafe(|| context(&trap).build_mainnet().transact(trap.tx())));
-    assert_eq!(message(plain.expect_err("revm unwinds")), DB_PANIC);
+    assert_unwinds_with(DB_PANIC, || context(&trap).build_mainnet().transact(trap.tx()));
     // The JitEvm: the same panic, from native code.
     let mut evm = JitEvm::new(context(&trap).build_mainnet(), runtime.handle());
-    let jit = catch_unwind(AssertUnwindSafe(|| evm.transact(trap.tx())));
-    assert_eq!(message(jit.expect_err("the JitEvm unwinds")), DB_PANIC);
+    assert_unwinds_with(DB_PANIC, || evm.transact(trap.tx()));
     assert_eq!(evm.frame_counts().native, 1, "the panic must come from a native frame");
     // Nothing is left pending: the next transactions, native, run normally.
     let fine = case(3);
@@ -106,21 +105,18 @@ fn an_inspector_panic_during_native_code_reaches_the_caller() {
     let runtime = JitRuntime::new(JitConfig::eager());
     let case = case(3);
     let tx: TxEnv = case.tx();
-    let plain = catch_unwind(AssertUnwindSafe(|| {
+    assert_unwinds_with(INSPECTOR_PANIC, || {
         context(&case).build_mainnet_with_inspector(PanickingInspector).inspect_tx(tx.clone())
-    }));
-    assert_eq!(message(plain.expect_err("revm unwinds")), INSPECTOR_PANIC);
+    });
     let mut evm = JitEvm::new(context(&case).build_mainnet_with_inspector(PanickingInspector), runtime.handle());
     evm.set_inspection_mode(InspectionMode::Native);
-    let jit = catch_unwind(AssertUnwindSafe(|| evm.inspect_tx(tx.clone())));
-    assert_eq!(message(jit.expect_err("the JitEvm unwinds")), INSPECTOR_PANIC);
+    assert_unwinds_with(INSPECTOR_PANIC, || evm.inspect_tx(tx.clone()));
     assert_eq!(evm.frame_counts().native, 1, "the panic must come from a native frame");
     // And the database panic under inspection too.
     let trap = self::case(TRAP);
     let mut evm =
         JitEvm::new(context(&trap).build_mainnet_with_inspector(revm::inspector::NoOpInspector), runtime.handle());
     evm.set_inspection_mode(InspectionMode::Native);
-    let jit = catch_unwind(AssertUnwindSafe(|| evm.inspect_tx(trap.tx())));
-    assert_eq!(message(jit.expect_err("the JitEvm unwinds")), DB_PANIC);
+    assert_unwinds_with(DB_PANIC, || evm.inspect_tx(trap.tx()));
     assert_eq!(evm.frame_counts().native, 1);
 }

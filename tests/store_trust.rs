@@ -276,22 +276,26 @@ fn mkfifo(path: &Path) {
 #[test]
 fn a_symlinked_library_or_manifest_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_store, k, manifest, library) = one_artifact(dir.path());
+    let (_store, k, _, library) = one_artifact(dir.path());
     let real = dir.path().join("elsewhere.so");
     fs::rename(&library, &real).unwrap();
     std::os::unix::fs::symlink(&real, &library).unwrap();
-    assert_eq!(load_refusal(dir.path(), &k), "file-symlink");
-    assert_eq!(verify_refusals(dir.path()), ["file-symlink"]);
-    assert_eq!(preload_refusals(dir.path()), ["file-symlink"]);
+    assert_refused_everywhere(dir.path(), &k, "file-symlink");
 
     let dir = tempfile::tempdir().unwrap();
-    let (_store, k, manifest2, _) = one_artifact(dir.path());
+    let (_store, k, manifest, _) = one_artifact(dir.path());
     let real = dir.path().join("elsewhere.txt");
-    fs::rename(&manifest2, &real).unwrap();
-    std::os::unix::fs::symlink(&real, &manifest2).unwrap();
-    assert_eq!(load_refusal(dir.path(), &k), "file-symlink");
-    assert_eq!(verify_refusals(dir.path()), ["file-symlink"]);
-    let _ = manifest;
+    fs::rename(&manifest, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &manifest).unwrap();
+    assert_refused_everywhere(dir.path(), &k, "file-symlink");
+}
+
+/// Loading `k` from the store in `dir`, verifying the store and preloading it each refuse the
+/// artifact, for `reason`.
+fn assert_refused_everywhere(dir: &Path, k: &ArtifactKey, reason: &str) {
+    assert_eq!(load_refusal(dir, k), reason, "load");
+    assert_eq!(verify_refusals(dir), [reason], "verify");
+    assert_eq!(preload_refusals(dir), [reason], "preload");
 }
 
 #[test]
