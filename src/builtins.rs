@@ -73,6 +73,10 @@ thread_local! {
     /// A panic caught in a builtin during the native run on this thread, to be resumed once
     /// native code returned ([`resume_caught_panic`]).
     static CAUGHT_PANIC: Cell<Option<Box<dyn Any + Send>>> = const { Cell::new(None) };
+    /// Whether `CAUGHT_PANIC` holds a panic. Every builtin call and every native return asks;
+    /// a `bool` with no destructor is a plain thread-local read, where asking `CAUGHT_PANIC`
+    /// itself goes through its lazily registered destructor and moves the box out and back.
+    static PANIC_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs a builtin's body, which may call user code (the `Database`, the `Inspector`, custom
@@ -82,33 +86,27 @@ thread_local! {
 /// native code returned, so the caller sees it exactly as with revm's interpreter. Once a
 /// panic is pending, later calls of the same native run do nothing and return 1.
 fn contain_panic(body: impl FnOnce() -> u32) -> u32 {
-    if has_caught_panic() {
+    if PANIC_PENDING.get() {
         return 1;
     }
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(status) => status,
         Err(payload) => {
             CAUGHT_PANIC.set(Some(payload));
+            PANIC_PENDING.set(true);
             1
         }
     }
 }
 
-/// Whether a builtin caught a panic that is not resumed yet.
-fn has_caught_panic() -> bool {
-    CAUGHT_PANIC.with(|slot| {
-        let payload = slot.take();
-        let pending = payload.is_some();
-        slot.set(payload);
-        pending
-    })
-}
-
 /// Resumes the panic a builtin caught during the native run that just returned, if any; the
 /// runtime calls it after every native call.
 pub(crate) fn resume_caught_panic() {
-    if let Some(payload) = CAUGHT_PANIC.take() {
-        resume_unwind(payload);
+    if PANIC_PENDING.get() {
+        PANIC_PENDING.set(false);
+        if let Some(payload) = CAUGHT_PANIC.take() {
+            resume_unwind(payload);
+        }
     }
 }
 
