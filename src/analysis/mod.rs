@@ -75,6 +75,22 @@ impl Analysis {
         self.jumpdests.get(target).copied().unwrap_or(false)
     }
 
+    /// Loop heads: JUMPDESTs that a static jump from the same block or a later one goes back
+    /// to. Native code can be entered there as well, so that a frame the interpreter started
+    /// before its code was compiled moves to native code at its next iteration (see
+    /// `crate::evm`).
+    pub fn loop_heads(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut heads: Vec<u32> = self
+            .successors
+            .iter()
+            .flat_map(|(&block, targets)| targets.iter().filter(move |&&t| t <= block).copied())
+            .filter(|&t| self.is_jumpdest(t as usize))
+            .collect();
+        heads.sort_unstable();
+        heads.dedup();
+        heads.into_iter()
+    }
+
     /// Program counters at which execution resumes after a call or create returns.
     pub fn resume_points(&self) -> impl Iterator<Item = u32> + '_ {
         self.instructions.iter().filter(|i| i.suspends()).map(|i| i.pc + 1).filter(|&pc| (pc as usize) <= self.code_len)

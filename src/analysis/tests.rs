@@ -312,3 +312,34 @@ fn code_after_a_dynamically_reached_jumpdest_is_reached() {
     ];
     assert_eq!(cold(&code), Vec::<u32>::new());
 }
+
+#[test]
+fn loop_heads_are_the_jumpdests_static_jumps_go_back_to() {
+    // A counting loop whose head (2) a static JUMPI goes back to; a JUMPDEST (15) reached by
+    // a forward jump only; and a dynamic jump back to 2, which adds nothing.
+    let code = [
+        op::PUSH1,
+        3,            // 0
+        op::JUMPDEST, // 2: loop head
+        op::PUSH1,
+        1,
+        op::SWAP1,
+        op::SUB, // 3..6
+        op::DUP1,
+        op::PUSH1,
+        2,
+        op::JUMPI, // 7..10: back to 2 while non-zero
+        op::PUSH1,
+        15,
+        op::JUMP,     // 11..13: forward to 15
+        op::INVALID,  // 14
+        op::JUMPDEST, // 15: reached forward only
+        op::CALLVALUE,
+        op::PUSH1,
+        2,
+        op::ADD,
+        op::JUMP, // 16..20: dynamic (CALLVALUE + 2)
+    ];
+    let analysis = analyse(&code);
+    assert_eq!(analysis.loop_heads().collect::<Vec<_>>(), [2]);
+}

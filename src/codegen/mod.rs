@@ -464,19 +464,28 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(())
     }
 
-    /// Entry: dispatch on the entry pc to the code start or a resume point.
+    /// Entry: dispatch on the entry pc to the code start, a resume point or a loop head
+    /// (where a frame started in the interpreter moves to native code). Any other pc exits at
+    /// once, handing the frame back to the interpreter at that pc.
     ///
     /// Where the block's height is static, the entry checks that the stack length is that
-    /// height (else the interpreter takes the frame at the entry pc): the runtime enters only
-    /// fresh frames and resume points, where it always is, but code that relies on a height
-    /// should not trust its caller for it.
+    /// height (else the interpreter takes the frame at the entry pc): at fresh frames and
+    /// resume points it always is, at a loop head entered from the interpreter it is whenever
+    /// the height is static at all, and code that relies on a height should not trust its
+    /// caller for it.
     fn emit_entry_switch(&mut self) -> Result<(), CodegenError> {
         let pc = self.load_ctx_i64(field::PC, "entry_pc")?;
         let entry = self.builder.get_insert_block().expect("positioned in the entry block");
         let fallback = self.context.append_basic_block(self.function, "entry_unknown_pc");
         let mut cases = Vec::new();
-        let targets = std::iter::once(0).chain(self.analysis.resume_points().filter(|r| self.blocks.contains_key(r)));
-        for target in targets.collect::<Vec<_>>() {
+        let mut targets: Vec<u32> = std::iter::once(0)
+            .chain(self.analysis.resume_points())
+            .chain(self.analysis.loop_heads())
+            .filter(|&pc| pc == 0 || self.blocks.contains_key(&pc))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
             let mut block = self.landing(target)?;
             if let Some(&height) = self.analysis.heights.get(&target) {
                 let check = self.context.append_basic_block(self.function, &format!("enter_pc{target}"));

@@ -36,7 +36,7 @@ pub use inspect::InspectionMode;
 use crate::abi::{Builtins, EvmContext, ExitStatus};
 use crate::builtins;
 use crate::compiler::CompiledFn;
-use crate::runtime::{Fallback, JitHandle};
+use crate::runtime::{CodeKey, Fallback, JitHandle};
 use revm::bytecode::{Bytecode, opcode as op};
 use revm::primitives::{B256, Bytes, hardfork::SpecId};
 use revm::{
@@ -51,7 +51,7 @@ use revm::{
         InterpreterResult,
         instructions::{gas_table_spec, instruction_table},
         interpreter::EthInterpreter,
-        interpreter_types::{Jumps, LegacyBytecode, RuntimeFlag},
+        interpreter_types::{Jumps, LegacyBytecode, LoopControl, RuntimeFlag},
     },
     state::EvmState,
 };
@@ -69,6 +69,10 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     inspection: InspectionMode,
     frames: FrameCounts,
     recent: RecentCode,
+    /// The key of the top frame's code when the lookup just made found it queued for or under
+    /// compilation: the frame then watches for the code in its loops (see
+    /// [`interpret_until_native`]).
+    pending: Option<CodeKey>,
     /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
     /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
     tables: Option<(SpecId, bool)>,
@@ -245,6 +249,7 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
             inspection: InspectionMode::default(),
             frames: FrameCounts::default(),
             recent: RecentCode::default(),
+            pending: None,
             tables: None,
         }
     }
@@ -349,7 +354,16 @@ where
                 self.handle.count_baseline_gas(&f, gas_spent(gas_before, interpreter, &action));
                 action
             }
-            None => interpreter.run_plain(table, gas_table, ctx),
+            None => match self.pending.take() {
+                Some(key) => {
+                    // SAFETY: `pending` is set only for a frame of mainnet tables for its spec
+                    // (a lookup was made), and `interpret_until_native` runs code only once it
+                    // was found compiled from this frame's bytecode for `key`'s spec, which is
+                    // the frame's.
+                    unsafe { interpret_until_native(&self.handle, key, interpreter, ctx, table, gas_table) }
+                }
+                None => interpreter.run_plain(table, gas_table, ctx),
+            },
         };
         frame.process_next_action(ctx, action).inspect(|i| {
             if i.is_result() {
@@ -420,7 +434,19 @@ where
             self.handle.count_fallback(Fallback::CustomTables);
         }
         let interpreter = &mut self.inner.frame_stack.get().interpreter;
-        let compiled = if native { lookup(&self.handle, &mut self.recent, interpreter) } else { None };
+        self.pending = None;
+        let compiled = if native {
+            match lookup(&self.handle, &mut self.recent, interpreter) {
+                Ok(found) => Some(found),
+                Err(Some(Miss { key, reason: Fallback::Queued | Fallback::Compiling })) => {
+                    self.pending = Some(key);
+                    None
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
         if interpreter.bytecode.pc() == 0 && !interpreter.bytecode.bytecode_slice().is_empty() {
             match compiled {
                 Some(_) => self.frames.native += 1,
@@ -510,13 +536,13 @@ fn lookup(
     handle: &JitHandle,
     recent: &mut RecentCode,
     interpreter: &mut Interpreter<EthInterpreter>,
-) -> Option<CompiledFn> {
+) -> Result<CompiledFn, Option<Miss>> {
     if interpreter.bytecode.original_byte_slice().is_empty() {
-        return None;
+        return Err(None);
     }
     if !handle.is_enabled() {
         handle.count_fallback(Fallback::Disabled);
-        return None;
+        return Err(None);
     }
     let spec = interpreter.runtime_flag.spec_id();
     let hash = match interpreter.bytecode.hash() {
@@ -527,14 +553,14 @@ fn lookup(
         {
             interpreter.bytecode.get_or_calculate_hash()
         }
-        None => return None,
+        None => return Err(None),
     };
     let code: &Bytecode = &interpreter.bytecode;
     match recent.get(&hash, spec, code) {
-        Lookup::Found(f) => return Some(f),
+        Lookup::Found(f) => return Ok(f),
         Lookup::OtherCode => {
             handle.count_code_mismatch();
-            return None;
+            return Err(None);
         }
         Lookup::Unknown => {}
     }
@@ -546,16 +572,149 @@ fn lookup(
         Ok(found) => found,
         Err(reason) => {
             recent.remember_miss(hash, spec, reason);
-            return None;
+            return Err(Some(Miss { key: (hash, spec), reason }));
         }
     };
     let bytes = code.original_bytes();
     if !found.is_compiled_from_bytes(&bytes) {
         handle.count_code_mismatch();
-        return None;
+        return Err(None);
     }
     recent.insert(hash, spec, found.clone(), bytes);
-    Some(found)
+    Ok(found)
+}
+
+/// A lookup that found no code for a frame's key, and why (counted by the lookup).
+struct Miss {
+    key: CodeKey,
+    reason: Fallback,
+}
+
+/// Interpreter steps between two looks for a pending frame's compiled code: with an
+/// interpreter step at a few nanoseconds, a look (a cache probe, ~50 ns) every 16,384 steps
+/// costs well under 1% of the frame, and a frame whose code became ready continues natively
+/// within about a tenth of a millisecond.
+const STEPS_BETWEEN_LOOKS: u32 = 1 << 14;
+
+/// Loop heads at which a frame tries native code that turns out to have no entry there (a
+/// JUMPDEST reached by a dynamic jump back, say), before it stays in the interpreter for good.
+const LOOP_ENTRY_ATTEMPTS: u32 = 4;
+
+/// Runs a frame whose code was queued for or under compilation (`key`) in revm's interpreter,
+/// step by step as `Interpreter::run_plain` does, and moves it to native code once that code
+/// is cached and the frame has just jumped back to a JUMPDEST: a loop head, where native code
+/// can be entered (see `codegen`'s entry switch). A frame stuck in a long loop thus turns
+/// native at its next iteration rather than at its next call. Should native code have no entry
+/// at that JUMPDEST, it hands the frame back untouched and the frame goes on watching, up to
+/// [`LOOP_ENTRY_ATTEMPTS`] times.
+///
+/// # Safety
+/// The frame's instruction and gas tables are mainnet's for its spec, which is `key`'s (native
+/// code runs only after [`JitHandle::ready_for`] found it compiled from the frame's bytecode
+/// for `key`).
+unsafe fn interpret_until_native<H: Host>(
+    handle: &JitHandle,
+    key: CodeKey,
+    interpreter: &mut Interpreter<EthInterpreter>,
+    host: &mut H,
+    table: &InstructionTable<EthInterpreter, H>,
+    gas_table: &GasTable,
+) -> InterpreterAction {
+    let mut watch = LoopEntry { handle, key, attempts_left: LOOP_ENTRY_ATTEMPTS, entered_at: None, fell_back: false };
+    // SAFETY: forwarded.
+    unsafe { watch.run(interpreter, host, table, gas_table) }
+}
+
+/// A frame watching for its native code (see [`interpret_until_native`]); also the hooks of
+/// its native run, which notice when native code hands the frame back without running it.
+struct LoopEntry<'a> {
+    handle: &'a JitHandle,
+    key: CodeKey,
+    attempts_left: u32,
+    /// The pc and remaining gas at which native code was last entered.
+    entered_at: Option<(usize, u64)>,
+    /// Set by the hooks when the native run just made handed the frame back untouched.
+    fell_back: bool,
+}
+
+impl LoopEntry<'_> {
+    /// # Safety
+    /// See [`interpret_until_native`].
+    unsafe fn run<H: Host>(
+        &mut self,
+        interpreter: &mut Interpreter<EthInterpreter>,
+        host: &mut H,
+        table: &InstructionTable<EthInterpreter, H>,
+        gas_table: &GasTable,
+    ) -> InterpreterAction {
+        let mut steps = 0u32;
+        loop {
+            let before = interpreter.bytecode.pc();
+            if let Err(result) = interpreter.step(table, gas_table, host) {
+                if interpreter.bytecode.action().is_none() {
+                    interpreter.halt(result);
+                }
+                return interpreter.take_next_action();
+            }
+            steps += 1;
+            let pc = interpreter.bytecode.pc();
+            let jumped_back = pc < before && interpreter.bytecode.opcode() == op::JUMPDEST;
+            if steps < STEPS_BETWEEN_LOOKS || !jumped_back || self.entered_at.is_some_and(|(at, _)| at == pc) {
+                continue;
+            }
+            steps = 0;
+            let Some(compiled) = self.handle.ready_for(&self.key, &interpreter.bytecode.original_bytes()) else {
+                continue;
+            };
+            let gas_before = interpreter.gas.remaining();
+            self.entered_at = Some((pc, gas_before));
+            self.fell_back = false;
+            // SAFETY: compiled from this frame's bytecode for its spec (`ready_for`), and the
+            // tables are mainnet's for it (this function's contract).
+            let action = unsafe { run_native_with(&compiled, interpreter, host, table, gas_table, self) };
+            if !self.fell_back {
+                self.handle.count_loop_entry();
+                self.handle.count_baseline_gas(&compiled, gas_spent(gas_before, interpreter, &action));
+            }
+            return action;
+        }
+    }
+}
+
+impl<H: Host> NativeHooks<H> for LoopEntry<'_> {
+    fn builtins(&self) -> &'static Builtins {
+        builtins::table::<H>()
+    }
+
+    fn inspector_ptr(&mut self) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+
+    /// Native code handed the frame back. Untouched (same pc, same gas), it has no entry at
+    /// that loop head: the frame watches on for another, up to the attempts left. Otherwise
+    /// native code ran, and the interpreter finishes the frame as after any native run.
+    fn interpret(
+        &mut self,
+        interpreter: &mut Interpreter<EthInterpreter>,
+        host: &mut H,
+        table: &InstructionTable<EthInterpreter, H>,
+        gas_table: &GasTable,
+    ) -> InterpreterAction {
+        let untouched = self.entered_at == Some((interpreter.bytecode.pc(), interpreter.gas.remaining()));
+        if !untouched {
+            return interpreter.run_plain(table, gas_table, host);
+        }
+        let action = if self.attempts_left > 0 {
+            self.attempts_left -= 1;
+            // SAFETY: the frame, tables and key are those `run` was called with.
+            unsafe { self.run(interpreter, host, table, gas_table) }
+        } else {
+            interpreter.run_plain(table, gas_table, host)
+        };
+        // Whatever a nested attempt did, this one ran no native code.
+        self.fell_back = true;
+        action
+    }
 }
 
 /// What a native run of a frame does besides running its code: which builtins it gets, the

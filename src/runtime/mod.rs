@@ -520,6 +520,21 @@ impl JitHandle {
 
     /// The cached code for `key`: from the hit table, else from the cache (and then into the
     /// hit table).
+    /// The code cached for `key` if native execution is on and it was compiled from `code`:
+    /// for a frame that started in the interpreter while its code compiled and looks again at
+    /// a loop head. Its miss was counted at its lookup; this counts nothing.
+    pub(crate) fn ready_for(&self, key: &CodeKey, code: &Bytes) -> Option<CompiledFn> {
+        if !self.is_enabled() {
+            return None;
+        }
+        self.cached(key).filter(|compiled| compiled.is_compiled_from_bytes(code))
+    }
+
+    /// Counts a frame handed to native code at a loop head (see [`JitHandle::ready_for`]).
+    pub(crate) fn count_loop_entry(&self) {
+        self.shared.stats.loop_entries.inc();
+    }
+
     fn cached(&self, key: &CodeKey) -> Option<CompiledFn> {
         let shared = &*self.shared;
         match shared.hit_table.probe(key) {

@@ -281,6 +281,9 @@ pub struct JitStats {
     pub initcode_hashed: Counter,
     /// Hot contracts not queued for compilation because the job queue was full.
     pub jobs_dropped: Counter,
+    /// Frames that started in the interpreter while their code compiled and were handed to
+    /// native code at a loop head once it was ready.
+    pub loop_entries: Counter,
     /// Lookups that did not return native code, by [`Fallback`] (indexed as [`Fallback::ALL`]).
     pub interpreted: [Counter; 14],
 }
@@ -348,6 +351,9 @@ pub struct StatsSnapshot {
     pub initcode_hashed: u64,
     /// Hot contracts not queued for compilation because the job queue was full.
     pub jobs_dropped: u64,
+    /// Frames that started in the interpreter while their code compiled and were handed to
+    /// native code at a loop head once it was ready.
+    pub loop_entries: u64,
     /// Lookups that did not return native code, by reason.
     pub interpreted: FallbackCounts,
     /// Compiled contracts in the cache now.
@@ -395,6 +401,7 @@ impl JitStats {
             initcode_skipped: self.initcode_skipped.get(),
             initcode_hashed: self.initcode_hashed.get(),
             jobs_dropped: self.jobs_dropped.get(),
+            loop_entries: self.loop_entries.get(),
             interpreted: FallbackCounts::from_array(std::array::from_fn(|i| self.interpreted[i].get())),
             cached_entries: 0,
             resident_code_bytes: 0,
