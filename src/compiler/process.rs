@@ -94,6 +94,9 @@ enum Reply {
     TooCostly { predicted: u64, budget: u64 },
     /// The compiler panicked (the panic was contained in the child).
     Panic(String),
+    /// The request cannot be served by this child (another build, an unknown level or
+    /// fork): the compiler process is misconfigured, not the contract at fault.
+    Unservable(String),
     /// Any other refusal, as the child's error message.
     Failed(String),
 }
@@ -139,7 +142,7 @@ fn serve() -> Result<(), String> {
 fn compile(request: &Request, code: &[u8]) -> (Reply, Vec<u8>) {
     use super::{Compiler, CompilerConfig, OptLevel};
     let Some(level) = OptLevel::from_name(&request.build.opt_level) else {
-        return (Reply::Failed(format!("unknown opt level {:?}", request.build.opt_level)), Vec::new());
+        return (Reply::Unservable(format!("unknown opt level {:?}", request.build.opt_level)), Vec::new());
     };
     let ours = BuildId::for_opt_level(level);
     if ours != request.build {
@@ -147,10 +150,10 @@ fn compile(request: &Request, code: &[u8]) -> (Reply, Vec<u8>) {
             || "ABI or LLVM version".to_owned(),
             |(part, child, parent)| format!("{part:?}: {child} here, {parent} in the parent"),
         );
-        return (Reply::Failed(format!("the compiler process is another build ({difference})")), Vec::new());
+        return (Reply::Unservable(format!("the compiler process is another build ({difference})")), Vec::new());
     }
     let Some(spec) = revm::primitives::hardfork::SpecId::try_from_u8(request.spec) else {
-        return (Reply::Failed(format!("unknown fork number {}", request.spec)), Vec::new());
+        return (Reply::Unservable(format!("unknown fork number {}", request.spec)), Vec::new());
     };
     let config = CompilerConfig {
         opt_level: level,
@@ -168,6 +171,7 @@ fn compile(request: &Request, code: &[u8]) -> (Reply, Vec<u8>) {
         }
         Err(CompileError::TooCostly { predicted, budget }) => (Reply::TooCostly { predicted, budget }, Vec::new()),
         Err(CompileError::Panic(message)) => (Reply::Panic(message), Vec::new()),
+        Err(CompileError::Llvm(message)) => (Reply::Failed(message), Vec::new()),
         Err(other) => (Reply::Failed(other.to_string()), Vec::new()),
     }
 }
@@ -175,7 +179,7 @@ fn compile(request: &Request, code: &[u8]) -> (Reply, Vec<u8>) {
 /// A build without the compiler cannot serve: it says so.
 #[cfg(not(feature = "llvm"))]
 fn compile(_request: &Request, _code: &[u8]) -> (Reply, Vec<u8>) {
-    (Reply::Failed("this build of revm-jit has no compiler".to_owned()), Vec::new())
+    (Reply::Unservable("this build of revm-jit has no compiler".to_owned()), Vec::new())
 }
 
 /// Caps the child's address space at its present size plus `memory_limit`, its CPU time at
@@ -313,6 +317,7 @@ fn interpret_reply(
         }
         Reply::TooCostly { predicted, budget } => Err(CompileError::TooCostly { predicted, budget }),
         Reply::Panic(message) => Err(CompileError::Panic(message)),
+        Reply::Unservable(message) => Err(CompileError::Process(message)),
         Reply::Failed(message) => Err(CompileError::Llvm(message)),
     }
 }
@@ -428,7 +433,7 @@ mod tests {
         let mut build = BuildId::for_opt_level(OptLevel::Default);
         build.compiler_source = "another".to_owned();
         let (reply, object) = compile(&request(build, 1), &[0x00]);
-        assert!(matches!(&reply, Reply::Failed(message) if message.contains("another build")));
+        assert!(matches!(&reply, Reply::Unservable(message) if message.contains("another build")));
         assert!(object.is_empty());
     }
 
