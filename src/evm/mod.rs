@@ -682,14 +682,6 @@ impl LoopEntry<'_> {
 }
 
 impl<H: Host> NativeHooks<H> for LoopEntry<'_> {
-    fn builtins(&self) -> &'static Builtins {
-        builtins::table::<H>()
-    }
-
-    fn inspector_ptr(&mut self) -> *mut c_void {
-        std::ptr::null_mut()
-    }
-
     /// Native code handed the frame back. Untouched (same pc, same gas), it has no entry at
     /// that loop head: the frame watches on for another, up to the attempts left. Otherwise
     /// native code ran, and the interpreter finishes the frame as after any native run.
@@ -720,10 +712,14 @@ impl<H: Host> NativeHooks<H> for LoopEntry<'_> {
 /// What a native run of a frame does besides running its code: which builtins it gets, the
 /// inspector they report to, and how the interpreter finishes a frame native code hands back.
 pub(crate) trait NativeHooks<H: Host> {
-    /// The builtin table native code calls.
-    fn builtins(&self) -> &'static Builtins;
-    /// The value of [`EvmContext::inspector`].
-    fn inspector_ptr(&mut self) -> *mut c_void;
+    /// The builtin table native code calls: by default the uninspected one.
+    fn builtins(&self) -> &'static Builtins {
+        builtins::table::<H>()
+    }
+    /// The value of [`EvmContext::inspector`]: by default none.
+    fn inspector_ptr(&mut self) -> *mut c_void {
+        std::ptr::null_mut()
+    }
     /// Runs the rest of the frame in revm's interpreter.
     fn interpret(
         &mut self,
@@ -738,14 +734,6 @@ pub(crate) trait NativeHooks<H: Host> {
 struct PlainHooks;
 
 impl<H: Host> NativeHooks<H> for PlainHooks {
-    fn builtins(&self) -> &'static Builtins {
-        builtins::table::<H>()
-    }
-
-    fn inspector_ptr(&mut self) -> *mut c_void {
-        std::ptr::null_mut()
-    }
-
     fn interpret(
         &mut self,
         interpreter: &mut Interpreter<EthInterpreter>,
