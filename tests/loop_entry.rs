@@ -16,6 +16,7 @@ fn endless_loop(gas_limit: u64) -> Case {
 }
 
 #[test]
+#[cfg(feature = "llvm")]
 fn a_frame_looping_in_the_interpreter_turns_native_once_its_code_is_ready() {
     // About 38 million iterations: seconds in the interpreter, far longer than compiling takes.
     let case = endless_loop(1_000_000_000);
@@ -46,6 +47,7 @@ fn a_frame_looping_in_the_interpreter_turns_native_once_its_code_is_ready() {
 }
 
 #[test]
+#[cfg(feature = "llvm")]
 fn a_loop_head_native_code_cannot_enter_leaves_the_frame_interpreted_and_exact() {
     // The jump back is dynamic (its target depends on CALLVALUE, which is 0), so its JUMPDEST
     // is no entry of native code: every attempt is handed back untouched.
