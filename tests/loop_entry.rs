@@ -6,7 +6,6 @@
 use revm::{ExecuteEvm, MainBuilder, primitives::Bytes, primitives::hardfork::SpecId};
 use revm_jit::{JitConfig, JitEvm, JitRuntime};
 use revm_jit_cli::{asm, fixture::Case};
-use std::time::Instant;
 
 /// Counts down from 2³²−1 until the gas runs out: one frame that loops for as long as its gas
 /// lasts, never returning before.
@@ -20,18 +19,18 @@ fn endless_loop(gas_limit: u64) -> Case {
 fn a_frame_looping_in_the_interpreter_turns_native_once_its_code_is_ready() {
     // About 38 million iterations: seconds in the interpreter, far longer than compiling takes.
     let case = endless_loop(1_000_000_000);
-    let clock = Instant::now();
+    let clock = std::time::Instant::now();
     let expected = case.context().build_mainnet().transact(case.tx()).expect("valid transaction");
     let interpreted = clock.elapsed();
     // The first lookup queues the contract and the frame starts at once, interpreted.
     let runtime = JitRuntime::new(JitConfig { hot_threshold: 0, wait_for_compile: None, ..JitConfig::default() });
     let mut evm = JitEvm::new(case.context().build_mainnet(), runtime.handle());
-    let clock = Instant::now();
+    let clock = std::time::Instant::now();
     let got = evm.transact(case.tx()).expect("valid transaction");
     let turned_native = clock.elapsed();
     // For comparison (printed, not asserted): compiled before the frame starts.
     let eager = JitRuntime::new(JitConfig::eager());
-    let clock = Instant::now();
+    let clock = std::time::Instant::now();
     JitEvm::new(case.context().build_mainnet(), eager.handle()).transact(case.tx()).expect("valid transaction");
     let native = clock.elapsed();
     eprintln!(
