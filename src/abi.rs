@@ -48,7 +48,7 @@ use std::ffi::c_void;
 /// Version of this ABI: the [`EvmContext`] and [`Builtins`] layouts, the [`ExitStatus`] codes
 /// and the entry signature. Stored AOT artifacts record it and are refused when it differs, so
 /// bump it with any change to those.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Name of the `u32` constant every AOT library exports, holding the [`ABI_VERSION`] it was
 /// built for; checked after loading, in addition to the store's manifest.
@@ -138,6 +138,7 @@ pub mod field {
 pub type RevmInstructionFn = unsafe extern "C" fn(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32;
 
 /// A pure arithmetic builtin working in place on consecutive stack slots (see [`Builtins`]).
+/// Unary builtins (CLZ) read and write `slots[0]`.
 pub type ArithFn = unsafe extern "C" fn(slots: *mut U256);
 
 /// Function table passed to native code in [`EvmContext::builtins`].
@@ -162,6 +163,26 @@ pub struct Builtins {
     pub addmod: ArithFn,
     /// MULMOD
     pub mulmod: ArithFn,
+    /// MUL. This entry and the ones after it serve code whose words are kept as 64-bit limbs
+    /// (the baseline tier, see `codegen`), where these operations on whole words would need
+    /// LLVM's slow instruction selector.
+    pub mul: ArithFn,
+    /// SLT
+    pub slt: ArithFn,
+    /// SGT
+    pub sgt: ArithFn,
+    /// BYTE
+    pub byte: ArithFn,
+    /// SHL
+    pub shl: ArithFn,
+    /// SHR
+    pub shr: ArithFn,
+    /// SAR
+    pub sar: ArithFn,
+    /// SIGNEXTEND
+    pub signextend: ArithFn,
+    /// CLZ (unary)
+    pub clz: ArithFn,
 }
 
 /// Index of each [`Builtins`] entry, counted in pointers.
@@ -180,6 +201,24 @@ pub mod builtin {
     pub const ADDMOD: u64 = 5;
     /// [`super::Builtins::mulmod`].
     pub const MULMOD: u64 = 6;
+    /// [`super::Builtins::mul`].
+    pub const MUL: u64 = 7;
+    /// [`super::Builtins::slt`].
+    pub const SLT: u64 = 8;
+    /// [`super::Builtins::sgt`].
+    pub const SGT: u64 = 9;
+    /// [`super::Builtins::byte`].
+    pub const BYTE: u64 = 10;
+    /// [`super::Builtins::shl`].
+    pub const SHL: u64 = 11;
+    /// [`super::Builtins::shr`].
+    pub const SHR: u64 = 12;
+    /// [`super::Builtins::sar`].
+    pub const SAR: u64 = 13;
+    /// [`super::Builtins::signextend`].
+    pub const SIGNEXTEND: u64 = 14;
+    /// [`super::Builtins::clz`].
+    pub const CLZ: u64 = 15;
 }
 
 /// What a compiled function's return value means.
@@ -227,5 +266,6 @@ const _: () = {
     assert!(std::mem::offset_of!(EvmContext, pc) == 8 * field::PC as usize);
     assert!(std::mem::offset_of!(EvmContext, builtins) == 8 * field::BUILTINS as usize);
     assert!(std::mem::offset_of!(Builtins, mulmod) == 8 * builtin::MULMOD as usize);
+    assert!(std::mem::offset_of!(Builtins, clz) == 8 * builtin::CLZ as usize);
     assert!(std::mem::size_of::<U256>() == 32);
 };

@@ -11,7 +11,7 @@ use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
     CallInput, Host, InstructionContext, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
-    instructions::i256::{i256_div, i256_mod},
+    instructions::i256::{i256_cmp, i256_div, i256_mod},
     interpreter::EthInterpreter,
     interpreter_types::{Jumps, LoopControl},
 };
@@ -19,6 +19,7 @@ use revm::primitives::U256;
 use std::{
     any::Any,
     cell::Cell,
+    cmp::Ordering,
     marker::PhantomData,
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
 };
@@ -34,6 +35,15 @@ const fn with_revm_instruction(revm_instruction: RevmInstructionFn) -> Builtins 
         smod: smod as ArithFn,
         addmod: addmod as ArithFn,
         mulmod: mulmod as ArithFn,
+        mul: mul as ArithFn,
+        slt: slt as ArithFn,
+        sgt: sgt as ArithFn,
+        byte: byte as ArithFn,
+        shl: shl as ArithFn,
+        shr: shr as ArithFn,
+        sar: sar as ArithFn,
+        signextend: signextend as ArithFn,
+        clz: clz as ArithFn,
     }
 }
 
@@ -311,6 +321,21 @@ unsafe fn binary(slots: *mut U256, f: impl FnOnce(U256, U256) -> U256) {
     }
 }
 
+/// Reads the operand of a unary builtin.
+///
+/// # Safety
+/// `slots` points to one initialised, writable stack slot.
+unsafe fn unary(slots: *mut U256, f: impl FnOnce(U256) -> U256) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *slots = f(*slots) }
+}
+
+/// A shift amount as revm reads it: the word itself when below 256, else `None` (every bit
+/// shifted out).
+fn shift_amount(shift: U256) -> Option<usize> {
+    (shift < U256::from(256)).then(|| shift.as_limbs()[0] as usize)
+}
+
 /// Reads three operands as laid out for ternary builtins: (top, second, third).
 ///
 /// # Safety
@@ -361,6 +386,55 @@ arith_builtin!(
 arith_builtin!(
     /// MULMOD: `(a * b) % n` without overflow, 0 when `n` is 0.
     mulmod, ternary, |a: U256, b, n| a.mul_mod(b, n)
+);
+
+arith_builtin!(
+    /// MUL: `a * b` modulo 2²⁵⁶.
+    mul, binary, |a: U256, b| a.wrapping_mul(b)
+);
+arith_builtin!(
+    /// SLT: `a < b` as two's-complement numbers.
+    slt, binary, |a, b| U256::from(i256_cmp(&a, &b) == Ordering::Less)
+);
+arith_builtin!(
+    /// SGT: `a > b` as two's-complement numbers.
+    sgt, binary, |a, b| U256::from(i256_cmp(&a, &b) == Ordering::Greater)
+);
+arith_builtin!(
+    /// BYTE: byte `a` of `b`, counted from the most significant; 0 when `a` >= 32.
+    byte, binary, |a: U256, b: U256| if a < U256::from(32) { U256::from(b.byte(31 - a.as_limbs()[0] as usize)) } else { U256::ZERO }
+);
+arith_builtin!(
+    /// SHL: `b << a`; 0 when `a` >= 256.
+    shl, binary, |a, b: U256| shift_amount(a).map_or(U256::ZERO, |s| b << s)
+);
+arith_builtin!(
+    /// SHR: `b >> a` (logical); 0 when `a` >= 256.
+    shr, binary, |a, b: U256| shift_amount(a).map_or(U256::ZERO, |s| b >> s)
+);
+arith_builtin!(
+    /// SAR: `b >> a` (arithmetic); all sign bits when `a` >= 256.
+    sar, binary, |a, b: U256| match shift_amount(a) {
+        Some(s) => b.arithmetic_shr(s),
+        None if b.bit(255) => U256::MAX,
+        None => U256::ZERO,
+    }
+);
+arith_builtin!(
+    /// SIGNEXTEND: extends the sign of byte `a` (from the least significant) of `b`; `b`
+    /// unchanged when `a` >= 31.
+    signextend, binary, |a: U256, b: U256| {
+        if a >= U256::from(31) {
+            return b;
+        }
+        let bit_index = 8 * a.as_limbs()[0] as usize + 7;
+        let mask = (U256::from(1) << bit_index) - U256::from(1);
+        if b.bit(bit_index) { b | !mask } else { b & mask }
+    }
+);
+arith_builtin!(
+    /// CLZ: the number of leading zero bits.
+    clz, unary, |x: U256| U256::from(x.leading_zeros())
 );
 
 #[cfg(test)]

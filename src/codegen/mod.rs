@@ -21,6 +21,7 @@
 //! ([`REGISTER_MODE_MAX_INSTRUCTIONS`]) because every spill block and the SSA phis cost
 //! compile time.
 
+mod limbs;
 mod ops;
 
 use crate::abi::{ExitStatus, field};
@@ -53,14 +54,33 @@ pub enum CodegenError {
     Verify(String),
 }
 
-/// Emits the function `name` for `analysis` into `module`.
+/// How the generated code represents 256-bit words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Words {
+    /// As LLVM `i256` values: LLVM's instruction selection sees whole-word operations, folds
+    /// constants through them and keeps loop values in registers (register mode). For the
+    /// optimising levels.
+    Wide,
+    /// As four 64-bit limbs, read and written in place on the interpreter's stack, with the
+    /// operations that need more than a few limb instructions (MUL, the shifts, the signed
+    /// comparisons, BYTE, SIGNEXTEND, CLZ, division) in builtins and memory and calldata
+    /// accesses through revm. Every instruction of such a function is one LLVM's fast
+    /// instruction selector handles, while any `i256` operation sends its whole block to the
+    /// SelectionDAG selector, which took three quarters of the baseline tier's compile time.
+    /// No register mode. For [`crate::compiler::OptLevel::Baseline`].
+    Limbs,
+}
+
+/// Emits the function `name` for `analysis` into `module`, with words represented as `words`
+/// says.
 pub fn emit_function<'ctx>(
     context: &'ctx Context,
     module: &Module<'ctx>,
     analysis: &Analysis,
     name: &str,
+    words: Words,
 ) -> Result<FunctionValue<'ctx>, CodegenError> {
-    let mut emitter = Emitter::new(context, module, analysis, name)?;
+    let mut emitter = Emitter::new(context, module, analysis, name, words)?;
     emitter.emit_body()?;
     Ok(emitter.function)
 }
@@ -178,6 +198,11 @@ struct Emitter<'a, 'ctx> {
     scratch: PointerValue<'ctx>,
     /// Where each exit block records its status (see `exit_block`).
     exit_status_slot: PointerValue<'ctx>,
+    /// Words as 64-bit limbs ([`Words::Limbs`]) rather than `i256` values.
+    limbs: bool,
+    /// Limb code: the stack items written or read since the last flush, by position relative
+    /// to the block's stack pointer, and whether each still has to be stored (see `limbs.rs`).
+    limb_cache: HashMap<i64, (limbs::Limbs<'ctx>, bool)>,
 }
 
 /// The shared block for dynamic jumps: a switch over all valid jump destinations. Each jump
@@ -196,6 +221,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         module: &'a Module<'ctx>,
         analysis: &'a Analysis,
         name: &str,
+        words: Words,
     ) -> Result<Self, CodegenError> {
         let function = module.add_function(name, entry_type(context), Some(Linkage::External));
         let builder = context.create_builder();
@@ -240,6 +266,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             gas_slot,
             scratch,
             exit_status_slot,
+            limbs: words == Words::Limbs,
+            limb_cache: HashMap::new(),
         };
         Ok(emitter)
     }
@@ -304,7 +332,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// block, where `mem2reg` promotes them).
     fn choose_register_blocks(&mut self) -> Result<(), CodegenError> {
         let analysis = self.analysis;
-        if analysis.instructions.len() > REGISTER_MODE_MAX_INSTRUCTIONS {
+        if self.limbs || analysis.instructions.len() > REGISTER_MODE_MAX_INSTRUCTIONS {
             return Ok(());
         }
         let mut max_height = 0u32;
@@ -516,6 +544,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             return Ok(());
         }
         self.reg = false;
+        debug_assert!(self.limb_cache.is_empty(), "every block ends with its stack stored");
         self.reload_ctx()?;
         self.reload_len(self.analysis.heights.get(&pc).copied())
     }
@@ -541,6 +570,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
 
     /// Writes the statically tracked stack length back to the length slot.
     fn flush_len(&mut self) -> Result<(), CodegenError> {
+        if self.limbs {
+            self.store_cached_limbs()?;
+        }
         if self.reg {
             // Register mode: the length lives in the emitter until the next spill.
             self.reg_height = self.reg_len();
@@ -864,8 +896,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(self.builder.build_load(ptr, p, "builtin_fn")?.into_pointer_value())
     }
 
-    /// Emits one instruction; see `ops.rs` for the opcode-specific parts.
+    /// Emits one instruction; see `ops.rs` for the opcode-specific parts (and `limbs.rs` for
+    /// [`Words::Limbs`]).
     fn emit_instruction(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
+        if self.limbs {
+            return self.emit_limb_instruction(ins);
+        }
         match ins.op {
             Operation::Push(value) => {
                 let limbs = value.into_limbs();

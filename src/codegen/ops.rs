@@ -218,7 +218,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             self.reload_ctx()?;
         }
         let fast = match ins.opcode {
-            op::DIV | op::SDIV | op::MOD | op::SMOD => Some(self.division_fast_path(ins)?),
+            op::DIV | op::SDIV | op::MOD | op::SMOD if !self.limbs => Some(self.division_fast_path(ins)?),
             _ => None,
         };
         let result = self.call_arith_builtin(index, operands)?;
@@ -251,7 +251,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// Calls arithmetic builtin `index` on the top `operands` items, in place: returns the
     /// result in register mode (where the builtin works on a scratch copy), `None` in memory
     /// mode (where it wrote the result into the stack).
-    fn call_arith_builtin(&mut self, index: u64, operands: i64) -> Result<Option<IntValue<'ctx>>, CodegenError> {
+    pub(super) fn call_arith_builtin(
+        &mut self,
+        index: u64,
+        operands: i64,
+    ) -> Result<Option<IntValue<'ctx>>, CodegenError> {
         let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
         if self.reg {
             // The builtin works on memory: hand it the operands in a scratch buffer of this
@@ -336,7 +340,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// across all of them (the context pointer, the block's stack pointer) made LLVM's
     /// register allocator split their ranges around every call: compile time grew with the
     /// square of the block's calls (4,096 SLOADs in one block took 30 s).
-    fn fresh_after_call(&mut self) -> Result<(), CodegenError> {
+    pub(super) fn fresh_after_call(&mut self) -> Result<(), CodegenError> {
         self.flush_len()?;
         self.restart_after_merge()
     }
@@ -451,7 +455,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     }
 
     /// The address of 64-bit limb `index` (0 = least significant) of the stack word at `slot`.
-    fn limb(&self, slot: PointerValue<'ctx>, index: u64) -> Result<PointerValue<'ctx>, CodegenError> {
+    pub(super) fn limb(&self, slot: PointerValue<'ctx>, index: u64) -> Result<PointerValue<'ctx>, CodegenError> {
         // SAFETY: (in the generated IR) a stack word is four limbs, `index` < 4.
         Ok(unsafe { self.builder.build_gep(self.i64, slot, &[self.i64.const_int(index, false)], "limb")? })
     }
@@ -595,7 +599,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     }
 
     /// Jumps to a constant target: a direct branch, or an invalid-jump exit.
-    fn branch_static(&mut self, target: U256) -> Result<(), CodegenError> {
+    pub(super) fn branch_static(&mut self, target: U256) -> Result<(), CodegenError> {
         let block = usize::try_from(target)
             .ok()
             .filter(|&t| self.analysis.is_jumpdest(t))
@@ -604,7 +608,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
             Some(_) => self.branch_to(target.to::<u32>()),
             // A JUMPDEST inside a run starts no block: go through the dispatch, which handles it.
             None if usize::try_from(target).is_ok_and(|t| self.analysis.is_jumpdest(t)) => {
-                self.branch_dynamic(self.word.const_int(target.to::<u64>(), false))
+                if self.reg {
+                    self.spill()?;
+                }
+                // A valid jump destination lies within the code: no range check to make.
+                self.dispatch_to(self.i64.const_int(target.to::<u64>(), false))
             }
             None => {
                 if self.reg {
@@ -629,6 +637,12 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let narrow = self.builder.build_int_truncate(target, self.i64, "jump_target")?;
         let index =
             self.builder.build_select(in_range, narrow, self.i64.const_all_ones(), "jump_index")?.into_int_value();
+        self.dispatch_to(index)
+    }
+
+    /// Jumps through the shared dispatch block to `index`: a pc within the code, or
+    /// `u64::MAX` for a target outside it. The caller has spilled register state.
+    pub(super) fn dispatch_to(&mut self, index: IntValue<'ctx>) -> Result<(), CodegenError> {
         // Volatile so that `mem2reg` leaves the slot alone (see `Dispatch`).
         self.builder.build_store(self.dispatch.target_slot, index)?.set_volatile(true).expect("volatile store");
         self.dispatch.used = true;

@@ -62,20 +62,24 @@ pub const LATEST_SUPPORTED_SPEC: SpecId = SpecId::OSAKA;
 /// when one round is not enough), drop overwritten stack stores (DSE), and merge blocks. On the embedded benchmarks it runs
 /// as fast as LLVM's `O2` while spending a tenth of the time in IR optimisation.
 ///
-/// [`OptLevel::Baseline`] runs the same IR pipeline and then LLVM's fast code generator: the
-/// runtime's first tier (see [`crate::JitConfig::tier_up_gas`]).
+/// [`OptLevel::Baseline`] emits limb code instead (see [`codegen::Words::Limbs`]), runs no IR
+/// pipeline and uses LLVM's fast code generator: the runtime's first tier (see
+/// [`crate::JitConfig::tier_up_gas`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum OptLevel {
     /// No IR optimisation: fastest compile.
     None,
     /// Store forwarding and constant folding only.
     Less,
-    /// The EVM-tuned pipeline described above, then LLVM's unoptimising code generator (its
-    /// `-O0` backend: fast instruction selection where it applies, no machine-level
-    /// optimisation, the fast register allocator). Measured on the bench fixtures: about
-    /// half of [`OptLevel::Default`]'s compile time (code generation is 85% of it and runs
-    /// 2.5 times faster), and as fast on contracts whose time goes to storage, hashing and
-    /// calls, but several times slower on arithmetic loops (values live in stack slots).
+    /// Limb code (words as 64-bit limbs, stack stores forwarded and dropped by the emitter,
+    /// see [`codegen::Words::Limbs`]), no IR pipeline, then LLVM's unoptimising code generator
+    /// (its `-O0` backend: fast instruction selection, which takes every instruction of limb
+    /// code, no machine-level optimisation, the fast register allocator). Measured with
+    /// `revm-jit compile` on the bench fixtures: fiat_token 1.69 s → 0.54–0.61 s (fast
+    /// instruction selection instead of SelectionDAG on every block), uniswap_v2_pair 0.80 s
+    /// → 0.34–0.37 s, weth 0.27 s → 0.11–0.14 s. Slower than [`OptLevel::Default`] on
+    /// arithmetic (no register mode, builtins for MUL, shifts and division, memory accesses
+    /// through revm), which is what the tier-up is for.
     Baseline,
     /// The EVM-tuned pipeline described above.
     #[default]
@@ -111,14 +115,24 @@ impl OptLevel {
 impl OptLevel {
     fn pipeline(self) -> Option<&'static str> {
         match self {
-            OptLevel::None => None,
+            // Limb code (`codegen::Words::Limbs`) forwards and drops stack stores itself.
+            OptLevel::None | OptLevel::Baseline => None,
             OptLevel::Less => {
                 Some("function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,simplifycfg)")
             }
-            OptLevel::Baseline | OptLevel::Default => Some(
+            OptLevel::Default => Some(
                 "function(mem2reg,early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,dse,simplifycfg)",
             ),
             OptLevel::Aggressive => Some("default<O2>"),
+        }
+    }
+
+    /// How the level's code represents words: as limbs where the fast instruction selector
+    /// runs (see [`codegen::Words::Limbs`]).
+    fn words(self) -> codegen::Words {
+        match self {
+            OptLevel::Baseline => codegen::Words::Limbs,
+            _ => codegen::Words::Wide,
         }
     }
 
@@ -760,7 +774,7 @@ impl Compiler {
         let module = context.create_module("evm");
         module.set_triple(&self.target_machine.get_triple());
         module.set_data_layout(&self.target_machine.get_target_data().get_data_layout());
-        codegen::emit_function(context, &module, &analysis, name)?;
+        codegen::emit_function(context, &module, &analysis, name, self.config.opt_level.words())?;
         lap(&mut phases.emit);
         // LLVM's verifier on every module, in every build: invalid IR handed to the passes or
         // the backend can abort the process or miscompile silently, while here it becomes a

@@ -22,7 +22,7 @@ use revm::{
     primitives::{Address, B256, Bytes, U256, address, hardfork::SpecId, hex, keccak256},
     state::{AccountInfo, EvmState},
 };
-use revm_jit::{CompiledFn, Compiler, CompilerConfig};
+use revm_jit::{CompiledFn, Compiler, CompilerConfig, OptLevel};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -42,25 +42,38 @@ pub(crate) const OTHER_CODE: &[u8] = &[0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20,
 type Ctx = MainnetContext<CacheDB<EmptyDB>>;
 type Instructions = EthInstructions<EthInterpreter, Ctx>;
 
+/// The levels every frame is compared at: the optimising tier's code (`i256` words, register
+/// mode) and the baseline tier's limb code, two different code generators.
+pub(crate) const LEVELS: [OptLevel; 2] = [OptLevel::Default, OptLevel::Baseline];
+
 thread_local! {
-    static COMPILER: RefCell<Compiler> =
-        RefCell::new(Compiler::new(CompilerConfig::default()).expect("LLVM target available"));
-    /// Compiled code by (code, spec): gas sweeps run the same code many times.
-    static CACHE: RefCell<HashMap<(Bytes, SpecId), CompiledFn>> = RefCell::new(HashMap::new());
+    /// One compiler per level of [`LEVELS`].
+    static COMPILERS: RefCell<Vec<Compiler>> = RefCell::new(
+        LEVELS
+            .iter()
+            .map(|&opt_level| {
+                Compiler::new(CompilerConfig { opt_level, ..CompilerConfig::default() }).expect("LLVM target available")
+            })
+            .collect(),
+    );
+    /// Compiled code by (code, spec, level): gas sweeps run the same code many times.
+    static CACHE: RefCell<HashMap<(Bytes, SpecId, OptLevel), CompiledFn>> = RefCell::new(HashMap::new());
 }
 
-/// Compiles `code` for `spec` with this thread's compiler (cached per thread).
-pub(crate) fn compile(code: &Bytes, spec: SpecId) -> CompiledFn {
-    let key = (code.clone(), spec);
+/// Compiles `code` for `spec` at `level` (one of [`LEVELS`]) with this thread's compiler
+/// (cached per thread).
+pub(crate) fn compile(code: &Bytes, spec: SpecId, level: OptLevel) -> CompiledFn {
+    let key = (code.clone(), spec, level);
     if let Some(f) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return f;
     }
-    let f = COMPILER
-        .with(|c| c.borrow_mut().compile(code, spec))
-        .unwrap_or_else(|e| panic!("compiling 0x{} for {spec:?} failed: {e}", hex::encode(code)));
+    let index = LEVELS.iter().position(|&l| l == level).expect("one of LEVELS");
+    let f = COMPILERS
+        .with(|c| c.borrow_mut()[index].compile(code, spec))
+        .unwrap_or_else(|e| panic!("compiling 0x{} for {spec:?} at {level:?} failed: {e}", hex::encode(code)));
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        if cache.len() >= 32 {
+        if cache.len() >= 64 {
             cache.clear();
         }
         cache.insert(key, f.clone());
@@ -279,9 +292,9 @@ impl FrameTest {
         FrameOutcome::collect(action, &interpreter, &host)
     }
 
-    /// Runs the frame as native code compiled for the frame's spec.
-    pub(crate) fn run_native(&self) -> FrameOutcome {
-        let compiled = compile(&self.code, self.spec);
+    /// Runs the frame as native code compiled for the frame's spec at `level`.
+    pub(crate) fn run_native(&self, level: OptLevel) -> FrameOutcome {
+        let compiled = compile(&self.code, self.spec, level);
         let instructions = Instructions::new_mainnet_with_spec(self.spec);
         let mut host = self.host();
         let mut interpreter = self.interpreter();
@@ -295,20 +308,21 @@ impl FrameTest {
         FrameOutcome::collect(action, &interpreter, &host)
     }
 
-    /// Runs both ways; `Err` describes every difference.
+    /// Runs the frame in the interpreter and as native code at each of [`LEVELS`]; `Err`
+    /// describes every difference.
     pub(crate) fn compare(&self) -> Result<FrameOutcome, String> {
         let interp = self.run_interp();
-        let native = self.run_native();
-        let diffs = interp.diff(&native);
-        if diffs.is_empty() {
-            Ok(interp)
-        } else {
-            let mut msg = format!("native differs from interpreter: {}\n", self.describe());
-            for d in diffs {
-                let _ = writeln!(msg, "  {d}");
+        let mut msg = String::new();
+        for level in LEVELS {
+            let diffs = interp.diff(&self.run_native(level));
+            if !diffs.is_empty() {
+                let _ = writeln!(msg, "native code at {level:?} differs from interpreter: {}", self.describe());
+                for d in diffs {
+                    let _ = writeln!(msg, "  {d}");
+                }
             }
-            Err(msg)
         }
+        if msg.is_empty() { Ok(interp) } else { Err(msg) }
     }
 
     /// Runs both ways, panics on any difference, returns the interpreter's outcome.
@@ -455,14 +469,15 @@ impl Mismatches {
             eprintln!("case: {}", test.describe());
         }
         let interp = test.run_interp();
-        let native = test.run_native();
-        let diffs = interp.diff(&native);
-        if !diffs.is_empty() {
-            let mut msg = format!("{}\n", test.describe());
-            for d in diffs {
-                let _ = writeln!(msg, "  {d}");
+        for level in LEVELS {
+            let diffs = interp.diff(&test.run_native(level));
+            if !diffs.is_empty() {
+                let mut msg = format!("at {level:?}: {}\n", test.describe());
+                for d in diffs {
+                    let _ = writeln!(msg, "  {d}");
+                }
+                self.failures.push(msg);
             }
-            self.failures.push(msg);
         }
         interp
     }
