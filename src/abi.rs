@@ -141,6 +141,10 @@ pub type RevmInstructionFn = unsafe extern "C" fn(ctx: *mut EvmContext, opcode: 
 /// Unary builtins (CLZ) read and write `slots[0]`.
 pub type ArithFn = unsafe extern "C" fn(slots: *mut U256);
 
+/// Copies one 32-byte word between big-endian bytes (memory, calldata) and a stack slot, in
+/// the direction its entry in [`Builtins`] names: `(destination, source)`.
+pub type WordCopyFn = unsafe extern "C" fn(destination: *mut u8, source: *const u8);
+
 /// Function table passed to native code in [`EvmContext::builtins`].
 ///
 /// Arithmetic builtins receive a pointer to the lowest of their operand slots and leave the
@@ -183,6 +187,11 @@ pub struct Builtins {
     pub signextend: ArithFn,
     /// CLZ (unary)
     pub clz: ArithFn,
+    /// The direct path of MLOAD and CALLDATALOAD in limb code: 32 big-endian bytes into a stack
+    /// slot (LLVM's fast instruction selector has no byte swap).
+    pub load_be_word: WordCopyFn,
+    /// The direct path of MSTORE in limb code: a stack slot as 32 big-endian bytes.
+    pub store_be_word: WordCopyFn,
 }
 
 /// Index of each [`Builtins`] entry, counted in pointers.
@@ -219,6 +228,10 @@ pub mod builtin {
     pub const SIGNEXTEND: u64 = 14;
     /// [`super::Builtins::clz`].
     pub const CLZ: u64 = 15;
+    /// [`super::Builtins::load_be_word`].
+    pub const LOAD_BE_WORD: u64 = 16;
+    /// [`super::Builtins::store_be_word`].
+    pub const STORE_BE_WORD: u64 = 17;
 }
 
 /// What a compiled function's return value means.
@@ -267,5 +280,6 @@ const _: () = {
     assert!(std::mem::offset_of!(EvmContext, builtins) == 8 * field::BUILTINS as usize);
     assert!(std::mem::offset_of!(Builtins, mulmod) == 8 * builtin::MULMOD as usize);
     assert!(std::mem::offset_of!(Builtins, clz) == 8 * builtin::CLZ as usize);
+    assert!(std::mem::offset_of!(Builtins, store_be_word) == 8 * builtin::STORE_BE_WORD as usize);
     assert!(std::mem::size_of::<U256>() == 32);
 };

@@ -6,7 +6,7 @@
 //! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
 //! gas: it *is* the interpreter's code, run on the same state.
 
-use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn};
+use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn, WordCopyFn};
 use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
@@ -44,6 +44,8 @@ const fn with_revm_instruction(revm_instruction: RevmInstructionFn) -> Builtins 
         sar: sar as ArithFn,
         signextend: signextend as ArithFn,
         clz: clz as ArithFn,
+        load_be_word: load_be_word as WordCopyFn,
+        store_be_word: store_be_word as WordCopyFn,
     }
 }
 
@@ -436,6 +438,34 @@ arith_builtin!(
     /// CLZ: the number of leading zero bits.
     clz, unary, |x: U256| U256::from(x.leading_zeros())
 );
+
+/// [`Builtins::load_be_word`]: the 32 big-endian bytes at `source` into the stack slot at
+/// `destination`.
+///
+/// # Safety
+/// `source` is readable for 32 bytes (native code checked the window), `destination` is a
+/// stack slot (8-byte aligned, 32 bytes), and the two do not overlap.
+pub unsafe extern "C" fn load_be_word(destination: *mut u8, source: *const u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let bytes = std::ptr::read_unaligned(source.cast::<[u8; 32]>());
+        destination.cast::<U256>().write(U256::from_be_bytes(bytes));
+    }
+}
+
+/// [`Builtins::store_be_word`]: the stack slot at `source` as 32 big-endian bytes at
+/// `destination`.
+///
+/// # Safety
+/// `destination` is writable for 32 bytes (native code checked the window), `source` is a
+/// stack slot (8-byte aligned, 32 bytes), and the two do not overlap.
+pub unsafe extern "C" fn store_be_word(destination: *mut u8, source: *const u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let word = source.cast::<U256>().read();
+        std::ptr::write_unaligned(destination.cast::<[u8; 32]>(), word.to_be_bytes::<32>());
+    }
+}
 
 #[cfg(test)]
 mod view_tests {

@@ -13,7 +13,7 @@ use revm::{
     handler::MainnetContext,
 };
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
-use revm_jit::{FrameCounts, JitConfig, JitEvm, JitRuntime};
+use revm_jit::{FrameCounts, JitConfig, JitEvm, JitRuntime, OptLevel};
 use std::{path::Path, sync::Arc};
 
 /// How transactions are executed.
@@ -74,6 +74,16 @@ fn with_compile_process(mut config: JitConfig) -> JitConfig {
     config
 }
 
+/// `jit` mode's configuration: eager, and at `opt_level` only when one is given.
+fn jit_config(opt_level: Option<OptLevel>) -> JitConfig {
+    let mut config = JitConfig::eager();
+    if let Some(level) = opt_level {
+        config.compiler.opt_level = level;
+        config.tier_up_gas = None;
+    }
+    config
+}
+
 /// Opens the store in `dir` for this build.
 fn open_store(dir: &Path) -> Result<Arc<dyn ArtifactStore>, StoreError> {
     Ok(Arc::new(DiskStore::open(dir, BuildId::current())?))
@@ -89,10 +99,16 @@ impl Executor {
     /// it (and writes what it compiles to it), `aot` writes and loads through it (a fresh
     /// temporary store when `None`); `interp` and `jit` ignore it.
     pub fn with_store(mode: Mode, store: Option<&Path>) -> Result<Self, StoreError> {
+        Self::with_options(mode, store, None)
+    }
+
+    /// [`Executor::with_store`], with `jit` mode's code compiled at `opt_level` alone instead
+    /// of the runtime's tiers (the baseline tier, then the optimising one at once) when given.
+    pub fn with_options(mode: Mode, store: Option<&Path>, opt_level: Option<OptLevel>) -> Result<Self, StoreError> {
         let mut scratch_store = None;
         let runtime = match mode {
             Mode::Interp => None,
-            Mode::Jit => Some(JitRuntime::new(with_compile_process(JitConfig::eager()))),
+            Mode::Jit => Some(JitRuntime::new(with_compile_process(jit_config(opt_level)))),
             Mode::Runtime => {
                 let store = store.map(open_store).transpose()?;
                 Some(JitRuntime::new(with_compile_process(JitConfig {

@@ -37,6 +37,25 @@ fn run_json_gives_the_outcome_and_each_mode() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("status:    success (Return)"));
 }
 
+/// `bench --opt-level LEVEL` compiles `jit` mode's code at that level alone: no tier-up,
+/// where the default (the runtime's tiers) compiles a second tier for a contract this size.
+#[test]
+#[cfg(feature = "llvm")]
+fn bench_opt_level_compiles_one_level() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-fixtures/erc20_transfer.json");
+    let tier_up_ns = |extra: &[&str]| {
+        let args =
+            ["bench", "--fixtures", fixture, "--time-ms", "0", "--min-runs", "1", "--warmup", "0", "--json", "-"];
+        let document = json_stdout(&revm_jit(&[&args[..], extra].concat()));
+        let jit = &document["rows"][0]["jit"];
+        assert!(jit["compile_ns"].as_u64().is_some_and(|ns| ns > 0), "{document:#}");
+        jit["tier_up_ns"].as_u64().unwrap_or_else(|| panic!("no tier_up_ns: {document:#}"))
+    };
+    assert!(tier_up_ns(&[]) > 0, "the default compiles the baseline tier, then the optimising one");
+    assert_eq!(tier_up_ns(&["--opt-level", "baseline"]), 0);
+    assert_eq!(tier_up_ns(&["--opt-level", "default"]), 0);
+}
+
 #[test]
 #[cfg(feature = "llvm")]
 fn bench_json_to_stdout_and_plot_to_a_file() {

@@ -311,6 +311,8 @@ fn bench_counts_bad_fixtures_and_runs_the_rest() {
         max_runs: 2,
         warmup: 0,
         store: None,
+        #[cfg(feature = "llvm")]
+        opt_level: None,
     };
     let summary = execute(&args).expect("directory is readable");
     let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();

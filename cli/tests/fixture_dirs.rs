@@ -91,6 +91,8 @@ fn bench_args(fixtures: PathBuf) -> BenchArgs {
         max_runs: 1,
         warmup: 0,
         store: None,
+        #[cfg(feature = "llvm")]
+        opt_level: None,
     }
 }
 

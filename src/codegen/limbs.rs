@@ -3,7 +3,8 @@
 //!
 //! The bitwise operations, ADD, SUB, the unsigned comparisons, EQ and ISZERO are a handful of
 //! 64-bit instructions each; the other word operations call arithmetic builtins that work in
-//! place on the operand slots, and memory and calldata accesses run through revm. Nothing here
+//! place on the operand slots, and the direct paths of memory and calldata accesses copy words
+//! through a builtin (there is no byte swap in the fast selector). Nothing here
 //! needs an `i256` value, so LLVM's fast instruction selector takes every instruction of the
 //! function.
 //!
@@ -44,8 +45,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 self.flush_len()?;
                 self.emit_arith(ins)
             }
-            Operation::Revm | Operation::Memory => self.emit_revm(ins),
-            Operation::RevmRead | Operation::CalldataLoad => self.emit_revm_read(ins),
+            Operation::Revm => self.emit_revm(ins),
+            Operation::RevmRead => self.emit_revm_read(ins),
+            // Their direct paths read the operands from memory: `flush_len` stores the cache.
+            Operation::Memory => self.emit_memory(ins),
+            Operation::CalldataLoad => self.emit_calldataload(ins),
         }
     }
 

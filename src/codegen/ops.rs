@@ -463,12 +463,22 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// Copies 32 bytes between big-endian memory and a little-endian stack word, eight at a
     /// time, byte-swapped: limb `i` of the word is bytes `24 - 8i .. 32 - 8i` of memory.
     /// `from_memory`: `src` is memory (or the input) and `dst` a stack slot, else the reverse.
+    ///
+    /// Limb code calls a builtin instead: LLVM's fast instruction selector has no byte swap.
     fn copy_swapped_limbs(
         &self,
         src: PointerValue<'ctx>,
         dst: PointerValue<'ctx>,
         from_memory: bool,
     ) -> Result<(), CodegenError> {
+        if self.limbs {
+            let index = if from_memory { builtin::LOAD_BE_WORD } else { builtin::STORE_BE_WORD };
+            let ptr = self.context.ptr_type(Default::default());
+            let ty = self.context.void_type().fn_type(&[ptr.into(), ptr.into()], false);
+            let f = self.builtin_ptr(index)?;
+            self.builder.build_indirect_call(ty, f, &[dst.into(), src.into()], "")?;
+            return Ok(());
+        }
         let (src_align, dst_align) = if from_memory { (1, 8) } else { (8, 1) };
         let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
         let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");

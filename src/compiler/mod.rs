@@ -78,8 +78,8 @@ pub enum OptLevel {
     /// `revm-jit compile` on the bench fixtures: fiat_token 1.69 s → 0.54–0.61 s (fast
     /// instruction selection instead of SelectionDAG on every block), uniswap_v2_pair 0.80 s
     /// → 0.34–0.37 s, weth 0.27 s → 0.11–0.14 s. Slower than [`OptLevel::Default`] on
-    /// arithmetic (no register mode, builtins for MUL, shifts and division, memory accesses
-    /// through revm), which is what the tier-up is for.
+    /// arithmetic (no register mode, builtins for MUL, shifts and division), which is what the
+    /// tier-up is for.
     Baseline,
     /// The EVM-tuned pipeline described above.
     #[default]

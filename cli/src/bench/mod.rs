@@ -136,12 +136,22 @@ pub struct MeasureConfig {
     pub warmup_runs: usize,
     /// Artifact store for `runtime` and `aot` (see [`Executor::with_store`]).
     pub store: Option<std::path::PathBuf>,
+    /// `jit` mode's code at this level alone instead of the runtime's tiers (see
+    /// [`Executor::with_options`]).
+    pub opt_level: Option<revm_jit::OptLevel>,
 }
 
 impl Default for MeasureConfig {
     /// 0.5 s or at least 10 runs, at most 1,000,000 runs, 3 warm-up runs.
     fn default() -> Self {
-        Self { target_time: Duration::from_millis(500), min_runs: 10, max_runs: 1_000_000, warmup_runs: 3, store: None }
+        Self {
+            target_time: Duration::from_millis(500),
+            min_runs: 10,
+            max_runs: 1_000_000,
+            warmup_runs: 3,
+            store: None,
+            opt_level: None,
+        }
     }
 }
 
@@ -255,11 +265,8 @@ struct Lane {
 impl Lane {
     /// Starts `mode`: a fresh executor and its first (compiling) run.
     fn start(case: &Case, mode: Mode, config: &MeasureConfig) -> Result<Self, BenchError> {
-        let mut executor = Executor::with_store(mode, config.store.as_deref()).map_err(|source| BenchError::Store {
-            name: case.name.clone(),
-            mode,
-            source,
-        })?;
+        let mut executor = Executor::with_options(mode, config.store.as_deref(), config.opt_level)
+            .map_err(|source| BenchError::Store { name: case.name.clone(), mode, source })?;
         let (compile_before, tier_up_before) = (executor.compile_ns(), executor.tier_up_ns());
         let (first, _) = run_once(case, &mut executor)?;
         let compile_ns = executor.compile_ns().saturating_sub(compile_before);
@@ -480,8 +487,14 @@ mod tests {
     #[test]
     #[cfg(feature = "llvm")]
     fn interleaved_modes_get_the_same_number_of_runs() {
-        let config =
-            MeasureConfig { target_time: Duration::ZERO, min_runs: 5, max_runs: 5, warmup_runs: 1, store: None };
+        let config = MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 5,
+            max_runs: 5,
+            warmup_runs: 1,
+            store: None,
+            opt_level: None,
+        };
         let modes = [Mode::Interp, Mode::Jit];
         let row = bench_case(&case("PUSH 1 PUSH 0 SSTORE STOP"), &modes, None, &config).unwrap();
         assert_eq!(
@@ -508,8 +521,14 @@ mod tests {
 
     #[test]
     fn outcome_differences_name_each_field() {
-        let config =
-            MeasureConfig { target_time: Duration::ZERO, min_runs: 2, max_runs: 2, warmup_runs: 1, store: None };
+        let config = MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 2,
+            max_runs: 2,
+            warmup_runs: 1,
+            store: None,
+            opt_level: None,
+        };
         let a = measure(&case("PUSH 1 PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config).unwrap();
         let b =
             measure(&case("PUSH 2 PUSH 0 SSTORE PUSH 1 PUSH 0 MSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config)
@@ -526,8 +545,14 @@ mod tests {
 
     #[test]
     fn unexpected_status_is_an_error() {
-        let config =
-            MeasureConfig { target_time: Duration::ZERO, min_runs: 1, max_runs: 1, warmup_runs: 0, store: None };
+        let config = MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 1,
+            max_runs: 1,
+            warmup_runs: 0,
+            store: None,
+            opt_level: None,
+        };
         let reverting = case("PUSH 0 PUSH 0 REVERT");
         let expected = Status::Success(revm::context_interface::result::SuccessReason::Return);
         let e = bench_case(&reverting, &[Mode::Interp], Some(&expected), &config).unwrap_err();

@@ -56,6 +56,12 @@ pub struct BenchArgs {
     /// Untimed warm-up rounds after the first (compiling) run.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: usize,
+    /// Compile `jit` mode's code at this level alone, instead of the runtime's tiers (the
+    /// baseline tier, then the optimising tier at once, which the timed runs use): to measure
+    /// one level's code, e.g. the baseline tier's (`--opt-level baseline`).
+    #[cfg(feature = "llvm")]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub opt_level: Option<crate::cmd::compile::OptLevelArg>,
     /// Artifact store: `runtime` preloads it (and writes what it compiles); `aot` writes and
     /// loads through it (default: a temporary store per case).
     #[arg(long, value_name = "DIR")]
@@ -157,6 +163,10 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
         max_runs: args.max_runs.max(1),
         warmup_runs: args.warmup,
         store: args.store.clone(),
+        #[cfg(feature = "llvm")]
+        opt_level: args.opt_level.map(Into::into),
+        #[cfg(not(feature = "llvm"))]
+        opt_level: None,
     };
     let matches = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
 

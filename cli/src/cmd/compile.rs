@@ -95,7 +95,7 @@ pub enum OptLevelArg {
     None,
     /// Store forwarding and constant folding only.
     Less,
-    /// The EVM-tuned pipeline and LLVM's fast code generator: the runtime's first tier.
+    /// Limb code and LLVM's fast code generator, no IR pipeline: the runtime's first tier.
     Baseline,
     /// The EVM-tuned pipeline.
     Default,
