@@ -513,7 +513,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             .collect();
         targets.sort_unstable();
         targets.dedup();
-        for target in targets {
+        for (i, &target) in targets.iter().enumerate() {
             let mut block = self.landing(target)?;
             if let Some(&height) = self.analysis.heights.get(&target) {
                 let check = self.context.append_basic_block(self.function, &format!("enter_pc{target}"));
@@ -524,10 +524,17 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
                 self.builder.build_conditional_branch(ok, block, fallback)?;
                 block = check;
             }
-            cases.push((self.i64.const_int(target as u64, false), block));
+            // Limb code switches on the entry's dense number, as its jump dispatch does.
+            let case = if self.limbs {
+                self.i32.const_int(i as u64 + 1, false)
+            } else {
+                self.i64.const_int(target as u64, false)
+            };
+            cases.push((case, block));
         }
         self.builder.position_at_end(entry);
-        self.builder.build_switch(pc, fallback, &cases)?;
+        let selector = if self.limbs { self.jump_target_number(pc, &targets)? } else { pc };
+        self.builder.build_switch(selector, fallback, &cases)?;
         self.builder.position_at_end(fallback);
         self.exit_at(ExitStatus::Interpret, pc)?;
         Ok(())
@@ -801,9 +808,9 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(())
     }
 
-    /// Emits, at the current position, the lookup of `target` (a pc below the code length, or
-    /// `u64::MAX`) in a private constant table: the 1-based position of `target` in `targets`,
-    /// 0 when it is none of them. The table has an entry per pc and one more, 0, that every
+    /// Emits, at the current position, the lookup of `target` (any pc; those at or past the
+    /// code's end read the table's last entry) in a private constant table: the 1-based
+    /// position of `target` in `targets`, 0 when it is none of them. The table has an entry per pc and one more, 0, that every
     /// target at or past the code's end reads.
     fn jump_target_number(&mut self, target: IntValue<'ctx>, targets: &[u32]) -> Result<IntValue<'ctx>, CodegenError> {
         let len = self.analysis.code_len;
