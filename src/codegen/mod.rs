@@ -203,6 +203,9 @@ struct Emitter<'a, 'ctx> {
     /// Limb code: the stack items written or read since the last flush, by position relative
     /// to the block's stack pointer, and whether each still has to be stored (see `limbs.rs`).
     limb_cache: HashMap<i64, (limbs::Limbs<'ctx>, bool)>,
+    /// Memory mode: the same for `i256` items. Written at every flush of the length, which
+    /// comes before every call, check, branch and exit.
+    word_cache: HashMap<i64, (IntValue<'ctx>, bool)>,
 }
 
 /// The shared block for dynamic jumps: a switch over all valid jump destinations. Each jump
@@ -268,6 +271,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             exit_status_slot,
             limbs: words == Words::Limbs,
             limb_cache: HashMap::new(),
+            word_cache: HashMap::new(),
         };
         Ok(emitter)
     }
@@ -551,7 +555,10 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             return Ok(());
         }
         self.reg = false;
-        debug_assert!(self.limb_cache.is_empty(), "every block ends with its stack stored");
+        debug_assert!(
+            self.limb_cache.is_empty() && self.word_cache.is_empty(),
+            "every block ends with its stack stored"
+        );
         self.reload_ctx()?;
         self.reload_len(self.analysis.heights.get(&pc).copied())
     }
@@ -579,6 +586,8 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     fn flush_len(&mut self) -> Result<(), CodegenError> {
         if self.limbs {
             self.store_cached_limbs()?;
+        } else if !self.reg {
+            self.store_cached_words()?;
         }
         if self.reg {
             // Register mode: the length lives in the emitter until the next spill.
@@ -912,24 +921,62 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         self.reg_slots[(self.reg_height as i64 + self.offset - 1 - depth) as usize]
     }
 
-    fn load(&self, depth: i64) -> Result<IntValue<'ctx>, CodegenError> {
+    /// The stack item `depth` below the top: from its register-mode alloca, or in memory mode
+    /// from the cache of items written or read since the last flush (loaded once, see
+    /// `word_cache`).
+    fn load(&mut self, depth: i64) -> Result<IntValue<'ctx>, CodegenError> {
         if self.reg {
             return Ok(self.builder.build_load(self.word, self.reg_slot(depth), "r")?.into_int_value());
+        }
+        let position = self.offset - 1 - depth;
+        if let Some(&(value, _)) = self.word_cache.get(&position) {
+            return Ok(value);
         }
         let p = self.slot(depth)?;
         let v = self.builder.build_load(self.word, p, "v")?;
         v.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
-        Ok(v.into_int_value())
+        let value = v.into_int_value();
+        self.word_cache.insert(position, (value, false));
+        Ok(value)
     }
 
-    fn store(&self, depth: i64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
+    /// Sets the stack item `depth` below the top: its register-mode alloca, or in memory mode
+    /// the cache, which the next flush writes to the stack if the item is still on it.
+    fn store(&mut self, depth: i64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
         if self.reg {
             self.builder.build_store(self.reg_slot(depth), value)?;
             return Ok(());
         }
+        self.word_cache.insert(self.offset - 1 - depth, (value, true));
+        Ok(())
+    }
+
+    /// Memory mode: stores `value` as the stack item `depth` below the top right away,
+    /// bypassing the cache (for a value that only one path of a diamond computes).
+    fn store_to_stack(&self, depth: i64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
         let p = self.slot(depth)?;
-        let s = self.builder.build_store(p, value)?;
-        s.set_alignment(8).expect("valid alignment");
+        self.builder.build_store(p, value)?.set_alignment(8).expect("valid alignment");
+        Ok(())
+    }
+
+    /// Memory mode: stores the cached items that changed and are still on the stack (below
+    /// the current top) and empties the cache. Items pushed and consumed between two flushes
+    /// (most temporaries) never reach memory.
+    fn store_cached_words(&mut self) -> Result<(), CodegenError> {
+        let mut dirty: Vec<(i64, IntValue<'ctx>)> = self
+            .word_cache
+            .drain()
+            .filter(|&(position, (_, dirty))| dirty && position < self.offset)
+            .map(|(position, (value, _))| (position, value))
+            .collect();
+        // In stack order, so the generated code does not depend on the map's iteration order.
+        dirty.sort_unstable_by_key(|&(position, _)| position);
+        for (position, value) in dirty {
+            let index = self.i64.const_int(position as u64, true);
+            // SAFETY: as in `slot`: an item below the current top, inside the stack buffer.
+            let p = unsafe { self.builder.build_gep(self.word, self.block_sp, &[index], "slot")? };
+            self.builder.build_store(p, value)?.set_alignment(8).expect("valid alignment");
+        }
         Ok(())
     }
 

@@ -216,6 +216,9 @@ impl<'ctx> Emitter<'_, 'ctx> {
             // The context pointer is reloaded before any branch, so that it dominates the code
             // after the merge.
             self.reload_ctx()?;
+        } else {
+            // The builtin works on the stack in memory.
+            self.flush_len()?;
         }
         let fast = match ins.opcode {
             op::DIV | op::SDIV | op::MOD | op::SMOD if !self.limbs => Some(self.division_fast_path(ins)?),
@@ -328,8 +331,9 @@ impl<'ctx> Emitter<'_, 'ctx> {
             bd.build_int_z_extend(r64, self.word, "q")?
         };
         if !self.reg {
-            // Where the builtin leaves its result: the deeper operand's slot.
-            self.store(1, r)?;
+            // Where the builtin leaves its result: the deeper operand's slot (in memory, as
+            // the builtin's path has it at the merge).
+            self.store_to_stack(1, r)?;
         }
         self.builder.position_at_end(slow);
         Ok((fast, r))
