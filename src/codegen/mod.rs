@@ -2,8 +2,10 @@
 //!
 //! The generated function has the [`crate::abi::EntryFn`] signature. The EVM stack lives in
 //! the interpreter's own buffer; within a basic block, stack positions are addressed at
-//! constant offsets from the block's entry length, so LLVM forwards values between
-//! instructions without touching memory. Stack length and gas live in the context itself:
+//! constant offsets from the block's entry length. Between two flushes of the length (before
+//! every call, check, branch and exit) the emitter keeps the items it wrote or read as values
+//! and stores only those still on the stack at the flush, so temporaries never reach memory.
+//! Words are `i256` values, or 64-bit limbs for the baseline tier ([`Words`]). Stack length and gas live in the context itself:
 //! keeping them in SSA across the whole function made LLVM build huge phi webs.
 //!
 //! Per section (see [`crate::analysis`]) one check covers static gas and stack bounds; its
