@@ -1,5 +1,6 @@
 //! The compiler as a component: any input is safe, code lifetime, and no leaks.
 
+use revm::bytecode::opcode::{self as op, OpCode};
 use revm::primitives::hardfork::SpecId;
 use revm_jit::{CompileError, Compiler, CompilerConfig, OptLevel};
 
@@ -49,6 +50,54 @@ fn every_opt_level_compiles() {
         let mut c = Compiler::new(CompilerConfig { opt_level: level, ..Default::default() }).unwrap();
         c.compile(&[0x60, 0x01, 0x60, 0x02, 0x01, 0x00], SpecId::CANCUN).unwrap();
     }
+}
+
+/// Limb code (the baseline tier) holds no `i256` value or operation: any would send its
+/// block to LLVM's slow instruction selector, which is what limb code exists to avoid. Checked
+/// on the IR of a program with every opcode of Osaka, each after pushes of its operands.
+#[test]
+fn baseline_code_has_no_wide_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CompilerConfig {
+        opt_level: OptLevel::Baseline,
+        dump_ir_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let mut c = Compiler::new(config).unwrap();
+    let mut code = Vec::new();
+    // A dynamic jump to any of the blocks that follow, one per opcode Osaka defines (but the
+    // pushes and those that end the frame or jump away, and a block that can only fail is
+    // not compiled at all): a JUMPDEST, seventeen operands (DUP16 and SWAP16 read 17), the
+    // opcode, STOP.
+    code.extend([op::PUSH1, 0x01, op::PUSH1, 0x00, op::CALLDATALOAD, op::JUMPI]);
+    code.extend([op::PUSH1, 0x00, op::CALLDATALOAD, op::JUMP]);
+    let ends = [op::STOP, op::RETURN, op::REVERT, op::INVALID, op::SELFDESTRUCT, op::JUMP];
+    for opcode in 0..=255u8 {
+        let is_push = (op::PUSH1..=op::PUSH32).contains(&opcode);
+        if is_push || ends.contains(&opcode) || OpCode::new(opcode).is_none() {
+            continue;
+        }
+        code.push(op::JUMPDEST);
+        for _ in 0..17 {
+            code.extend([op::PUSH1, 0x20]);
+        }
+        code.extend([opcode, op::STOP]);
+    }
+    c.compile(&code, SpecId::OSAKA).unwrap();
+    let ir: String = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(ir.contains("define"), "no IR was written");
+    // Each of the 15 opcodes limb code computes in an arithmetic builtin (MUL, the divisions,
+    // the shifts, ...) has its call: the blocks were compiled, not handed to the interpreter.
+    let builtin_calls = ir.matches("call void").count();
+    assert!(builtin_calls >= 15, "{builtin_calls} builtin calls: the blocks were not compiled");
+    // Addresses of stack slots step in words (`getelementptr i256`): address arithmetic,
+    // which the fast selector takes; no value may be a word.
+    let wide: Vec<&str> =
+        ir.lines().filter(|line| line.replace("getelementptr i256,", "").contains("i256")).take(5).collect();
+    assert!(wide.is_empty(), "limb code uses i256 values: {wide:#?}");
 }
 
 /// Machine code lives exactly as long as its last `CompiledFn` clone.

@@ -242,7 +242,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         builder.position_at_end(entry);
         let target_slot = builder.build_alloca(i64, "jump_target_slot")?;
         let gas_slot = builder.build_alloca(i64, "gas_slot")?;
-        let scratch = builder.build_array_alloca(word, i64.const_int(3, false), "arith_scratch")?;
+        // Register mode's builtin operands; limb code has neither (and no `i256` at all).
+        let scratch = if words == Words::Wide {
+            builder.build_array_alloca(word, i64.const_int(3, false), "arith_scratch")?
+        } else {
+            ptr.const_null()
+        };
         let ctx_slot = builder.build_alloca(ptr, "ctx_slot")?;
         let exit_status_slot = builder.build_alloca(i32, "exit_status_slot")?;
         builder.build_store(ctx_slot, ctx_ptr)?.set_volatile(true).expect("store");
