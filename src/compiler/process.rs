@@ -328,12 +328,23 @@ fn malformed(what: &str, stderr: &str) -> CompileError {
 }
 
 /// Whether the child's last words are an allocation failure: LLVM's ("out of memory"), Rust's
-/// ("memory allocation of N bytes failed") or the C++ runtime's (`std::bad_alloc`).
+/// ("memory allocation of N bytes failed"), the C++ runtime's (`std::bad_alloc`), or Rust's
+/// abort on a C++ exception unwinding into its frames. LLVM throws no exception of its own (it
+/// is built without them); the one C++ exception that can leave it is the `std::bad_alloc` of
+/// `operator new`, which reaches the Rust frame that called LLVM when the allocation fails in
+/// code without a handler (the baseline tier's fast instruction selector, under the child's
+/// address-space limit).
 #[cfg(feature = "llvm")]
 fn ran_out_of_memory(stderr: &str) -> bool {
-    ["out of memory", "memory allocation of", "bad_alloc", "Cannot allocate memory"]
-        .iter()
-        .any(|needle| stderr.contains(needle))
+    [
+        "out of memory",
+        "memory allocation of",
+        "bad_alloc",
+        "Cannot allocate memory",
+        "Rust cannot catch foreign exceptions",
+    ]
+    .iter()
+    .any(|needle| stderr.contains(needle))
 }
 
 /// Blocks SIGPIPE on the calling thread: a write to a pipe whose reader has gone then fails
@@ -441,6 +452,7 @@ mod tests {
     fn allocation_failures_are_told_from_other_crashes() {
         assert!(ran_out_of_memory("LLVM ERROR: out of memory\nAllocation failed"));
         assert!(ran_out_of_memory("memory allocation of 4096 bytes failed"));
+        assert!(ran_out_of_memory("fatal runtime error: Rust cannot catch foreign exceptions, aborting"));
         assert!(!ran_out_of_memory("thread 'main' panicked at src/codegen/mod.rs:1:1"));
     }
 }
