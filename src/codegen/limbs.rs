@@ -304,15 +304,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// Stores the cached items that changed and are still on the stack (below the current
     /// top), and empties the cache: from here on, memory holds the stack.
     pub(super) fn store_cached_limbs(&mut self) -> Result<(), CodegenError> {
-        let mut dirty: Vec<(i64, Limbs<'ctx>)> = self
-            .limb_cache
-            .drain()
-            .filter(|&(position, (_, dirty))| dirty && position < self.offset)
-            .map(|(position, (limbs, _))| (position, limbs))
-            .collect();
-        // In stack order, so the generated code does not depend on the map's iteration order.
-        dirty.sort_unstable_by_key(|&(position, _)| position);
-        for (position, limbs) in dirty {
+        for (position, limbs) in super::take_live_changes(&mut self.limb_cache, self.offset) {
             for (i, limb) in limbs.into_iter().enumerate() {
                 let address = self.limb_address(position, i as i64)?;
                 self.builder.build_store(address, limb)?;

@@ -158,6 +158,19 @@ fn loops(successors: &HashMap<u32, Vec<u32>>) -> Vec<Vec<u32>> {
     result
 }
 
+/// Empties a stack cache (see `Emitter::word_cache`), returning the items that changed and are
+/// still on the stack (below `top`), in stack order so that the generated code does not depend
+/// on the map's iteration order.
+fn take_live_changes<T>(cache: &mut HashMap<i64, (T, bool)>, top: i64) -> Vec<(i64, T)> {
+    let mut changed: Vec<(i64, T)> = cache
+        .drain()
+        .filter(|&(position, (_, dirty))| dirty && position < top)
+        .map(|(position, (value, _))| (position, value))
+        .collect();
+    changed.sort_unstable_by_key(|&(position, _)| position);
+    changed
+}
+
 /// State of the function being emitted.
 struct Emitter<'a, 'ctx> {
     context: &'ctx Context,
@@ -970,15 +983,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// the current top) and empties the cache. Items pushed and consumed between two flushes
     /// (most temporaries) never reach memory.
     fn store_cached_words(&mut self) -> Result<(), CodegenError> {
-        let mut dirty: Vec<(i64, IntValue<'ctx>)> = self
-            .word_cache
-            .drain()
-            .filter(|&(position, (_, dirty))| dirty && position < self.offset)
-            .map(|(position, (value, _))| (position, value))
-            .collect();
-        // In stack order, so the generated code does not depend on the map's iteration order.
-        dirty.sort_unstable_by_key(|&(position, _)| position);
-        for (position, value) in dirty {
+        for (position, value) in take_live_changes(&mut self.word_cache, self.offset) {
             let index = self.i64.const_int(position as u64, true);
             // SAFETY: as in `slot`: an item below the current top, inside the stack buffer.
             let p = unsafe { self.builder.build_gep(self.word, self.block_sp, &[index], "slot")? };

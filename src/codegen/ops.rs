@@ -254,11 +254,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// Calls arithmetic builtin `index` on the top `operands` items, in place: returns the
     /// result in register mode (where the builtin works on a scratch copy), `None` in memory
     /// mode (where it wrote the result into the stack).
-    pub(super) fn call_arith_builtin(
-        &mut self,
-        index: u64,
-        operands: i64,
-    ) -> Result<Option<IntValue<'ctx>>, CodegenError> {
+    fn call_arith_builtin(&mut self, index: u64, operands: i64) -> Result<Option<IntValue<'ctx>>, CodegenError> {
         let ty = self.context.void_type().fn_type(&[self.context.ptr_type(Default::default()).into()], false);
         if self.reg {
             // The builtin works on memory: hand it the operands in a scratch buffer of this
@@ -344,7 +340,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// across all of them (the context pointer, the block's stack pointer) made LLVM's
     /// register allocator split their ranges around every call: compile time grew with the
     /// square of the block's calls (4,096 SLOADs in one block took 30 s).
-    pub(super) fn fresh_after_call(&mut self) -> Result<(), CodegenError> {
+    fn fresh_after_call(&mut self) -> Result<(), CodegenError> {
         self.flush_len()?;
         self.restart_after_merge()
     }
