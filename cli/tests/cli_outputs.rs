@@ -79,3 +79,39 @@ fn bench_json_to_stdout_and_plot_to_a_file() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--plot"));
 }
+
+/// `compile --opt-level first-tier` compiles each contract at the level a tiering runtime
+/// compiles it first: baseline for a large contract, the optimising level for a small one,
+/// and says which in the JSON. A store, which holds one level, refuses it.
+#[test]
+#[cfg(feature = "llvm")]
+fn compile_first_tier_picks_the_level_per_contract() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-fixtures");
+    let fiat = format!("{fixtures}/fiat_token.json");
+    let counter = format!("{fixtures}/counter.json");
+    let levels = |level: &str| {
+        let args = ["compile", &fiat, &counter, "--jobs", "1", "--opt-level", level, "--json", "-"];
+        let document = json_stdout(&revm_jit(&args));
+        let mut contracts: Vec<(u64, String)> = document["contracts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no contracts: {document:#}"))
+            .iter()
+            .map(|c| (c["bytecode_len"].as_u64().unwrap(), c["opt_level"].as_str().unwrap().to_owned()))
+            .collect();
+        contracts.sort();
+        contracts
+    };
+    let first_tier = levels("first-tier");
+    let (smallest, largest) = (&first_tier[0], &first_tier[first_tier.len() - 1]);
+    assert!(largest.0 > 20_000, "fiat_token's implementation is the largest: {first_tier:?}");
+    assert_eq!(largest.1, "baseline", "{first_tier:?}");
+    assert_eq!(smallest.1, "default", "{first_tier:?}");
+    assert!(levels("default").iter().all(|(_, level)| level == "default"));
+    assert!(levels("baseline").iter().all(|(_, level)| level == "baseline"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let refused = revm_jit(&["compile", &counter, "--opt-level", "first-tier", "--store", store.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("first-tier"));
+}

@@ -104,6 +104,13 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         eprintln!("error: --plot draws speedups over interp: --mode needs interp and at least one other mode");
         return ExitCode::FAILURE;
     }
+    #[cfg(feature = "llvm")]
+    if args.opt_level == Some(crate::cmd::compile::OptLevelArg::FirstTier) {
+        eprintln!(
+            "error: --opt-level first-tier is for `compile`; bench's jit mode runs the first tier's code with --opt-level baseline"
+        );
+        return ExitCode::FAILURE;
+    }
     let BenchSummary { rows, failures } = match execute(args) {
         Ok(summary) => summary,
         Err(e) => {
@@ -164,7 +171,7 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
         warmup_runs: args.warmup,
         store: args.store.clone(),
         #[cfg(feature = "llvm")]
-        opt_level: args.opt_level.map(Into::into),
+        opt_level: args.opt_level.map(crate::cmd::compile::OptLevelArg::level),
         #[cfg(not(feature = "llvm"))]
         opt_level: None,
     };

@@ -16,6 +16,7 @@ use crate::{
     programs,
 };
 use revm::primitives::{B256, Bytes, hardfork::SpecId, hex, keccak256};
+use revm_jit::analysis::Analysis;
 use revm_jit::compiler::{CompilePhases, CompilerConfig, aot};
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
 use revm_jit::{CompileError, CompileProcess, Compiler, OptLevel};
@@ -54,7 +55,8 @@ pub struct CompileArgs {
     /// Contracts per shared library (with `--store`).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     pub per_library: u64,
-    /// LLVM optimisation level.
+    /// LLVM optimisation level, or `first-tier`: per contract, the level a runtime with
+    /// tiering compiles it at first.
     #[arg(long, value_enum, default_value_t = OptLevelArg::Default)]
     pub opt_level: OptLevelArg,
     /// Compiler threads (default: one per core).
@@ -101,15 +103,22 @@ pub enum OptLevelArg {
     Default,
     /// LLVM's full `O2` pipeline.
     Aggressive,
+    /// Per contract, what a runtime with tiering on (the default) compiles first: `baseline`
+    /// when its predicted compile cost is at least `JitConfig::baseline_min_cost`'s default,
+    /// `default` below it. Its times are the wait for a contract's first native code in a
+    /// node. In process only: a store holds one level.
+    FirstTier,
 }
 
-impl From<OptLevelArg> for OptLevel {
-    fn from(arg: OptLevelArg) -> Self {
-        match arg {
+impl OptLevelArg {
+    /// The level every contract is compiled at, or for `first-tier` the level of the
+    /// contracts below the first tier's cost threshold.
+    pub fn level(self) -> OptLevel {
+        match self {
             OptLevelArg::None => OptLevel::None,
             OptLevelArg::Less => OptLevel::Less,
             OptLevelArg::Baseline => OptLevel::Baseline,
-            OptLevelArg::Default => OptLevel::Default,
+            OptLevelArg::Default | OptLevelArg::FirstTier => OptLevel::Default,
             OptLevelArg::Aggressive => OptLevel::Aggressive,
         }
     }
@@ -152,6 +161,9 @@ pub enum CompileCommandError {
     /// `--time-limit` is negative or not finite.
     #[error("--time-limit {0}: expected a non-negative number of seconds")]
     BadTimeLimit(f64),
+    /// `--opt-level first-tier` with `--store`: stored artifacts are compiled at one level.
+    #[error("--opt-level first-tier compiles in process only: a store holds artifacts of one level")]
+    FirstTierStore,
     /// A compiler thread panicked (a compiler bug; the panic message went to stderr).
     #[error("a compiler thread panicked")]
     WorkerPanicked,
@@ -179,11 +191,12 @@ fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
         return Err(CompileCommandError::NoContracts);
     }
     let config = compiler_config(args)?;
+    let first_tier = first_tier(args)?;
     let threads = args.jobs.map_or_else(default_jobs, |n| usize::try_from(n).unwrap_or(1)).min(jobs.len());
     let progress = progress_bar(jobs.len());
     let start = Instant::now();
     let report = match &args.store {
-        None => compile_in_process(&jobs, &config, threads, &progress)?,
+        None => compile_in_process(&jobs, &config, first_tier, threads, &progress)?,
         Some(dir) => compile_into_store(args, dir, &jobs, &config, threads, &progress)?,
     };
     progress.finish_and_clear();
@@ -205,12 +218,51 @@ fn compiler_config(args: &CompileArgs) -> Result<CompilerConfig, CompileCommandE
         None
     };
     Ok(CompilerConfig {
-        opt_level: args.opt_level.into(),
+        opt_level: args.opt_level.level(),
         dump_ir_dir: args.dump_ir.clone(),
         compile_budget: if args.no_cost_model { u64::MAX } else { revm_jit::analysis::DEFAULT_COMPILE_BUDGET },
         process,
         ..Default::default()
     })
+}
+
+/// For `--opt-level first-tier`: the predicted cost from which the runtime's first tier is
+/// the baseline level.
+fn first_tier(args: &CompileArgs) -> Result<Option<u64>, CompileCommandError> {
+    match (args.opt_level, &args.store) {
+        (OptLevelArg::FirstTier, Some(_)) => Err(CompileCommandError::FirstTierStore),
+        (OptLevelArg::FirstTier, None) => Ok(Some(revm_jit::JitConfig::default().baseline_min_cost)),
+        _ => Ok(None),
+    }
+}
+
+/// One compiler thread's compilers: the configured one and, for `--opt-level first-tier`,
+/// a baseline one for the contracts the runtime's first tier compiles at that level.
+struct ThreadCompilers {
+    configured: Compiler,
+    baseline: Option<(Compiler, u64)>,
+}
+
+impl ThreadCompilers {
+    fn new(config: &CompilerConfig, first_tier: Option<u64>) -> Result<Self, CompileError> {
+        let baseline = match first_tier {
+            None => None,
+            Some(min_cost) => {
+                let config = CompilerConfig { opt_level: OptLevel::Baseline, ..config.clone() };
+                Some((Compiler::new(config)?, min_cost))
+            }
+        };
+        Ok(Self { configured: Compiler::new(config.clone())?, baseline })
+    }
+
+    /// The compiler for `code`: the baseline one when there is one and the runtime would
+    /// compile `code` at the baseline level first.
+    fn for_code(&mut self, code: &[u8], spec: SpecId) -> &mut Compiler {
+        match &mut self.baseline {
+            Some((baseline, min_cost)) if Analysis::new(code, spec).predicted_cost() >= *min_cost => baseline,
+            _ => &mut self.configured,
+        }
+    }
 }
 
 fn default_jobs() -> usize {
@@ -231,6 +283,7 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
 fn parallel<T: Send>(
     jobs: &[Job],
     config: &CompilerConfig,
+    first_tier: Option<u64>,
     threads: usize,
     progress: &indicatif::ProgressBar,
     work: impl Fn(&mut Compiler, &Job) -> T + Sync,
@@ -241,11 +294,13 @@ fn parallel<T: Send>(
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| -> Result<(), CompileCommandError> {
-                    let mut compiler = Compiler::new(config.clone()).map_err(CompileCommandError::Compiler)?;
+                    let mut compilers =
+                        ThreadCompilers::new(config, first_tier).map_err(CompileCommandError::Compiler)?;
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(index) else { return Ok(()) };
-                        let result = work(&mut compiler, job);
+                        let ((_, spec), code) = job;
+                        let result = work(compilers.for_code(code, *spec), job);
                         results.lock().expect("results lock")[index] = Some(result);
                         progress.inc(1);
                     }
@@ -262,13 +317,15 @@ fn parallel<T: Send>(
 fn compile_in_process(
     jobs: &[Job],
     config: &CompilerConfig,
+    first_tier: Option<u64>,
     threads: usize,
     progress: &indicatif::ProgressBar,
 ) -> Result<Report, CompileCommandError> {
-    let outcomes = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
+    let outcomes = parallel(jobs, config, first_tier, threads, progress, |compiler, ((hash, spec), code)| {
+        let level = compiler.config().opt_level;
         let result = compiler.compile(code, *spec);
         result
-            .map(|f| Measurement::new(*hash, *spec, code.len(), f.compile_time, f.phases, Duration::ZERO))
+            .map(|f| Measurement::new(*hash, *spec, level, code.len(), f.compile_time, f.phases, Duration::ZERO))
             .map_err(|error| Refusal { hash: *hash, spec: *spec, error: Box::new(error) })
     })?;
     Ok(Report::from_outcomes(outcomes, progress))
@@ -285,7 +342,7 @@ fn compile_into_store(
     progress: &indicatif::ProgressBar,
 ) -> Result<Report, CompileCommandError> {
     let store = DiskStore::open(dir, BuildId::current())?;
-    let objects = parallel(jobs, config, threads, progress, |compiler, ((hash, spec), code)| {
+    let objects = parallel(jobs, config, None, threads, progress, |compiler, ((hash, spec), code)| {
         compiler.compile_object(code, *spec).map_err(|error| Refusal {
             hash: *hash,
             spec: *spec,
@@ -307,11 +364,9 @@ fn compile_into_store(
         store.put(&library.bytes, &library.entries)?;
         // Linking is shared by the chunk: each contract is charged its share.
         let link = start.elapsed() / u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-        outcomes.extend(
-            chunk
-                .iter()
-                .map(|o| Ok(Measurement::new(o.code_hash, o.spec, o.bytecode_len, o.compile_time, o.phases, link))),
-        );
+        outcomes.extend(chunk.iter().map(|o| {
+            Ok(Measurement::new(o.code_hash, o.spec, config.opt_level, o.bytecode_len, o.compile_time, o.phases, link))
+        }));
         libraries += 1;
         bytes += library.bytes.len();
     }
@@ -325,6 +380,8 @@ fn compile_into_store(
 struct Measurement {
     code_hash: B256,
     spec: String,
+    /// The level it was compiled at (with `--opt-level first-tier`, per contract).
+    opt_level: &'static str,
     bytecode_len: usize,
     /// Wall-clock compile time, linking excluded.
     total_us: u128,
@@ -338,10 +395,19 @@ struct Measurement {
 }
 
 impl Measurement {
-    fn new(code_hash: B256, spec: SpecId, len: usize, total: Duration, p: CompilePhases, link: Duration) -> Self {
+    fn new(
+        code_hash: B256,
+        spec: SpecId,
+        level: OptLevel,
+        len: usize,
+        total: Duration,
+        p: CompilePhases,
+        link: Duration,
+    ) -> Self {
         Self {
             code_hash,
             spec: format!("{spec:?}"),
+            opt_level: level.name(),
             bytecode_len: len,
             total_us: total.as_micros(),
             analysis_us: p.analysis.as_micros(),
