@@ -1017,29 +1017,17 @@ impl JitHandle {
         }
     }
 
-    /// The level a contract's first compilation for `target` runs at: the baseline tier when
-    /// tiering applies (see [`JitConfig::tier_up_gas`]) and the contract is not cheap enough to
-    /// compile at the configured level at once (see [`JitConfig::baseline_min_cost`]), else
-    /// the configured level.
+    /// The level a contract's first compilation for `target` runs at: for the cache,
+    /// [`JitConfig::first_level`]; a store's artifacts are compiled at the configured level.
     fn first_level(&self, target: CompileTarget, code: &[u8], spec: SpecId) -> OptLevel {
         let config = &self.shared.config;
-        // The cost model's analysis is a fraction of a per cent of a compilation (0.9 ms of
-        // fiat_token's 590 ms baseline compile); the compiler repeats it.
-        if self.tiers()
-            && target == CompileTarget::Cache
-            && crate::analysis::Analysis::new(code, spec).predicted_cost() >= config.baseline_min_cost
-        {
-            OptLevel::Baseline
-        } else {
-            config.compiler.opt_level
-        }
+        if target == CompileTarget::Cache { config.first_level(code, spec) } else { config.compiler.opt_level }
     }
 
-    /// Whether contracts compiled into the cache go through the baseline tier first: tiering
-    /// is on and the configured level is one the baseline is cheaper than.
+    /// Whether contracts compiled into the cache go through the baseline tier first (see
+    /// [`JitConfig::tiers`]).
     fn tiers(&self) -> bool {
-        let config = &self.shared.config;
-        config.tier_up_gas.is_some() && matches!(config.compiler.opt_level, OptLevel::Default | OptLevel::Aggressive)
+        self.shared.config.tiers()
     }
 
     /// The second tier: recompiles `key`'s bytecode `code` (the bytes its baseline code was

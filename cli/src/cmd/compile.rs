@@ -16,10 +16,9 @@ use crate::{
     programs,
 };
 use revm::primitives::{B256, Bytes, hardfork::SpecId, hex, keccak256};
-use revm_jit::analysis::Analysis;
 use revm_jit::compiler::{CompilePhases, CompilerConfig, aot};
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
-use revm_jit::{CompileError, CompileProcess, Compiler, OptLevel};
+use revm_jit::{CompileError, CompileProcess, Compiler, JitConfig, OptLevel};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -196,7 +195,7 @@ fn execute(args: &CompileArgs) -> Result<(), CompileCommandError> {
     let progress = progress_bar(jobs.len());
     let start = Instant::now();
     let report = match &args.store {
-        None => compile_in_process(&jobs, &config, first_tier, threads, &progress)?,
+        None => compile_in_process(&jobs, &config, first_tier.as_ref(), threads, &progress)?,
         Some(dir) => compile_into_store(args, dir, &jobs, &config, threads, &progress)?,
     };
     progress.finish_and_clear();
@@ -226,12 +225,12 @@ fn compiler_config(args: &CompileArgs) -> Result<CompilerConfig, CompileCommandE
     })
 }
 
-/// For `--opt-level first-tier`: the predicted cost from which the runtime's first tier is
-/// the baseline level.
-fn first_tier(args: &CompileArgs) -> Result<Option<u64>, CompileCommandError> {
+/// For `--opt-level first-tier`: the runtime settings (the defaults, tiering on) whose
+/// [`JitConfig::first_level`] picks each contract's level.
+fn first_tier(args: &CompileArgs) -> Result<Option<JitConfig>, CompileCommandError> {
     match (args.opt_level, &args.store) {
         (OptLevelArg::FirstTier, Some(_)) => Err(CompileCommandError::FirstTierStore),
-        (OptLevelArg::FirstTier, None) => Ok(Some(revm_jit::JitConfig::default().baseline_min_cost)),
+        (OptLevelArg::FirstTier, None) => Ok(Some(JitConfig::default())),
         _ => Ok(None),
     }
 }
@@ -240,16 +239,16 @@ fn first_tier(args: &CompileArgs) -> Result<Option<u64>, CompileCommandError> {
 /// a baseline one for the contracts the runtime's first tier compiles at that level.
 struct ThreadCompilers {
     configured: Compiler,
-    baseline: Option<(Compiler, u64)>,
+    baseline: Option<(Compiler, JitConfig)>,
 }
 
 impl ThreadCompilers {
-    fn new(config: &CompilerConfig, first_tier: Option<u64>) -> Result<Self, CompileError> {
+    fn new(config: &CompilerConfig, first_tier: Option<&JitConfig>) -> Result<Self, CompileError> {
         let baseline = match first_tier {
             None => None,
-            Some(min_cost) => {
+            Some(runtime) => {
                 let config = CompilerConfig { opt_level: OptLevel::Baseline, ..config.clone() };
-                Some((Compiler::new(config)?, min_cost))
+                Some((Compiler::new(config)?, runtime.clone()))
             }
         };
         Ok(Self { configured: Compiler::new(config.clone())?, baseline })
@@ -259,7 +258,7 @@ impl ThreadCompilers {
     /// compile `code` at the baseline level first.
     fn for_code(&mut self, code: &[u8], spec: SpecId) -> &mut Compiler {
         match &mut self.baseline {
-            Some((baseline, min_cost)) if Analysis::new(code, spec).predicted_cost() >= *min_cost => baseline,
+            Some((baseline, runtime)) if runtime.first_level(code, spec) == OptLevel::Baseline => baseline,
             _ => &mut self.configured,
         }
     }
@@ -283,7 +282,7 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
 fn parallel<T: Send>(
     jobs: &[Job],
     config: &CompilerConfig,
-    first_tier: Option<u64>,
+    first_tier: Option<&JitConfig>,
     threads: usize,
     progress: &indicatif::ProgressBar,
     work: impl Fn(&mut Compiler, &Job) -> T + Sync,
@@ -317,7 +316,7 @@ fn parallel<T: Send>(
 fn compile_in_process(
     jobs: &[Job],
     config: &CompilerConfig,
-    first_tier: Option<u64>,
+    first_tier: Option<&JitConfig>,
     threads: usize,
     progress: &indicatif::ProgressBar,
 ) -> Result<Report, CompileCommandError> {
