@@ -115,3 +115,33 @@ fn compile_first_tier_picks_the_level_per_contract() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("first-tier"));
 }
+
+/// `statetest --opt-level LEVEL` runs `jit` mode's code at that level (here `none`, which no
+/// other state-test run of CI compiles at) and the cases pass with frames native; it is
+/// refused for other modes and for `first-tier`, which names no single level.
+#[test]
+#[cfg(feature = "llvm")]
+fn statetest_opt_level_runs_one_level_in_jit_mode() {
+    let file =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ethereum-tests/GeneralStateTests/stExample/add11.json");
+    let document = json_stdout(&revm_jit(&["statetest", "--mode", "jit", "--opt-level", "none", "--json", "-", file]));
+    let cases = document["cases"].as_array().unwrap_or_else(|| panic!("no cases: {document:#}"));
+    assert!(!cases.is_empty());
+    assert!(cases.iter().all(|case| case["status"] == "passed"), "{document:#}");
+    assert!(document["frames"]["native"].as_u64().is_some_and(|n| n > 0), "{document:#}");
+    assert_eq!(document["frames"]["interpreted"], 0, "{document:#}");
+
+    for (mode, level, message) in [
+        ("interp", "none", "--opt-level applies to --mode jit only"),
+        ("runtime", "baseline", "--opt-level applies to --mode jit only"),
+        ("jit", "first-tier", "--opt-level first-tier is for `compile`"),
+    ] {
+        let output = revm_jit(&["statetest", "--mode", mode, "--opt-level", level, file]);
+        assert!(!output.status.success(), "{mode} {level} was accepted");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(message),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

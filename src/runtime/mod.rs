@@ -386,6 +386,13 @@ impl JitRuntime {
         }
     }
 
+    /// The configuration this runtime was created with: for tools built on a runtime (and
+    /// their tests) to report or check the settings in force, e.g. after
+    /// [`JitConfig::from_env`] applied `REVM_JIT_*` overrides.
+    pub fn config(&self) -> &JitConfig {
+        &self.shared.config
+    }
+
     /// A handle for EVMs to look code up through.
     pub fn handle(&self) -> JitHandle {
         JitHandle { shared: Arc::clone(&self.shared) }

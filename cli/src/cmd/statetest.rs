@@ -1,5 +1,6 @@
 //! `revm-jit statetest`: runs state-test files in one mode and prints a summary.
 
+use super::compile::OptLevelArg;
 use super::json::JsonTarget;
 use crate::exec::Mode;
 use crate::statetest::{Console, RunOptions, run as run_tests};
@@ -31,6 +32,11 @@ pub struct Args {
     /// loads through it (default: a temporary store).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// With `--mode jit`: compile every contract at this level alone, instead of the
+    /// runtime's tiers (whose optimising tier `jit` mode runs; `runtime` mode runs the
+    /// baseline tier's code). For checking the code of any level against the tests.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub opt_level: Option<OptLevelArg>,
     /// State-test files, or directories searched recursively for `.json` files.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -40,12 +46,17 @@ pub struct Args {
 /// `N passed, N failed, N skipped`; success only when no case failed (and at least one
 /// ran: a run that judged nothing, e.g. a mistyped `--filter`, is not a success).
 pub fn run(args: Args) -> ExitCode {
+    if let Err(message) = check_opt_level(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let options = RunOptions {
         mode: args.mode,
         threads: usize::try_from(args.threads).unwrap_or(usize::MAX),
         filter: args.filter,
         check_traces: args.check_traces,
         store: args.store.clone(),
+        opt_level: args.opt_level.map(OptLevelArg::level),
     };
     if let Some(dir) = &args.store
         && let Err(error) = revm_jit::store::DiskStore::open(dir, revm_jit::store::BuildId::current())
@@ -91,4 +102,16 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if totals.failed == 0 && !json_failed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `--opt-level` names one level for `jit` mode's code; other modes have their own (the
+/// baseline tier for `runtime`, the optimising level for `aot`, none for `interp`), and
+/// `first-tier` picks a level per contract, which a state-test run has no use for.
+fn check_opt_level(args: &Args) -> Result<(), &'static str> {
+    match args.opt_level {
+        None => Ok(()),
+        Some(OptLevelArg::FirstTier) => Err("--opt-level first-tier is for `compile`; name one level here"),
+        Some(_) if args.mode != Mode::Jit => Err("--opt-level applies to --mode jit only"),
+        Some(_) => Ok(()),
+    }
 }

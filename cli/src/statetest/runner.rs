@@ -20,6 +20,7 @@ use revm::{
     state::AccountInfo,
 };
 use revm_jit::FrameCounts;
+use revm_jit::OptLevel;
 use revm_statetest_types::Test;
 use std::{
     collections::HashMap,
@@ -81,12 +82,16 @@ pub struct RunOptions {
     /// Artifact store directory for `runtime` (preloaded, and written) and `aot` (written
     /// and loaded); `aot` without one uses a temporary store per worker.
     pub store: Option<PathBuf>,
+    /// In `jit` mode, the level every contract is compiled at alone, instead of the
+    /// runtime's tiers: so that the state tests check code of any [`OptLevel`], not only the
+    /// optimising tier's (`jit`) and the baseline tier's (`runtime`).
+    pub opt_level: Option<OptLevel>,
 }
 
 impl RunOptions {
     /// Options for `mode` with two threads, no filter and no trace checks.
     pub fn new(mode: Mode) -> Self {
-        Self { mode, threads: 2, filter: None, check_traces: false, store: None }
+        Self { mode, threads: 2, filter: None, check_traces: false, store: None, opt_level: None }
     }
 }
 
@@ -146,24 +151,26 @@ struct Worker {
     executor: Executor,
     retired: FrameCounts,
     store: Option<PathBuf>,
+    opt_level: Option<OptLevel>,
 }
 
 impl Worker {
-    fn new(mode: Mode, store: Option<PathBuf>) -> Self {
-        Self { executor: Self::executor(mode, store.as_deref()), retired: FrameCounts::default(), store }
+    fn new(mode: Mode, store: Option<PathBuf>, opt_level: Option<OptLevel>) -> Self {
+        let executor = Self::executor(mode, store.as_deref(), opt_level);
+        Self { executor, retired: FrameCounts::default(), store, opt_level }
     }
 
-    fn executor(mode: Mode, store: Option<&Path>) -> Executor {
+    fn executor(mode: Mode, store: Option<&Path>, opt_level: Option<OptLevel>) -> Executor {
         // The command line opens the store before starting workers, so this cannot fail
         // unless the directory vanished in between.
-        Executor::with_store(mode, store).unwrap_or_else(|e| panic!("opening the artifact store: {e}"))
+        Executor::with_options(mode, store, opt_level).unwrap_or_else(|e| panic!("opening the artifact store: {e}"))
     }
 
     fn replace_executor(&mut self) {
         let frames = self.executor.frame_counts();
         self.retired.native += frames.native;
         self.retired.interpreted += frames.interpreted;
-        self.executor = Self::executor(self.executor.mode(), self.store.as_deref());
+        self.executor = Self::executor(self.executor.mode(), self.store.as_deref(), self.opt_level);
     }
 
     fn frames(&self) -> FrameCounts {
@@ -206,7 +213,7 @@ pub fn run(paths: &[PathBuf], options: &RunOptions, progress: &mut dyn Progress)
             let handle = std::thread::Builder::new()
                 .name(format!("statetest-{i}"))
                 .spawn_scoped(scope, move || {
-                    let mut worker = Worker::new(options.mode, options.store.clone());
+                    let mut worker = Worker::new(options.mode, options.store.clone(), options.opt_level);
                     while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let job = &jobs[index];
                         let cases = run_file(&mut worker, &job.path, options);
@@ -554,5 +561,26 @@ impl Case<'_> {
         } else {
             Status::Failed(Failure::StateRoot { expected: self.post.hash, got })
         }
+    }
+}
+
+#[cfg(all(test, feature = "llvm"))]
+mod tests {
+    use super::{Mode, OptLevel, Worker};
+    use revm_jit::JitConfig;
+
+    /// The level of `RunOptions::opt_level` reaches a worker's runtime, and the executor that
+    /// replaces it after a panic; without one, `jit` mode keeps the eager runtime's tiers.
+    #[test]
+    fn workers_compile_at_the_given_level() {
+        let level =
+            |worker: &Worker| worker.executor.runtime().expect("jit mode has a runtime").config().compiler.opt_level;
+        let mut worker = Worker::new(Mode::Jit, None, Some(OptLevel::Aggressive));
+        assert_eq!(level(&worker), OptLevel::Aggressive);
+        worker.replace_executor();
+        assert_eq!(level(&worker), OptLevel::Aggressive);
+        let tiered = Worker::new(Mode::Jit, None, None);
+        assert_eq!(level(&tiered), JitConfig::eager().compiler.opt_level);
+        assert!(tiered.executor.runtime().unwrap().config().tier_up_gas.is_some());
     }
 }
