@@ -440,3 +440,32 @@ fn a_full_cache_admits_freshly_compiled_code() {
     assert_eq!(stats.compiled, 8, "each compiled once: {stats:?}");
     assert!(stats.evictions > 0, "the cache holds only a few: {stats:?}");
 }
+
+/// Native runs that hand their frame to the interpreter part-way are counted: at a cold block
+/// (a branch that can only revert) and at a section whose gas check fails. A frame that
+/// finishes natively is not; every result is the interpreter's.
+#[test]
+fn hand_offs_to_the_interpreter_are_counted() {
+    // PUSH0 CALLDATALOAD PUSH1 ok JUMPI; PUSH1 1 PUSH1 0 SSTORE PUSH1 0 PUSH1 0 REVERT;
+    // ok: JUMPDEST STOP. The fall-through of the JUMPI always reverts: a cold block.
+    let code = revm::primitives::Bytes::from_static(&[
+        0x5f, 0x35, 0x60, 0x0f, 0x57, 0x60, 0x01, 0x60, 0x00, 0x55, 0x60, 0x00, 0x60, 0x00, 0xfd, 0x5b, 0x00,
+    ]);
+    let runtime = JitRuntime::new(JitConfig::eager());
+    let word = |last: u8| {
+        let mut word = [0u8; 32];
+        word[31] = last;
+        revm::primitives::Bytes::copy_from_slice(&word)
+    };
+    // Enough gas, then gas for the intrinsic cost (21,000 + 140 for this calldata) and 10
+    // more: the first section needs 18.
+    let cases = [(word(1), 100_000, 0), (word(0), 100_000, 1), (word(1), 21_150, 2)];
+    for (calldata, gas_limit, handoffs) in cases {
+        let case = Case::call_code("handoff", SpecId::CANCUN, code.clone(), calldata, gas_limit);
+        let (result, native) = run(&runtime, &case);
+        assert_eq!(result, interpreted(&case), "calldata {:?}, gas {gas_limit}", case.tx().data);
+        assert!(native);
+        let stats = runtime.handle().stats();
+        assert_eq!(stats.handoffs, handoffs, "after calldata {:?}, gas {gas_limit}: {stats:?}", case.tx().data);
+    }
+}

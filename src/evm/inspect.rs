@@ -16,6 +16,7 @@
 //!   same traces either way.
 
 use super::{JitEvm, NativeHooks, gas_spent, run_native_with};
+use crate::JitHandle;
 use crate::builtins::{self, report_logs, report_selfdestruct};
 use revm::DatabaseCommit;
 use revm::context::{ContextSetters, ContextTr, JournalTr, result::ExecutionResult};
@@ -64,6 +65,8 @@ impl<CTX, INSP, INST, P> JitEvm<CTX, INSP, INST, P> {
 /// Native-run hooks of an inspected frame in [`InspectionMode::Native`].
 struct InspectorHooks<'a, I> {
     inspector: &'a mut I,
+    /// Where hand-offs are counted.
+    handle: &'a JitHandle,
 }
 
 impl<H, I> NativeHooks<H> for InspectorHooks<'_, I>
@@ -77,6 +80,10 @@ where
 
     fn inspector_ptr(&mut self) -> *mut c_void {
         std::ptr::from_mut(self.inspector).cast()
+    }
+
+    fn handed_off(&mut self, _interpreter: &Interpreter<EthInterpreter>) {
+        self.handle.count_handoff();
     }
 
     /// The interpreted rest of a frame that native code handed back: revm's interpreter,
@@ -154,7 +161,7 @@ where
             return self.inner.inspect_frame_run();
         };
         let (ctx, inspector, frame, instructions) = self.inner.ctx_inspector_frame_instructions();
-        let mut hooks = InspectorHooks { inspector };
+        let mut hooks = InspectorHooks { inspector, handle: &self.handle };
         let gas_before = frame.interpreter.gas.remaining();
         // SAFETY: `compiled_for_current_frame` returns only code compiled from the frame's
         // bytecode for its spec, and only while the tables are mainnet's for it.

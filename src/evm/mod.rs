@@ -350,7 +350,9 @@ where
                 let gas_before = interpreter.gas.remaining();
                 // SAFETY: `compiled_for_current_frame` returns only code compiled from the
                 // frame's bytecode for its spec, and only while the tables are mainnet's for it.
-                let action = unsafe { run_native_with(&f, interpreter, ctx, table, gas_table, &mut PlainHooks) };
+                let action = unsafe {
+                    run_native_with(&f, interpreter, ctx, table, gas_table, &mut PlainHooks(Some(&self.handle)))
+                };
                 self.handle.count_baseline_gas(&f, gas_spent(gas_before, interpreter, &action));
                 action
             }
@@ -638,6 +640,12 @@ struct LoopEntry<'a> {
 }
 
 impl LoopEntry<'_> {
+    /// Whether the native run just made returned where it was entered, with the same gas:
+    /// native code has no entry at that loop head, and ran nothing.
+    fn is_untouched(&self, interpreter: &Interpreter<EthInterpreter>) -> bool {
+        self.entered_at == Some((interpreter.bytecode.pc(), interpreter.gas.remaining()))
+    }
+
     /// # Safety
     /// See [`interpret_until_native`].
     unsafe fn run<H: Host>(
@@ -682,6 +690,13 @@ impl LoopEntry<'_> {
 }
 
 impl<H: Host> NativeHooks<H> for LoopEntry<'_> {
+    /// A hand-off, unless native code returned untouched: it has no entry at that loop head.
+    fn handed_off(&mut self, interpreter: &Interpreter<EthInterpreter>) {
+        if !self.is_untouched(interpreter) {
+            self.handle.count_handoff();
+        }
+    }
+
     /// Native code handed the frame back. Untouched (same pc, same gas), it has no entry at
     /// that loop head: the frame watches on for another, up to the attempts left. Otherwise
     /// native code ran, and the interpreter finishes the frame as after any native run.
@@ -692,8 +707,7 @@ impl<H: Host> NativeHooks<H> for LoopEntry<'_> {
         table: &InstructionTable<EthInterpreter, H>,
         gas_table: &GasTable,
     ) -> InterpreterAction {
-        let untouched = self.entered_at == Some((interpreter.bytecode.pc(), interpreter.gas.remaining()));
-        if !untouched {
+        if !self.is_untouched(interpreter) {
             return interpreter.run_plain(table, gas_table, host);
         }
         let action = if self.attempts_left > 0 {
@@ -720,6 +734,10 @@ pub(crate) trait NativeHooks<H: Host> {
     fn inspector_ptr(&mut self) -> *mut c_void {
         std::ptr::null_mut()
     }
+    /// Native code handed the frame to the interpreter part-way, which [`Self::interpret`]
+    /// is about to continue: counted by hooks that know a runtime
+    /// ([`crate::StatsSnapshot::handoffs`]).
+    fn handed_off(&mut self, _interpreter: &Interpreter<EthInterpreter>) {}
     /// Runs the rest of the frame in revm's interpreter.
     fn interpret(
         &mut self,
@@ -730,10 +748,17 @@ pub(crate) trait NativeHooks<H: Host> {
     ) -> InterpreterAction;
 }
 
-/// Uninspected frames: plain builtins, plain interpreter.
-struct PlainHooks;
+/// Uninspected frames: plain builtins, plain interpreter; hand-offs counted in the runtime's
+/// statistics when there is one (a frame of a `JitEvm`, not a bare [`run_native`]).
+struct PlainHooks<'a>(Option<&'a JitHandle>);
 
-impl<H: Host> NativeHooks<H> for PlainHooks {
+impl<H: Host> NativeHooks<H> for PlainHooks<'_> {
+    fn handed_off(&mut self, _interpreter: &Interpreter<EthInterpreter>) {
+        if let Some(handle) = self.0 {
+            handle.count_handoff();
+        }
+    }
+
     fn interpret(
         &mut self,
         interpreter: &mut Interpreter<EthInterpreter>,
@@ -768,7 +793,7 @@ pub fn run_native<H: Host>(
         return interpreter.run_plain(table, gas_table, host);
     }
     // SAFETY: checked just above.
-    unsafe { run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks) }
+    unsafe { run_native_with(compiled, interpreter, host, table, gas_table, &mut PlainHooks(None)) }
 }
 
 /// Gas a frame spent on one entry into native code (its interpreter's gas went from
@@ -851,6 +876,7 @@ pub(crate) unsafe fn run_native_with<H: Host, K: NativeHooks<H>>(
         Some(ExitStatus::Interpret) => {
             builtins::sync_into_interpreter(&ctx, interpreter);
             interpreter.bytecode.absolute_jump(ctx.pc as usize);
+            hooks.handed_off(interpreter);
             return hooks.interpret(interpreter, host, table, gas_table);
         }
         None => {

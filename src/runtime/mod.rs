@@ -537,6 +537,11 @@ impl JitHandle {
         self.cached(key).filter(|compiled| compiled.is_compiled_from_bytes(code))
     }
 
+    /// Counts a native run that handed its frame to the interpreter part-way.
+    pub(crate) fn count_handoff(&self) {
+        self.shared.stats.handoffs.inc();
+    }
+
     /// Counts a frame handed to native code at a loop head (see [`JitHandle::ready_for`]).
     pub(crate) fn count_loop_entry(&self) {
         self.shared.stats.loop_entries.inc();

@@ -284,6 +284,9 @@ pub struct JitStats {
     /// Frames that started in the interpreter while their code compiled and were handed to
     /// native code at a loop head once it was ready.
     pub loop_entries: Counter,
+    /// Native runs that handed their frame to the interpreter part-way (see
+    /// [`StatsSnapshot::handoffs`]).
+    pub handoffs: Counter,
     /// Lookups that did not return native code, by [`Fallback`] (indexed as [`Fallback::ALL`]).
     pub interpreted: [Counter; 14],
 }
@@ -354,6 +357,12 @@ pub struct StatsSnapshot {
     /// Frames that started in the interpreter while their code compiled and were handed to
     /// native code at a loop head once it was ready.
     pub loop_entries: u64,
+    /// Native runs that handed their frame to revm's interpreter part-way: at a cold block
+    /// (one whose every path fails, or that native code never enters), or at a section whose
+    /// gas or stack check failed, where the interpreter fails at the exact instruction. Such
+    /// a frame's result is the same; only its speed is the interpreter's from there on, so a
+    /// count that grows with the lookups says a hot contract's frames keep failing.
+    pub handoffs: u64,
     /// Lookups that did not return native code, by reason.
     pub interpreted: FallbackCounts,
     /// Compiled contracts in the cache now.
@@ -402,6 +411,7 @@ impl JitStats {
             initcode_hashed: self.initcode_hashed.get(),
             jobs_dropped: self.jobs_dropped.get(),
             loop_entries: self.loop_entries.get(),
+            handoffs: self.handoffs.get(),
             interpreted: FallbackCounts::from_array(std::array::from_fn(|i| self.interpreted[i].get())),
             cached_entries: 0,
             resident_code_bytes: 0,

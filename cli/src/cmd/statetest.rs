@@ -1,5 +1,6 @@
 //! `revm-jit statetest`: runs state-test files in one mode and prints a summary.
 
+#[cfg(feature = "llvm")]
 use super::compile::OptLevelArg;
 use super::json::JsonTarget;
 use crate::exec::Mode;
@@ -35,6 +36,7 @@ pub struct Args {
     /// With `--mode jit`: compile every contract at this level alone, instead of the
     /// runtime's tiers (whose optimising tier `jit` mode runs; `runtime` mode runs the
     /// baseline tier's code). For checking the code of any level against the tests.
+    #[cfg(feature = "llvm")]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub opt_level: Option<OptLevelArg>,
     /// State-test files, or directories searched recursively for `.json` files.
@@ -46,6 +48,7 @@ pub struct Args {
 /// `N passed, N failed, N skipped`; success only when no case failed (and at least one
 /// ran: a run that judged nothing, e.g. a mistyped `--filter`, is not a success).
 pub fn run(args: Args) -> ExitCode {
+    #[cfg(feature = "llvm")]
     if let Err(message) = check_opt_level(&args) {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
@@ -56,7 +59,10 @@ pub fn run(args: Args) -> ExitCode {
         filter: args.filter,
         check_traces: args.check_traces,
         store: args.store.clone(),
+        #[cfg(feature = "llvm")]
         opt_level: args.opt_level.map(OptLevelArg::level),
+        #[cfg(not(feature = "llvm"))]
+        opt_level: None,
     };
     if let Some(dir) = &args.store
         && let Err(error) = revm_jit::store::DiskStore::open(dir, revm_jit::store::BuildId::current())
@@ -107,6 +113,7 @@ pub fn run(args: Args) -> ExitCode {
 /// `--opt-level` names one level for `jit` mode's code; other modes have their own (the
 /// baseline tier for `runtime`, the optimising level for `aot`, none for `interp`), and
 /// `first-tier` picks a level per contract, which a state-test run has no use for.
+#[cfg(feature = "llvm")]
 fn check_opt_level(args: &Args) -> Result<(), &'static str> {
     match args.opt_level {
         None => Ok(()),
