@@ -52,6 +52,38 @@ fn every_opt_level_compiles() {
     }
 }
 
+/// Native code is `nounwind` at every level, so LLVM emits no unwind tables for it: nothing
+/// unwinds through it (builtins contain panics), and an `.eh_frame` per contract would be
+/// registered with libgcc's unwinder, a list that freeing any contract's code walks in full.
+#[test]
+fn native_code_is_nounwind_at_every_level() {
+    for level in OptLevel::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            CompilerConfig { opt_level: level, dump_ir_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+        let mut c = Compiler::new(config).unwrap();
+        // A loop with a call into revm (SSTORE) and an arithmetic builtin (DIV).
+        let code = [0x5b, 0x60, 0x01, 0x60, 0x07, 0x04, 0x60, 0x00, 0x55, 0x60, 0x00, 0x35, 0x60, 0x00, 0x57, 0x00];
+        c.compile(&code, SpecId::CANCUN).unwrap();
+        let ir: String = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        let defines: Vec<&str> = ir.lines().filter(|line| line.starts_with("define")).collect();
+        assert!(!defines.is_empty(), "{level:?}: no function defined:\n{ir}");
+        for define in defines {
+            let group =
+                define.rsplit(['#', ' ']).find(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+            let group = group.unwrap_or_else(|| panic!("{level:?}: no attribute group on `{define}`"));
+            let attributes = ir
+                .lines()
+                .find(|line| line.starts_with(&format!("attributes #{group} = ")))
+                .unwrap_or_else(|| panic!("{level:?}: attribute group #{group} is not defined"));
+            assert!(attributes.contains("nounwind"), "{level:?}: `{define}` has {attributes}");
+        }
+    }
+}
+
 /// Limb code (the baseline tier) holds no `i256` value or operation: any would send its
 /// block to LLVM's slow instruction selector, which is what limb code exists to avoid. Checked
 /// on the IR of a program with every opcode of Osaka, each after pushes of its operands.
