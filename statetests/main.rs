@@ -92,7 +92,7 @@ fn main() -> ExitCode {
         // Trace equality (inspected interpreted vs inspected native) is checked in `jit` mode,
         // where every contract is compiled; `REVM_JIT_STATETEST_TRACES=0` turns it off.
         let check_traces = mode == Mode::Jit && std::env::var("REVM_JIT_STATETEST_TRACES").map_or(true, |v| v != "0");
-        let options = RunOptions { mode, threads, filter: filter.clone(), check_traces, store: None };
+        let options = RunOptions { mode, threads, filter: filter.clone(), check_traces, store: None, opt_level: None };
         let report = run(std::slice::from_ref(&suite), &options, &mut Console::new(format!("{mode}: ")));
         let mut out = std::io::stdout().lock();
         if report.write_summary(&mut out).is_err() {
