@@ -124,12 +124,12 @@ fn real_contracts_are_within_the_budget() {
 
 /// Instructions on a deep stack weigh on the prediction: ORs of items pushed a thousand
 /// instructions earlier (which took LLVM 20 s for 12 KiB) are refused, the same number of
-/// ORs on a two-item stack (77 ms for 2 KiB) are not.
+/// ORs on a two-item stack (511 of them compiled in 77 ms) are not.
 #[test]
 fn a_deep_stack_is_predicted_expensive() {
     let deep = fill(&[], &[[op::CALLVALUE; 1024].as_slice(), &[op::OR; 1023], &[op::POP]].concat());
     let shallow = fill(&[op::CALLVALUE], &[op::CALLVALUE, op::OR]);
     let predicted = |code: &[u8]| Analysis::new(code, SpecId::CANCUN).predicted_cost();
     assert!(predicted(&deep) > DEFAULT_COMPILE_BUDGET, "deep: {}", predicted(&deep));
-    assert!(predicted(&shallow) * 2 < DEFAULT_COMPILE_BUDGET, "shallow: {}", predicted(&shallow));
+    assert!(predicted(&shallow) < DEFAULT_COMPILE_BUDGET, "shallow: {}", predicted(&shallow));
 }
