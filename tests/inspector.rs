@@ -105,7 +105,8 @@ fn native_frames_are_traced_like_interpreted_ones() {
 
 /// Native code hands frames to the interpreter when a section's gas check fails; logs that
 /// the interpreted remainder emits must reach the inspector too. Sweeping the callee's gas
-/// makes it run out at every point, before, between and after its logs.
+/// makes it run out at every point, before, between and after its logs. The hand-offs are
+/// counted ([`revm_jit::StatsSnapshot::handoffs`]).
 #[test]
 fn logs_after_a_hand_back_to_the_interpreter_are_reported() {
     let runtime = eager_runtime();
@@ -141,6 +142,9 @@ fn logs_after_a_hand_back_to_the_interpreter_are_reported() {
         }
     }
     assert!(seen_partial, "the sweep never stopped the callee between its logs");
+    // Inspected native runs count their hand-offs like uninspected ones.
+    let stats = runtime.handle().stats();
+    assert!(stats.handoffs > 0, "no hand-off counted: {stats:?}");
 }
 
 fn fixtures_dir() -> PathBuf {
