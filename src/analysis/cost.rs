@@ -38,17 +38,17 @@ impl Analysis {
                 cost += if cold { 1 } else { BLOCK };
                 height = self.heights.get(&first.pc).map_or(0, |&h| i64::from(h));
             }
+            // A block is cold as a whole, and the height starts afresh at the next block.
+            if cold {
+                continue;
+            }
+            cost += SECTION;
             for ins in &self.instructions[section.first..section.end] {
-                if !cold {
-                    cost += instruction_cost(ins);
-                    if height > DEEP_STACK {
-                        cost += DEEP_STACK_INSTRUCTION;
-                    }
+                cost += instruction_cost(ins);
+                if height > DEEP_STACK {
+                    cost += DEEP_STACK_INSTRUCTION;
                 }
                 height += ins.outputs() as i64 - ins.inputs() as i64;
-            }
-            if !cold {
-                cost += SECTION;
             }
         }
         cost
