@@ -62,7 +62,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn every_hostile_shape_compiles_or_is_refused_before_llvm() {
-    for level in [OptLevel::None, OptLevel::Baseline, OptLevel::Default, OptLevel::Aggressive] {
+    for level in OptLevel::ALL {
         let mut compiler = Compiler::new(CompilerConfig { opt_level: level, ..Default::default() }).unwrap();
         for (name, code) in corpus() {
             let predicted = Analysis::new(&code, SpecId::CANCUN).predicted_cost();

@@ -46,6 +46,13 @@ use std::collections::HashMap;
 /// module documentation), bounding the compile time its spill blocks and phis cost.
 pub const REGISTER_MODE_MAX_INSTRUCTIONS: usize = 20_000;
 
+/// Dynamic-jump targets from which the optimising tiers dispatch through the dense table of
+/// block numbers (see `Emitter::emit_dispatch`) rather than switching on pcs. With a few
+/// targets, LLVM's compare tree is shorter than a table load and a jump-table branch; with
+/// hundreds (Solidity's internal-function returns), the tree is about ten compares and
+/// branches deep on every return.
+pub const DENSE_DISPATCH_MIN_TARGETS: usize = 32;
+
 /// Errors while emitting LLVM IR.
 #[derive(Debug, thiserror::Error)]
 pub enum CodegenError {
@@ -803,15 +810,17 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         self.exit_with(status)
     }
 
-    /// The shared dispatch of dynamic jumps: a switch on the target pc.
+    /// The shared dispatch of dynamic jumps: a switch on the target pc, or on its dense block
+    /// number.
     ///
-    /// In limb code (compiled by LLVM's `-O0` backend, which lowers a sparse switch to a linear
-    /// chain of compares: half of a baseline snailtracer run went to it) the target pc first
-    /// goes through a constant table of the code's length that numbers the blocks a jump can
-    /// start densely from 1 (0 for any other pc), and the switch is on that number: dense
-    /// cases make one jump-table lookup. The optimising backends build compare trees and
-    /// jump tables over the pcs themselves, and measured faster that way (the embedded
-    /// factorial ran at 6.7x with the table, 8.9x without).
+    /// The dense form looks the target pc up in a constant table of the code's length that
+    /// numbers the blocks a jump can start densely from 1 (0 for any other pc), and switches
+    /// on that number: dense cases make one bounds check and one jump-table branch. Limb code
+    /// always uses it (LLVM's `-O0` backend lowers a sparse switch to a linear chain of
+    /// compares: half of a baseline snailtracer run went to it). The optimising backends
+    /// build compare trees and jump-table clusters over the pcs themselves, which measured
+    /// faster with few targets (the embedded factorial ran at 6.7x with the table, 8.9x
+    /// without), so they use the table only from [`DENSE_DISPATCH_MIN_TARGETS`] targets on.
     fn emit_dispatch(&mut self) -> Result<(), CodegenError> {
         self.builder.position_at_end(self.dispatch.block);
         if !self.dispatch.used {
@@ -832,11 +841,12 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             .filter(|&(pc, &valid)| valid && self.blocks.contains_key(&(pc as u32)))
             .map(|(pc, _)| pc as u32)
             .collect();
+        let dense = self.limbs || targets.len() >= DENSE_DISPATCH_MIN_TARGETS;
         let (selector, selector_type) =
-            if self.limbs { (self.jump_target_number(target, &targets)?, self.i32) } else { (target, self.i64) };
+            if dense { (self.jump_target_number(target, &targets)?, self.i32) } else { (target, self.i64) };
         let mut cases = Vec::with_capacity(targets.len());
         for (i, &pc) in targets.iter().enumerate() {
-            let case = if self.limbs { i as u64 + 1 } else { pc as u64 };
+            let case = if dense { i as u64 + 1 } else { pc as u64 };
             // Dispatch targets never have a static height; `landing` keeps this right anyway.
             cases.push((selector_type.const_int(case, false), self.landing(pc)?));
         }
