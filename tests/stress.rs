@@ -21,7 +21,8 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
         .flat_map(|spec| programs::all().into_iter().map(move |p| p.case(spec)))
         .collect();
     let expected: Vec<ExecutionResult> = cases.iter().map(interpreted).collect();
-    let mut native_frames = 0;
+    let (mut native_frames, mut transactions) = (0, 0);
+    let started = std::time::Instant::now();
     for generation in 0..rounds {
         let runtime = JitRuntime::new(JitConfig {
             hot_threshold: (generation % 2) as u32,
@@ -44,7 +45,7 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
             let workers: Vec<_> = (0..3)
                 .map(|thread| {
                     scope.spawn(move || {
-                        let mut native = 0;
+                        let (mut native, mut ran) = (0, 0);
                         for round in 0..4 {
                             for (i, case) in cases.iter().enumerate().skip(thread % 2) {
                                 let mut evm = JitEvm::new(case.context().build_mainnet(), runtime.handle());
@@ -56,17 +57,19 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
                                     case.name
                                 );
                                 native += evm.frame_counts().native;
+                                ran += 1;
                             }
                         }
-                        native
+                        (native, ran)
                     })
                 })
                 .collect();
-            let frames: u64 = workers.into_iter().map(|w| w.join().expect("no panic")).sum();
+            let counts: Vec<(u64, u64)> = workers.into_iter().map(|w| w.join().expect("no panic")).collect();
             done.store(true, Ordering::Relaxed);
-            frames
+            counts
         });
-        native_frames += frames;
+        native_frames += frames.iter().map(|&(native, _)| native).sum::<u64>();
+        transactions += frames.iter().map(|&(_, ran)| ran).sum::<u64>();
         // Leave work behind: everything reported hot again on a fresh spec, then drop the
         // runtime while its workers compile.
         let handle = runtime.handle();
@@ -82,5 +85,9 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
         let mut evm = JitEvm::new(case.context().build_mainnet(), handle);
         assert_eq!(evm.transact(case.tx()).expect("valid transaction").result, expected[0]);
     }
+    eprintln!(
+        "{rounds} runtimes, {transactions} transactions equal to the interpreter's, {native_frames} native frames, {:.1?}",
+        started.elapsed()
+    );
     assert!(native_frames > 0, "nothing ever ran native");
 }
