@@ -81,7 +81,7 @@ fn dynamic_jumps_through_many_targets_agree_at_every_level() {
     use revm::primitives::U256;
     use revm_jit_cli::differential::{Comparator, OPT_LEVELS, Scenario};
     const BLOCKS: usize = 48;
-    assert!(BLOCKS > revm_jit::codegen::DENSE_DISPATCH_MIN_TARGETS);
+    const { assert!(BLOCKS > revm_jit::codegen::DENSE_DISPATCH_MIN_TARGETS) };
     // Block i: JUMPDEST JUMPDEST, adds i to a running sum, then jumps to the start of block
     // (i + 5) mod BLOCKS plus calldata word 0 (a dynamic jump: the target is not a
     // pushed constant). That visits every block once; after BLOCKS blocks (a counter in
