@@ -31,7 +31,7 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
             ..JitConfig::default()
         });
         let done = AtomicBool::new(false);
-        let frames = std::thread::scope(|scope| {
+        let counts = std::thread::scope(|scope| {
             let (runtime, cases, expected, done) = (&runtime, &cases, &expected, &done);
             scope.spawn(move || {
                 let mut on = false;
@@ -68,8 +68,8 @@ fn threads_evictions_switch_toggles_and_runtimes_dropped_mid_compile() {
             done.store(true, Ordering::Relaxed);
             counts
         });
-        native_frames += frames.iter().map(|&(native, _)| native).sum::<u64>();
-        transactions += frames.iter().map(|&(_, ran)| ran).sum::<u64>();
+        native_frames += counts.iter().map(|&(native, _)| native).sum::<u64>();
+        transactions += counts.iter().map(|&(_, ran)| ran).sum::<u64>();
         // Leave work behind: everything reported hot again on a fresh spec, then drop the
         // runtime while its workers compile.
         let handle = runtime.handle();
