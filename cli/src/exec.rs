@@ -10,7 +10,7 @@ use revm::{
         TxEnv,
         result::{EVMError, ExecutionResult, ResultAndState},
     },
-    handler::MainnetContext,
+    handler::{MainnetContext, MainnetEvm},
 };
 use revm_jit::store::{ArtifactStore, BuildId, DiskStore, StoreError};
 use revm_jit::{FrameCounts, JitConfig, JitEvm, JitRuntime, OptLevel};
@@ -52,6 +52,23 @@ impl std::fmt::Display for Mode {
         f.write_str(self.name())
     }
 }
+
+/// An EVM kept across transactions (see [`Executor::reusable_evm`]): revm's own for
+/// `interp`, wrapped in a [`JitEvm`] for the native modes.
+pub enum ReusedEvm<DB: Database> {
+    /// revm's mainnet EVM.
+    Interp(Box<MainnetEvm<MainnetContext<DB>>>),
+    /// The same, wrapped to run frames natively.
+    Native(Box<MainnetJitEvm<DB>>),
+}
+
+/// revm's mainnet EVM over `DB`, wrapped to run frames natively: what the native modes run.
+pub type MainnetJitEvm<DB> = JitEvm<
+    MainnetContext<DB>,
+    (),
+    revm::handler::instructions::EthInstructions<revm::interpreter::interpreter::EthInterpreter, MainnetContext<DB>>,
+    revm::handler::EthPrecompiles,
+>;
 
 /// Runs transactions in one [`Mode`], keeping whatever the mode needs between
 /// transactions (compiled code, counters).
@@ -171,20 +188,44 @@ impl Executor {
         self.runtime.as_ref()
     }
 
-    fn jit_evm<DB: Database>(
-        &self,
-        ctx: MainnetContext<DB>,
-    ) -> JitEvm<
-        MainnetContext<DB>,
-        (),
-        revm::handler::instructions::EthInstructions<
-            revm::interpreter::interpreter::EthInterpreter,
-            MainnetContext<DB>,
-        >,
-        revm::handler::EthPrecompiles,
-    > {
+    fn jit_evm<DB: Database>(&self, ctx: MainnetContext<DB>) -> MainnetJitEvm<DB> {
         let runtime = self.runtime.as_ref().expect("native modes have a runtime");
         JitEvm::new(ctx.build_mainnet(), runtime.handle())
+    }
+
+    /// An EVM for `ctx` that [`Executor::transact_reused`] runs transaction after transaction,
+    /// as a node keeps one EVM for a whole block, instead of the fresh EVM per transaction
+    /// of [`Executor::transact`]. Building a mainnet EVM preallocates its frame stack (eight
+    /// interpreters, each with a 32 KiB operand stack), which on a small contract costs about
+    /// as much as the transaction itself; a reused EVM pays it once.
+    pub fn reusable_evm<DB: Database>(&self, ctx: MainnetContext<DB>) -> ReusedEvm<DB> {
+        match self.mode {
+            Mode::Interp => ReusedEvm::Interp(Box::new(ctx.build_mainnet())),
+            Mode::Jit | Mode::Runtime | Mode::Aot => ReusedEvm::Native(Box::new(self.jit_evm(ctx))),
+        }
+    }
+
+    /// Executes `tx` on `evm` (made by this executor's [`Executor::reusable_evm`]) without
+    /// committing. The state changes stay out of the database, so every transaction starts
+    /// from the state the EVM was built with, as with [`Executor::transact`].
+    pub fn transact_reused<DB: Database>(
+        &mut self,
+        evm: &mut ReusedEvm<DB>,
+        tx: TxEnv,
+    ) -> Result<ResultAndState, EVMError<DB::Error>> {
+        match evm {
+            ReusedEvm::Interp(evm) => evm.transact(tx),
+            ReusedEvm::Native(evm) => {
+                let before = evm.frame_counts();
+                let result = evm.transact(tx);
+                let after = evm.frame_counts();
+                self.add_frames(FrameCounts {
+                    native: after.native - before.native,
+                    interpreted: after.interpreted - before.interpreted,
+                });
+                result
+            }
+        }
     }
 
     fn add_frames(&mut self, counts: FrameCounts) {

@@ -56,6 +56,47 @@ fn bench_opt_level_compiles_one_level() {
     assert_eq!(tier_up_ns(&["--opt-level", "default"]), 0);
 }
 
+/// `bench --reuse-evm` keeps one EVM per mode across a case's runs, and every run still
+/// starts from the pre-state: the counter fixture's SSTORE would cost less from its second
+/// run on if a run's writes were kept (the bench then fails on a gas difference), and the
+/// outcome is the one a fresh EVM per run gives.
+#[test]
+#[cfg(feature = "llvm")]
+fn bench_reusing_the_evm_runs_each_transaction_from_the_pre_state() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-fixtures/counter.json");
+    let run = |extra: &[&str]| {
+        let args = [
+            "bench",
+            "--fixtures",
+            fixture,
+            "--mode",
+            "interp,jit,runtime",
+            "--time-ms",
+            "0",
+            "--min-runs",
+            "4",
+            "--max-runs",
+            "4",
+            "--warmup",
+            "2",
+            "--json",
+            "-",
+        ];
+        json_stdout(&revm_jit(&[&args[..], extra].concat()))
+    };
+    let (fresh, reused) = (run(&[]), run(&["--reuse-evm"]));
+    assert_eq!(fresh["evm"], "per-transaction", "{fresh:#}");
+    assert_eq!(reused["evm"], "reused", "{reused:#}");
+    let row = &reused["rows"][0];
+    assert_eq!(row["status"], "success", "{reused:#}");
+    for field in ["gas_used", "output_hash"] {
+        assert_eq!(row[field], fresh["rows"][0][field], "{field}: {reused:#}");
+    }
+    for mode in ["interp", "jit", "runtime"] {
+        assert_eq!(row[mode]["runs"], 4, "{mode}: {reused:#}");
+    }
+}
+
 #[test]
 #[cfg(feature = "llvm")]
 fn bench_json_to_stdout_and_plot_to_a_file() {

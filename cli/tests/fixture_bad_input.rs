@@ -313,6 +313,7 @@ fn bench_counts_bad_fixtures_and_runs_the_rest() {
         store: None,
         #[cfg(feature = "llvm")]
         opt_level: None,
+        reuse_evm: false,
     };
     let summary = execute(&args).expect("directory is readable");
     let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();

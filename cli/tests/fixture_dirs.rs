@@ -93,6 +93,7 @@ fn bench_args(fixtures: PathBuf) -> BenchArgs {
         store: None,
         #[cfg(feature = "llvm")]
         opt_level: None,
+        reuse_evm: false,
     }
 }
 

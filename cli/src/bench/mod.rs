@@ -15,7 +15,9 @@
 //!    mode always runs first. Only [`Executor::transact`] is timed: the context (a copy of
 //!    the pre-state) and the transaction are built before the clock starts, and the result
 //!    is dropped after it stops. (`transact` consumes the context, so dropping it is inside
-//!    the timed region, equally for every mode.)
+//!    the timed region, equally for every mode.) With [`MeasureConfig::reuse_evm`], the
+//!    runs after the first use one EVM per mode ([`Executor::transact_reused`]) and only
+//!    the transaction is timed.
 //! 4. Each mode's samples give its median and quartiles; a [`Speedup`] is the ratio of the
 //!    medians with an interval from the quartiles, and is *indistinct* when that interval
 //!    contains 1.0: at the spread measured, the two modes cannot be told apart.
@@ -30,10 +32,11 @@ pub mod report;
 pub use outcome::{Disagreement, Outcome, Status};
 
 use crate::{
-    exec::{Executor, Mode},
+    exec::{Executor, Mode, ReusedEvm},
     fixture::{Case, FixtureError},
 };
-use revm::context::result::EVMError;
+use revm::context::result::{EVMError, ResultAndState};
+use revm::database::{CacheDB, EmptyDB};
 use revm_jit::{FrameCounts, store::StoreError};
 use std::{
     convert::Infallible,
@@ -139,6 +142,10 @@ pub struct MeasureConfig {
     /// `jit` mode's code at this level alone instead of the runtime's tiers (see
     /// [`Executor::with_options`]).
     pub opt_level: Option<revm_jit::OptLevel>,
+    /// Keep one EVM per mode for all of a case's runs after the first
+    /// ([`Executor::reusable_evm`]), as a node keeps one per block, instead of building
+    /// one per transaction.
+    pub reuse_evm: bool,
 }
 
 impl Default for MeasureConfig {
@@ -151,6 +158,7 @@ impl Default for MeasureConfig {
             warmup_runs: 3,
             store: None,
             opt_level: None,
+            reuse_evm: false,
         }
     }
 }
@@ -256,6 +264,8 @@ fn run_once(case: &Case, executor: &mut Executor) -> Result<(Outcome, Duration),
 /// One mode's executor and what it has measured so far.
 struct Lane {
     executor: Executor,
+    /// The EVM every run after the first uses, when [`MeasureConfig::reuse_evm`] is set.
+    reused: Option<ReusedEvm<CacheDB<EmptyDB>>>,
     first: Outcome,
     compile_ns: u64,
     tier_up_ns: u64,
@@ -271,7 +281,36 @@ impl Lane {
         let (first, _) = run_once(case, &mut executor)?;
         let compile_ns = executor.compile_ns().saturating_sub(compile_before);
         let tier_up_ns = executor.tier_up_ns().saturating_sub(tier_up_before);
-        Ok(Self { executor, first, compile_ns, tier_up_ns, samples: Vec::with_capacity(config.min_runs.max(16)) })
+        let reused = config.reuse_evm.then(|| executor.reusable_evm(case.context()));
+        let samples = Vec::with_capacity(config.min_runs.max(16));
+        Ok(Self { executor, reused, first, compile_ns, tier_up_ns, samples })
+    }
+
+    /// One run, untimed, checked against the first.
+    fn warmup_run(&mut self, case: &Case, run: usize) -> Result<(), BenchError> {
+        let (result, _) = self.transact(case);
+        let result =
+            result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode: self.executor.mode(), source })?;
+        self.check(case, run, &Outcome::new(&result))
+    }
+
+    /// Runs the case's transaction once, on the kept EVM if there is one, and times only
+    /// that: a fresh context is built before the clock starts.
+    fn transact(&mut self, case: &Case) -> (Result<ResultAndState, EVMError<Infallible>>, u64) {
+        let tx = case.tx();
+        match &mut self.reused {
+            Some(evm) => {
+                let t0 = Instant::now();
+                let result = self.executor.transact_reused(evm, tx);
+                (result, t0.elapsed().as_nanos() as u64)
+            }
+            None => {
+                let ctx = case.context();
+                let t0 = Instant::now();
+                let result = self.executor.transact(ctx, tx);
+                (result, t0.elapsed().as_nanos() as u64)
+            }
+        }
     }
 
     /// Fails unless `outcome` (of 1-based run `run`) matches the first run's.
@@ -287,11 +326,7 @@ impl Lane {
     /// One timed run, its time added to the samples.
     fn timed_run(&mut self, case: &Case, run: usize) -> Result<(), BenchError> {
         let mode = self.executor.mode();
-        let ctx = case.context();
-        let tx = case.tx();
-        let t0 = Instant::now();
-        let result = self.executor.transact(ctx, tx);
-        let ns = t0.elapsed().as_nanos() as u64;
+        let (result, ns) = self.transact(case);
         let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode, source })?;
         // Status and gas are cheap to compare on every run; the full outcome was
         // compared during warm-up.
@@ -337,8 +372,7 @@ pub fn measure_modes(case: &Case, modes: &[Mode], config: &MeasureConfig) -> Res
     let mut lanes = modes.iter().map(|&mode| Lane::start(case, mode, config)).collect::<Result<Vec<_>, _>>()?;
     for run in 0..config.warmup_runs {
         for lane in &mut lanes {
-            let (outcome, _) = run_once(case, &mut lane.executor)?;
-            lane.check(case, run + 2, &outcome)?;
+            lane.warmup_run(case, run + 2)?;
         }
     }
     let target = config.target_time.saturating_mul(u32::try_from(modes.len()).unwrap_or(u32::MAX));
@@ -494,6 +528,7 @@ mod tests {
             warmup_runs: 1,
             store: None,
             opt_level: None,
+            reuse_evm: false,
         };
         let modes = [Mode::Interp, Mode::Jit];
         let row = bench_case(&case("PUSH 1 PUSH 0 SSTORE STOP"), &modes, None, &config).unwrap();
@@ -519,6 +554,27 @@ mod tests {
         Case::call_code("t", DEFAULT_SPEC, code, Bytes::new(), 1_000_000)
     }
 
+    /// A reused EVM gives every run the pre-state: the SSTORE of 1 into an empty slot costs
+    /// the same in every run (a kept write would make the second one cheaper, and the lane's
+    /// per-run check would fail), and the outcome is that of a fresh EVM per run.
+    #[test]
+    fn a_reused_evm_starts_every_run_from_the_pre_state() {
+        let config = |reuse_evm| MeasureConfig {
+            target_time: Duration::ZERO,
+            min_runs: 3,
+            max_runs: 3,
+            warmup_runs: 2,
+            store: None,
+            opt_level: None,
+            reuse_evm,
+        };
+        let case = case("PUSH 1 PUSH 0 SLOAD ADD PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN");
+        let fresh = measure(&case, Mode::Interp, &config(false)).unwrap();
+        let reused = measure(&case, Mode::Interp, &config(true)).unwrap();
+        assert_eq!(reused.runs, 3);
+        assert!(fresh.outcome.differences(&reused.outcome).is_empty());
+    }
+
     #[test]
     fn outcome_differences_name_each_field() {
         let config = MeasureConfig {
@@ -528,6 +584,7 @@ mod tests {
             warmup_runs: 1,
             store: None,
             opt_level: None,
+            reuse_evm: false,
         };
         let a = measure(&case("PUSH 1 PUSH 0 SSTORE PUSH 32 PUSH 0 RETURN"), Mode::Interp, &config).unwrap();
         let b =
@@ -552,6 +609,7 @@ mod tests {
             warmup_runs: 0,
             store: None,
             opt_level: None,
+            reuse_evm: false,
         };
         let reverting = case("PUSH 0 PUSH 0 REVERT");
         let expected = Status::Success(revm::context_interface::result::SuccessReason::Return);

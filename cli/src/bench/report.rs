@@ -184,7 +184,7 @@ pub fn thousands(n: u64) -> String {
 /// Times are in nanoseconds, over the timed runs of interleaved rounds; `speedup` is interp
 /// median / mode median and `speedup_low`/`speedup_high` the interval from the quartiles (see
 /// [`Speedup`]).
-pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
+pub fn json(rows: &[Row], failures: &[(String, BenchError)], evm: EvmUse) -> Value {
     let rows: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -217,7 +217,37 @@ pub fn json(rows: &[Row], failures: &[(String, BenchError)]) -> Value {
         .collect();
     let failures: Vec<Value> =
         failures.iter().map(|(name, error)| json!({ "name": name, "error": error.to_string() })).collect();
-    json!({ "rows": rows, "failures": failures })
+    json!({ "evm": evm.name(), "rows": rows, "failures": failures })
+}
+
+/// How the timed runs got their EVM, which the report states beside the figures: building
+/// a mainnet EVM costs about as much as a small contract's transaction, in every mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvmUse {
+    /// A fresh EVM per transaction (the default).
+    PerTransaction,
+    /// One EVM per mode, kept across a case's runs (`--reuse-evm`).
+    Reused,
+}
+
+impl EvmUse {
+    /// The name the JSON report uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvmUse::PerTransaction => "per-transaction",
+            EvmUse::Reused => "reused",
+        }
+    }
+
+    /// The line the table ends with.
+    pub fn legend(self) -> &'static str {
+        match self {
+            EvmUse::PerTransaction => "evm: a fresh EVM per timed run (its building is timed, in every mode)",
+            EvmUse::Reused => {
+                "evm: one EVM per mode kept across a case's runs (--reuse-evm), each run from the pre-state"
+            }
+        }
+    }
 }
 
 #[cfg(test)]

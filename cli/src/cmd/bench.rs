@@ -66,6 +66,17 @@ pub struct BenchArgs {
     /// loads through it (default: a temporary store per case).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Keep one EVM per mode across a case's runs, as a node keeps one per block, instead of
+    /// building one per transaction (the default). Each run still starts from the fixture's
+    /// pre-state: nothing is committed. Building a mainnet EVM preallocates its frame stack,
+    /// which costs about as much as a small contract's whole transaction, in every mode.
+    #[arg(long)]
+    pub reuse_evm: bool,
+}
+
+/// How `args` has the timed runs get their EVM.
+fn evm_use(args: &BenchArgs) -> report::EvmUse {
+    if args.reuse_evm { report::EvmUse::Reused } else { report::EvmUse::PerTransaction }
 }
 
 /// The bar shown while cases are measured: drawn on stderr when stderr is a terminal, hidden
@@ -120,7 +131,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     };
     let mut ok = failures.is_empty() && !rows.is_empty();
     if let Some(target) = &args.json {
-        match target.write(&report::json(&rows, &failures)) {
+        match target.write(&report::json(&rows, &failures, evm_use(args))) {
             Ok(()) => {
                 if let Some(path) = target.file() {
                     eprintln!("wrote {}", path.display());
@@ -174,6 +185,7 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
         opt_level: args.opt_level.map(crate::cmd::compile::OptLevelArg::level),
         #[cfg(not(feature = "llvm"))]
         opt_level: None,
+        reuse_evm: args.reuse_evm,
     };
     let matches = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
 
@@ -247,5 +259,6 @@ pub fn execute(args: &BenchArgs) -> Result<BenchSummary, FixtureError> {
     for line in table.summary(&rows) {
         human.line(line);
     }
+    human.line(evm_use(args).legend().to_string());
     Ok(BenchSummary { rows, failures })
 }
