@@ -2,6 +2,8 @@
 //! so a `JitEvm` whose tables differ runs its frames in revm's interpreter, which honours
 //! them: the results are the interpreter's with the same tables.
 
+use revm::handler::EvmTr;
+use revm::inspector::{InspectorEvmTr, NoOpInspector};
 use revm::{
     ExecuteEvm, MainBuilder,
     bytecode::opcode,
@@ -16,6 +18,7 @@ use revm_jit_cli::{asm, fixture::Case};
 
 type Ctx = MainnetContext<CacheDB<EmptyDB>>;
 type Evm = MainnetEvm<Ctx>;
+type Instructions = revm::handler::instructions::EthInstructions<EthInterpreter, Ctx>;
 
 /// A custom ADD: multiplies instead.
 fn add_that_multiplies(context: InstructionContext<'_, Ctx, EthInterpreter>) -> InstructionExecResult {
@@ -125,6 +128,34 @@ fn tables_changed_between_transactions_are_seen() {
     evm.inner_mut().instruction.insert_instruction(opcode::ADD, Instruction::new(add_that_multiplies), 3);
     let second = evm.transact(case.tx()).expect("valid transaction");
     assert_eq!((output(&second), evm.frame_counts().native), (U256::from(42), 1));
+}
+
+/// A `JitEvm` kept across transactions checks its tables once, and again whenever it hands
+/// out its instructions mutably: a custom ADD put in through `EvmTr::all_mut`,
+/// `EvmTr::ctx_instructions` or `InspectorEvmTr::all_mut_inspector` after a native
+/// transaction is honoured by the next one, which runs interpreted.
+#[test]
+fn tables_changed_through_any_mutable_accessor_are_seen() {
+    type Jit = JitEvm<Ctx, NoOpInspector, Instructions, revm::handler::EthPrecompiles>;
+    let accessors: [(&str, fn(&mut Jit) -> &mut Instructions); 3] = [
+        ("all_mut", |evm| EvmTr::all_mut(evm).1),
+        ("ctx_instructions", |evm| EvmTr::ctx_instructions(evm).1),
+        ("all_mut_inspector", |evm| InspectorEvmTr::all_mut_inspector(evm).1),
+    ];
+    let case = case("");
+    let runtime = JitRuntime::new(JitConfig::eager());
+    for (name, instructions) in accessors {
+        let mut evm = JitEvm::new(case.context().build_mainnet_with_inspector(NoOpInspector), runtime.handle());
+        for round in 0..2 {
+            let mainnet = evm.transact(case.tx()).expect("valid transaction");
+            assert_eq!((output(&mainnet), evm.frame_counts().native), (U256::from(13), round + 1), "{name}");
+            // The context alone, as the handler reaches it: the tables stay mainnet's.
+            let _ = EvmTr::ctx(&mut evm);
+        }
+        instructions(&mut evm).insert_instruction(opcode::ADD, Instruction::new(add_that_multiplies), 3);
+        let custom = evm.transact(case.tx()).expect("valid transaction");
+        assert_eq!((output(&custom), evm.frame_counts().native), (U256::from(42), 2), "{name}");
+    }
 }
 
 /// Verdicts on tables are remembered per thread (a new `JitEvm` per block or transaction must

@@ -149,10 +149,28 @@ where
         self.inner.all_inspector()
     }
 
+    /// Hands out the instructions mutably, so the tables are checked again at the next frame.
     fn all_mut_inspector(
         &mut self,
     ) -> (&mut CTX, &mut INST, &mut P, &mut revm::context_interface::local::FrameStack<Self::Frame>, &mut INSP) {
+        self.tables = None;
         self.inner.all_mut_inspector()
+    }
+
+    // revm's inspector handler calls these on every frame; their default bodies go through
+    // `all_mut_inspector`, which would make every frame check the tables again. None of them
+    // hands out the instructions.
+
+    fn inspector(&mut self) -> &mut INSP {
+        self.inner.inspector()
+    }
+
+    fn ctx_inspector(&mut self) -> (&mut CTX, &mut INSP) {
+        self.inner.ctx_inspector()
+    }
+
+    fn ctx_inspector_frame(&mut self) -> (&mut CTX, &mut INSP, &mut Self::Frame) {
+        self.inner.ctx_inspector_frame()
     }
 
     fn inspect_frame_run(&mut self) -> Result<FrameInitOrResult<Self::Frame>, ContextDbError<CTX>> {

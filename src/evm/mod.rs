@@ -75,7 +75,8 @@ pub struct JitEvm<CTX, INSP, INST, P> {
     /// [`interpret_until_native`]).
     pending: Option<CodeKey>,
     /// Whether the instruction and gas tables are mainnet's for a spec, checked at the first
-    /// frame of each transaction (see [`JitEvm::tables_are_mainnet`]).
+    /// frame after this `JitEvm` was made or last handed out its instructions mutably (see
+    /// [`JitEvm::tables_are_mainnet`]).
     tables: Option<(SpecId, bool)>,
 }
 
@@ -334,10 +335,32 @@ where
         self.inner.all()
     }
 
+    /// Hands out the instructions mutably, so the tables are checked again at the next frame.
     fn all_mut(
         &mut self,
     ) -> (&mut CTX, &mut INST, &mut P, &mut revm::context_interface::local::FrameStack<Self::Frame>) {
+        self.tables = None;
         self.inner.all_mut()
+    }
+
+    // revm's handler reaches the context, precompiles and frames through these on every
+    // transaction; their default bodies go through `all_mut`, which would make every
+    // transaction check the tables again. None of them hands out the instructions.
+
+    fn ctx(&mut self) -> &mut CTX {
+        self.inner.ctx()
+    }
+
+    fn ctx_mut(&mut self) -> &mut CTX {
+        self.inner.ctx_mut()
+    }
+
+    fn ctx_precompiles(&mut self) -> (&mut CTX, &mut P) {
+        self.inner.ctx_precompiles()
+    }
+
+    fn frame_stack(&mut self) -> &mut revm::context_interface::local::FrameStack<Self::Frame> {
+        self.inner.frame_stack()
     }
 
     fn frame_init(
@@ -430,10 +453,11 @@ where
         self.inner.ctx.set_tx(tx);
     }
 
-    /// Forgets what the previous transaction looked up.
+    /// Forgets what the previous transaction looked up. The verdict on the tables stays: it
+    /// is dropped whenever the instructions are handed out mutably (see
+    /// [`JitEvm::tables_are_mainnet`]).
     fn forget_transaction(&mut self) {
         self.recent.clear();
-        self.tables = None;
     }
 
     /// The compiled code to run the top frame with, if native execution is on (and `allowed`)
@@ -470,9 +494,14 @@ where
     /// Whether the EVM's instruction and gas tables are mainnet's for `spec`, which is what
     /// compiled code implements (its static gas and inline opcodes are resolved at compile
     /// time). Frames of an EVM with custom entries (`EthInstructions::insert_instruction`,
-    /// `insert_gas`, ...) run in revm's interpreter, which honours them. Checked once per
-    /// transaction (and after [`JitEvm::inner_mut`]), not per frame: tables changed in the
-    /// middle of a transaction through `EvmTr::all_mut` are seen from the next transaction on.
+    /// `insert_gas`, ...) run in revm's interpreter, which honours them.
+    ///
+    /// Checked at the first frame of a `JitEvm`, then again only after the instructions were
+    /// handed out mutably: [`JitEvm::inner_mut`] (and `DerefMut`), `EvmTr::all_mut` (and
+    /// `ctx_instructions`), `InspectorEvmTr::all_mut_inspector` (and
+    /// `ctx_inspector_frame_instructions`) each drop the verdict. Tables can change only
+    /// through one of those, so a `JitEvm` kept for a block pays the check once, not per
+    /// transaction; a change made mid-transaction is seen from the next frame on.
     fn tables_are_mainnet(&mut self, spec: SpecId) -> bool {
         if let Some((checked, mainnet)) = self.tables
             && checked == spec
