@@ -137,7 +137,8 @@ fn tables_changed_between_transactions_are_seen() {
 #[test]
 fn tables_changed_through_any_mutable_accessor_are_seen() {
     type Jit = JitEvm<Ctx, NoOpInspector, Instructions, revm::handler::EthPrecompiles>;
-    let accessors: [(&str, fn(&mut Jit) -> &mut Instructions); 3] = [
+    type Accessor = fn(&mut Jit) -> &mut Instructions;
+    let accessors: [(&str, Accessor); 3] = [
         ("all_mut", |evm| EvmTr::all_mut(evm).1),
         ("ctx_instructions", |evm| EvmTr::ctx_instructions(evm).1),
         ("all_mut_inspector", |evm| InspectorEvmTr::all_mut_inspector(evm).1),
