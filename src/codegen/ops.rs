@@ -1,6 +1,6 @@
 //! Opcode-specific code generation.
 
-use super::{CodegenError, Emitter};
+use super::{AliasClass, CodegenError, Emitter};
 use crate::abi::{ExitStatus, builtin, field};
 use crate::analysis::Instruction;
 use inkwell::{
@@ -21,7 +21,28 @@ struct Window<'ctx> {
     fallback: BasicBlock<'ctx>,
 }
 
+/// A stack operand as the emitter held it before the flush that precedes a memory access:
+/// what the flush stored, known without reading it back from the stack.
+#[derive(Clone, Copy)]
+enum HeldWord<'ctx> {
+    /// Memory mode's `i256` value.
+    Wide(IntValue<'ctx>),
+    /// Limb code's four limbs.
+    Limbs(super::limbs::Limbs<'ctx>),
+}
+
 impl<'ctx> Emitter<'_, 'ctx> {
+    /// The stack item `depth` below the top, if the current section holds it in its cache
+    /// (see `word_cache` and `limb_cache`). Read before a flush empties the cache.
+    fn held_word(&self, depth: i64) -> Option<HeldWord<'ctx>> {
+        let position = self.offset - 1 - depth;
+        if self.limbs {
+            self.limb_cache.get(&position).map(|&(limbs, _)| HeldWord::Limbs(limbs))
+        } else {
+            self.word_cache.get(&position).map(|&(value, _)| HeldWord::Wide(value))
+        }
+    }
+
     /// Opcodes computed inline.
     pub(super) fn emit_inline(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         match ins.opcode {
@@ -98,7 +119,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             self.reload_ctx()?;
         }
         let address = self.ctx_field(index, "frame_constant")?;
-        let value = self.builder.build_load(self.word, address, "frame_constant")?;
+        let value = self.load_tagged(self.word, address, AliasClass::Context, "frame_constant")?;
         value.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
         self.push(value.into_int_value())
     }
@@ -364,17 +385,21 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// contract has hundreds of these sites.
     pub(super) fn emit_memory(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         debug_assert!(!self.reg, "memory instructions are not eligible for register mode");
+        let (held_offset, held_value) = (self.held_word(0), self.held_word(1));
         // The fallback reads the operands from the interpreter's stack.
         self.flush_len()?;
         let size: u64 = if ins.opcode == op::MSTORE8 { 1 } else { 32 };
         let Window { offset_slot, address, done, fallback } =
-            self.branch_on_window(ins, field::MEMORY, field::MEMORY_LEN, size, "expand")?;
+            self.branch_on_window(ins, held_offset, field::MEMORY, field::MEMORY_LEN, size, "expand")?;
         match ins.opcode {
             op::MLOAD => self.copy_swapped_limbs(address, offset_slot, true)?,
-            op::MSTORE => {
-                let value_slot = self.slot(1)?;
-                self.copy_swapped_limbs(value_slot, address, false)?;
-            }
+            op::MSTORE => match held_value {
+                Some(HeldWord::Wide(value)) => self.store_swapped_word(value, address)?,
+                _ => {
+                    let value_slot = self.slot(1)?;
+                    self.copy_swapped_limbs(value_slot, address, false)?;
+                }
+            },
             _ => {
                 let value_slot = self.slot(1)?;
                 // The least significant byte of a little-endian word is its first.
@@ -402,16 +427,25 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// builder in the direct block, where the returned address is `base + offset`; the caller
     /// fills that block and the fallback (named `pc<pc>_<fallback_name>`), and both join at
     /// `done`.
+    ///
+    /// `held` is the offset as the section held it before the flush, if it did: its limbs, or
+    /// a constant `i256`, are checked without reading the stack back, and a constant offset's
+    /// checks fold to one comparison with the length (`mload(0x40)`, `mstore(0, key)`).
     fn branch_on_window(
         &mut self,
         ins: &Instruction,
+        held: Option<HeldWord<'ctx>>,
         base_field: u64,
         len_field: u64,
         size: u64,
         fallback_name: &str,
     ) -> Result<Window<'ctx>, CodegenError> {
         let offset_slot = self.slot(0)?;
-        let (offset, fits) = self.small_offset(offset_slot)?;
+        let (offset, fits) = match held {
+            Some(HeldWord::Limbs(limbs)) => self.small_offset_of_limbs(limbs)?,
+            Some(HeldWord::Wide(value)) if value.is_const() => self.small_offset_of_constant(value)?,
+            _ => self.small_offset(offset_slot)?,
+        };
         let len = self.load_ctx_i64(len_field, "window_len")?;
         let b = &self.builder;
         let end = b.build_int_add(offset, self.i64.const_int(size, false), "end")?;
@@ -438,13 +472,13 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let mut high = None;
         for limb in 1..4 {
             let word = self.limb(slot, limb)?;
-            let word = b.build_load(self.i64, word, "offset_limb")?.into_int_value();
+            let word = self.load_tagged(self.i64, word, AliasClass::Stack, "offset_limb")?.into_int_value();
             high = Some(match high {
                 None => word,
                 Some(acc) => b.build_or(acc, word, "offset_high")?,
             });
         }
-        let low = b.build_load(self.i64, slot, "offset")?.into_int_value();
+        let low = self.load_tagged(self.i64, slot, AliasClass::Stack, "offset")?.into_int_value();
         let upper = b.build_or(
             high.expect("three limbs"),
             b.build_right_shift(low, self.i64.const_int(32, false), false, "low_high")?,
@@ -452,6 +486,54 @@ impl<'ctx> Emitter<'_, 'ctx> {
         )?;
         let fits = b.build_int_compare(IntPredicate::EQ, upper, self.i64.const_zero(), "small")?;
         Ok((low, fits))
+    }
+
+    /// [`Emitter::small_offset`] of a word held as limbs.
+    fn small_offset_of_limbs(
+        &self,
+        limbs: super::limbs::Limbs<'ctx>,
+    ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+        let b = &self.builder;
+        let high = b.build_or(b.build_or(limbs[1], limbs[2], "offset_high")?, limbs[3], "offset_high")?;
+        let low_high = b.build_right_shift(limbs[0], self.i64.const_int(32, false), false, "low_high")?;
+        let upper = b.build_or(high, low_high, "upper")?;
+        let fits = b.build_int_compare(IntPredicate::EQ, upper, self.i64.const_zero(), "small")?;
+        Ok((limbs[0], fits))
+    }
+
+    /// [`Emitter::small_offset`] of a constant `i256`: the builder folds both results to
+    /// constants.
+    fn small_offset_of_constant(
+        &self,
+        value: IntValue<'ctx>,
+    ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+        let b = &self.builder;
+        let upper = b.build_right_shift(value, self.word.const_int(32, false), false, "upper")?;
+        let fits = b.build_int_compare(IntPredicate::EQ, upper, self.word.const_zero(), "small")?;
+        Ok((b.build_int_truncate(value, self.i64, "offset")?, fits))
+    }
+
+    /// MSTORE's direct path for a value the section held: its limbs, byte-swapped, stored as
+    /// 32 big-endian bytes at `dst` (memory), without reading the value back from the stack.
+    fn store_swapped_word(&self, value: IntValue<'ctx>, dst: PointerValue<'ctx>) -> Result<(), CodegenError> {
+        let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
+        let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
+        let i8 = self.context.i8_type();
+        for limb in 0..4u64 {
+            let shifted =
+                self.builder.build_right_shift(value, self.word.const_int(64 * limb, false), false, "limb")?;
+            let limb_value = self.builder.build_int_truncate(shifted, self.i64, "limb")?;
+            let swapped = self
+                .builder
+                .build_call(bswap, &[limb_value.into()], "swapped")?
+                .try_as_basic_value()
+                .basic()
+                .expect("bswap returns a value");
+            // SAFETY: (in the generated IR) within the 32 bytes checked to lie in memory.
+            let to = unsafe { self.builder.build_gep(i8, dst, &[self.i64.const_int(24 - 8 * limb, false)], "mem")? };
+            self.store_tagged(to, swapped, AliasClass::Memory)?.set_alignment(1).expect("valid alignment");
+        }
+        Ok(())
     }
 
     /// The address of 64-bit limb `index` (0 = least significant) of the stack word at `slot`.
@@ -492,7 +574,12 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 // SAFETY: as above.
                 (self.limb(src, limb)?, unsafe { self.builder.build_gep(i8, dst, &[memory_byte], "mem")? })
             };
-            let value = self.builder.build_load(self.i64, from, "limb")?;
+            let (from_class, to_class) = if from_memory {
+                (AliasClass::Memory, AliasClass::Stack)
+            } else {
+                (AliasClass::Stack, AliasClass::Memory)
+            };
+            let value = self.load_tagged(self.i64, from, from_class, "limb")?;
             value.as_instruction_value().expect("load").set_alignment(src_align).expect("valid alignment");
             let swapped = self
                 .builder
@@ -500,7 +587,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 .try_as_basic_value()
                 .basic()
                 .expect("bswap returns a value");
-            self.builder.build_store(to, swapped)?.set_alignment(dst_align).expect("valid alignment");
+            self.store_tagged(to, swapped, to_class)?.set_alignment(dst_align).expect("valid alignment");
         }
         Ok(())
     }
@@ -521,9 +608,10 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// so the section goes on.
     pub(super) fn emit_calldataload(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         debug_assert!(!self.reg, "CALLDATALOAD is not eligible for register mode");
+        let held_offset = self.held_word(0);
         self.flush_len()?;
         let Window { offset_slot, address, done, fallback } =
-            self.branch_on_window(ins, field::CALLDATA, field::CALLDATA_LEN, 32, "padded")?;
+            self.branch_on_window(ins, held_offset, field::CALLDATA, field::CALLDATA_LEN, 32, "padded")?;
         self.copy_swapped_limbs(address, offset_slot, true)?;
         self.builder.build_unconditional_branch(done)?;
 
