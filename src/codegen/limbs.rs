@@ -15,7 +15,7 @@
 //! between never reach memory. This does in the emitter what LLVM's store forwarding and
 //! dead-store passes would, so limb code needs no IR pipeline at all.
 
-use super::{AliasClass, CodegenError, Emitter};
+use super::{CodegenError, Emitter};
 use crate::abi::{builtin, field};
 use crate::analysis::{Instruction, Operation};
 use inkwell::{
@@ -74,8 +74,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 let mut limbs = [zero; 4];
                 for (i, limb) in limbs.iter_mut().enumerate() {
                     let address = self.limb(word, i as u64)?;
-                    *limb =
-                        self.load_tagged(self.i64, address, AliasClass::Context, "frame_constant")?.into_int_value();
+                    *limb = self.builder.build_load(self.i64, address, "frame_constant")?.into_int_value();
                 }
                 self.offset += 1;
                 self.store_limbs(0, limbs)
@@ -290,7 +289,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let mut limbs = [self.i64.const_zero(); 4];
         for (i, limb) in limbs.iter_mut().enumerate() {
             let address = self.limb_address(position, i as i64)?;
-            *limb = self.load_tagged(self.i64, address, AliasClass::Stack, "limb")?.into_int_value();
+            *limb = self.builder.build_load(self.i64, address, "limb")?.into_int_value();
         }
         self.limb_cache.insert(position, (limbs, false));
         Ok(limbs)
@@ -308,7 +307,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         for (position, limbs) in super::take_live_changes(&mut self.limb_cache, self.offset) {
             for (i, limb) in limbs.into_iter().enumerate() {
                 let address = self.limb_address(position, i as i64)?;
-                self.store_tagged(address, limb, AliasClass::Stack)?;
+                self.builder.build_store(address, limb)?;
             }
         }
         Ok(())

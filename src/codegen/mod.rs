@@ -35,8 +35,8 @@ use inkwell::{
     builder::{Builder, BuilderError},
     context::Context,
     module::{Linkage, Module},
-    types::{BasicType, FunctionType, IntType},
-    values::{BasicValue, BasicValueEnum, FunctionValue, InstructionValue, IntValue, MetadataValue, PointerValue},
+    types::{FunctionType, IntType},
+    values::{BasicValue, FunctionValue, IntValue, PointerValue},
 };
 use revm::bytecode::opcode as op;
 use revm::interpreter::interpreter::STACK_LIMIT;
@@ -229,49 +229,6 @@ struct Emitter<'a, 'ctx> {
     /// Memory mode: the same for `i256` items. Written at every flush of the length, which
     /// comes before every call, check, branch and exit.
     word_cache: HashMap<i64, (IntValue<'ctx>, bool)>,
-    /// Type-based alias classes of the loads and stores (see [`AliasClass`]).
-    tbaa: Tbaa<'ctx>,
-}
-
-/// The disjoint memories native code reads and writes, told to LLVM as type-based alias
-/// analysis (TBAA) classes: an access of one class never aliases an access of another.
-///
-/// Without them LLVM must assume that a store of the stack length into the context may
-/// change a stack word, so a word stored at a flush and read back by the next MLOAD or
-/// MSTORE (its offset, say) was reloaded from memory, and the offset's bounds check could
-/// not be folded even for a constant. The classes are disjoint by construction (see
-/// `crate::abi`): the context is a value on the runtime's stack, the operand stack is the
-/// interpreter's 1024-word buffer, and memory and calldata are byte buffers of their own.
-/// Accesses left untagged (allocas, the builtin table) may alias anything, as before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AliasClass {
-    /// A field of the `EvmContext` native code is called with.
-    Context,
-    /// A word (or limb of one) of the interpreter's operand stack.
-    Stack,
-    /// Bytes of the frame's memory or calldata.
-    Memory,
-}
-
-/// The TBAA metadata of each [`AliasClass`], and LLVM's metadata kind for it.
-#[derive(Clone, Copy)]
-struct Tbaa<'ctx> {
-    kind: u32,
-    tags: [MetadataValue<'ctx>; 3],
-}
-
-impl<'ctx> Tbaa<'ctx> {
-    /// One root and one scalar type per class, each with its access tag
-    /// (`!{type, type, 0}`), as LLVM's TBAA format has them.
-    fn new(context: &'ctx Context) -> Self {
-        let root = context.metadata_node(&[context.metadata_string("revm-jit native code").into()]);
-        let zero = context.i64_type().const_zero();
-        let tag = |name: &str| {
-            let scalar = context.metadata_node(&[context.metadata_string(name).into(), root.into()]);
-            context.metadata_node(&[scalar.into(), scalar.into(), zero.into()])
-        };
-        Self { kind: context.get_kind_id("tbaa"), tags: [tag("context field"), tag("stack word"), tag("memory byte")] }
-    }
 }
 
 /// `nounwind`: no unwinding ever passes through native code (every builtin contains the
@@ -355,7 +312,6 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             limbs: words == Words::Limbs,
             limb_cache: HashMap::new(),
             word_cache: HashMap::new(),
-            tbaa: Tbaa::new(context),
         };
         Ok(emitter)
     }
@@ -554,7 +510,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             // SAFETY: (in the generated IR) `p` is below the stack length, within the 1024-slot buffer.
             let dst =
                 unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
-            self.store_tagged(dst, v, AliasClass::Stack)?.set_alignment(8).expect("valid alignment");
+            self.builder.build_store(dst, v)?.set_alignment(8).expect("valid alignment");
         }
         let gas = self.builder.build_load(self.i64, self.gas_slot, "gas")?.into_int_value();
         self.store_ctx(field::GAS, gas)?;
@@ -571,7 +527,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             // SAFETY: (in the generated IR) the stack holds `height` items here (the block's static height).
             let src =
                 unsafe { self.builder.build_gep(self.word, base, &[self.i64.const_int(p as u64, false)], "slot")? };
-            let v = self.load_tagged(self.word, src, AliasClass::Stack, "fill")?;
+            let v = self.builder.build_load(self.word, src, "fill")?;
             v.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
             self.builder.build_store(self.reg_slots[p as usize], v)?;
         }
@@ -978,51 +934,20 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
         Ok(unsafe { self.builder.build_gep(self.i64, self.ctx_ptr, &[self.i64.const_int(index, false)], name)? })
     }
 
-    /// Marks a load or store as an access of `class` (see [`AliasClass`]).
-    fn tag(&self, access: InstructionValue<'ctx>, class: AliasClass) {
-        let tag = self.tbaa.tags[class as usize];
-        access.set_metadata(tag, self.tbaa.kind).expect("a TBAA tag is a metadata node");
-    }
-
-    /// Loads a value of type `ty` from `address`, an access of `class`.
-    fn load_tagged(
-        &self,
-        ty: impl BasicType<'ctx>,
-        address: PointerValue<'ctx>,
-        class: AliasClass,
-        name: &str,
-    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
-        let value = self.builder.build_load(ty, address, name)?;
-        self.tag(value.as_instruction_value().expect("a load is an instruction"), class);
-        Ok(value)
-    }
-
-    /// Stores `value` at `address`, an access of `class`; returns the store (for its alignment).
-    fn store_tagged(
-        &self,
-        address: PointerValue<'ctx>,
-        value: impl BasicValue<'ctx>,
-        class: AliasClass,
-    ) -> Result<InstructionValue<'ctx>, CodegenError> {
-        let store = self.builder.build_store(address, value)?;
-        self.tag(store, class);
-        Ok(store)
-    }
-
     fn load_ctx_i64(&self, index: u64, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
         let p = self.ctx_field(index, name)?;
-        Ok(self.load_tagged(self.i64, p, AliasClass::Context, name)?.into_int_value())
+        Ok(self.builder.build_load(self.i64, p, name)?.into_int_value())
     }
 
     fn load_ctx_ptr(&self, index: u64, name: &str) -> Result<PointerValue<'ctx>, CodegenError> {
         let p = self.ctx_field(index, name)?;
         let ptr = self.context.ptr_type(AddressSpace::default());
-        Ok(self.load_tagged(ptr, p, AliasClass::Context, name)?.into_pointer_value())
+        Ok(self.builder.build_load(ptr, p, name)?.into_pointer_value())
     }
 
     fn store_ctx(&self, index: u64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
         let p = self.ctx_field(index, "field")?;
-        self.store_tagged(p, value, AliasClass::Context)?;
+        self.builder.build_store(p, value)?;
         Ok(())
     }
 
@@ -1051,7 +976,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             return Ok(value);
         }
         let p = self.slot(depth)?;
-        let v = self.load_tagged(self.word, p, AliasClass::Stack, "v")?;
+        let v = self.builder.build_load(self.word, p, "v")?;
         v.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
         let value = v.into_int_value();
         self.word_cache.insert(position, (value, false));
@@ -1073,7 +998,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
     /// bypassing the cache (for a value that only one path of a diamond computes).
     fn store_to_stack(&self, depth: i64, value: IntValue<'ctx>) -> Result<(), CodegenError> {
         let p = self.slot(depth)?;
-        self.store_tagged(p, value, AliasClass::Stack)?.set_alignment(8).expect("valid alignment");
+        self.builder.build_store(p, value)?.set_alignment(8).expect("valid alignment");
         Ok(())
     }
 
@@ -1085,7 +1010,7 @@ impl<'a, 'ctx> Emitter<'a, 'ctx> {
             let index = self.i64.const_int(position as u64, true);
             // SAFETY: as in `slot`: an item below the current top, inside the stack buffer.
             let p = unsafe { self.builder.build_gep(self.word, self.block_sp, &[index], "slot")? };
-            self.store_tagged(p, value, AliasClass::Stack)?.set_alignment(8).expect("valid alignment");
+            self.builder.build_store(p, value)?.set_alignment(8).expect("valid alignment");
         }
         Ok(())
     }

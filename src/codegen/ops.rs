@@ -1,6 +1,6 @@
 //! Opcode-specific code generation.
 
-use super::{AliasClass, CodegenError, Emitter};
+use super::{CodegenError, Emitter};
 use crate::abi::{ExitStatus, builtin, field};
 use crate::analysis::Instruction;
 use inkwell::{
@@ -119,7 +119,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             self.reload_ctx()?;
         }
         let address = self.ctx_field(index, "frame_constant")?;
-        let value = self.load_tagged(self.word, address, AliasClass::Context, "frame_constant")?;
+        let value = self.builder.build_load(self.word, address, "frame_constant")?;
         value.as_instruction_value().expect("load").set_alignment(8).expect("valid alignment");
         self.push(value.into_int_value())
     }
@@ -394,7 +394,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         match ins.opcode {
             op::MLOAD => self.copy_swapped_limbs(address, offset_slot, true)?,
             op::MSTORE => match held_value {
-                Some(HeldWord::Wide(value)) => self.store_swapped_word(value, address)?,
+                Some(HeldWord::Wide(value)) if value.is_const() => self.store_swapped_word(value, address)?,
                 _ => {
                     let value_slot = self.slot(1)?;
                     self.copy_swapped_limbs(value_slot, address, false)?;
@@ -472,13 +472,13 @@ impl<'ctx> Emitter<'_, 'ctx> {
         let mut high = None;
         for limb in 1..4 {
             let word = self.limb(slot, limb)?;
-            let word = self.load_tagged(self.i64, word, AliasClass::Stack, "offset_limb")?.into_int_value();
+            let word = b.build_load(self.i64, word, "offset_limb")?.into_int_value();
             high = Some(match high {
                 None => word,
                 Some(acc) => b.build_or(acc, word, "offset_high")?,
             });
         }
-        let low = self.load_tagged(self.i64, slot, AliasClass::Stack, "offset")?.into_int_value();
+        let low = b.build_load(self.i64, slot, "offset")?.into_int_value();
         let upper = b.build_or(
             high.expect("three limbs"),
             b.build_right_shift(low, self.i64.const_int(32, false), false, "low_high")?,
@@ -513,8 +513,11 @@ impl<'ctx> Emitter<'_, 'ctx> {
         Ok((b.build_int_truncate(value, self.i64, "offset")?, fits))
     }
 
-    /// MSTORE's direct path for a value the section held: its limbs, byte-swapped, stored as
-    /// 32 big-endian bytes at `dst` (memory), without reading the value back from the stack.
+    /// MSTORE's direct path for a constant value the section held (`mstore(0x40, 0x80)`): its
+    /// limbs, byte-swapped (folded by the builder), stored as 32 big-endian bytes at `dst`
+    /// (memory), without reading the value back from the stack. A computed value is read
+    /// back from the stack instead: keeping its `i256` live across the bounds check measured
+    /// no better on snailtracer and costs instruction selection more.
     fn store_swapped_word(&self, value: IntValue<'ctx>, dst: PointerValue<'ctx>) -> Result<(), CodegenError> {
         let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
         let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
@@ -531,7 +534,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 .expect("bswap returns a value");
             // SAFETY: (in the generated IR) within the 32 bytes checked to lie in memory.
             let to = unsafe { self.builder.build_gep(i8, dst, &[self.i64.const_int(24 - 8 * limb, false)], "mem")? };
-            self.store_tagged(to, swapped, AliasClass::Memory)?.set_alignment(1).expect("valid alignment");
+            self.builder.build_store(to, swapped)?.set_alignment(1).expect("valid alignment");
         }
         Ok(())
     }
@@ -574,12 +577,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 // SAFETY: as above.
                 (self.limb(src, limb)?, unsafe { self.builder.build_gep(i8, dst, &[memory_byte], "mem")? })
             };
-            let (from_class, to_class) = if from_memory {
-                (AliasClass::Memory, AliasClass::Stack)
-            } else {
-                (AliasClass::Stack, AliasClass::Memory)
-            };
-            let value = self.load_tagged(self.i64, from, from_class, "limb")?;
+            let value = self.builder.build_load(self.i64, from, "limb")?;
             value.as_instruction_value().expect("load").set_alignment(src_align).expect("valid alignment");
             let swapped = self
                 .builder
@@ -587,7 +585,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
                 .try_as_basic_value()
                 .basic()
                 .expect("bswap returns a value");
-            self.store_tagged(to, swapped, to_class)?.set_alignment(dst_align).expect("valid alignment");
+            self.builder.build_store(to, swapped)?.set_alignment(dst_align).expect("valid alignment");
         }
         Ok(())
     }
