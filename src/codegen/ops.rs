@@ -7,7 +7,7 @@ use inkwell::{
     IntPredicate,
     basic_block::BasicBlock,
     intrinsics::Intrinsic,
-    values::{BasicValue, IntValue, PointerValue},
+    values::{BasicValue, BasicValueEnum, IntValue, PointerValue},
 };
 use revm::bytecode::opcode as op;
 use revm::primitives::U256;
@@ -519,19 +519,12 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// back from the stack instead: keeping its `i256` live across the bounds check measured
     /// no better on snailtracer and costs instruction selection more.
     fn store_swapped_word(&self, value: IntValue<'ctx>, dst: PointerValue<'ctx>) -> Result<(), CodegenError> {
-        let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
-        let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
         let i8 = self.context.i8_type();
         for limb in 0..4u64 {
             let shifted =
                 self.builder.build_right_shift(value, self.word.const_int(64 * limb, false), false, "limb")?;
             let limb_value = self.builder.build_int_truncate(shifted, self.i64, "limb")?;
-            let swapped = self
-                .builder
-                .build_call(bswap, &[limb_value.into()], "swapped")?
-                .try_as_basic_value()
-                .basic()
-                .expect("bswap returns a value");
+            let swapped = self.byte_swapped(limb_value.into())?;
             // SAFETY: (in the generated IR) within the 32 bytes checked to lie in memory.
             let to = unsafe { self.builder.build_gep(i8, dst, &[self.i64.const_int(24 - 8 * limb, false)], "mem")? };
             self.builder.build_store(to, swapped)?.set_alignment(1).expect("valid alignment");
@@ -565,8 +558,6 @@ impl<'ctx> Emitter<'_, 'ctx> {
             return Ok(());
         }
         let (src_align, dst_align) = if from_memory { (1, 8) } else { (8, 1) };
-        let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
-        let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
         let i8 = self.context.i8_type();
         for limb in 0..4u64 {
             let memory_byte = self.i64.const_int(24 - 8 * limb, false);
@@ -579,15 +570,23 @@ impl<'ctx> Emitter<'_, 'ctx> {
             };
             let value = self.builder.build_load(self.i64, from, "limb")?;
             value.as_instruction_value().expect("load").set_alignment(src_align).expect("valid alignment");
-            let swapped = self
-                .builder
-                .build_call(bswap, &[value.into()], "swapped")?
-                .try_as_basic_value()
-                .basic()
-                .expect("bswap returns a value");
+            let swapped = self.byte_swapped(value)?;
             self.builder.build_store(to, swapped)?.set_alignment(dst_align).expect("valid alignment");
         }
         Ok(())
+    }
+
+    /// `llvm.bswap.i64` of `value` (an `i64`): a limb between little-endian stack order and
+    /// big-endian memory order.
+    fn byte_swapped(&self, value: BasicValueEnum<'ctx>) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        let bswap = Intrinsic::find("llvm.bswap").expect("llvm.bswap exists");
+        let bswap = bswap.get_declaration(self.module, &[self.i64.into()]).expect("bswap.i64");
+        Ok(self
+            .builder
+            .build_call(bswap, &[value.into()], "swapped")?
+            .try_as_basic_value()
+            .basic()
+            .expect("bswap returns a value"))
     }
 
     /// After a direct path and a builtin path meet again: reload the context and stack
