@@ -363,6 +363,9 @@ where
         self.inner.frame_stack()
     }
 
+    // Forwarders the handler calls for every frame: inlined, they cost a disabled `JitEvm`
+    // about 30 instructions less per frame (callgrind, the embedded `call` program).
+    #[inline]
     fn frame_init(
         &mut self,
         frame_input: <Self::Frame as FrameTr>::FrameInit,
@@ -406,6 +409,7 @@ where
         })
     }
 
+    #[inline]
     fn frame_return_result(
         &mut self,
         result: <Self::Frame as FrameTr>::FrameResult,
