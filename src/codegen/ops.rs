@@ -468,24 +468,13 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// Reads the stack word at `slot` as an offset: its low limb, and whether the word fits in
     /// 32 bits (so `offset + 32` cannot wrap and revm would not fail converting it).
     fn small_offset(&self, slot: PointerValue<'ctx>) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
-        let b = &self.builder;
-        let mut high = None;
-        for limb in 1..4 {
-            let word = self.limb(slot, limb)?;
-            let word = b.build_load(self.i64, word, "offset_limb")?.into_int_value();
-            high = Some(match high {
-                None => word,
-                Some(acc) => b.build_or(acc, word, "offset_high")?,
-            });
+        let mut limbs = [self.i64.const_zero(); 4];
+        for (index, limb) in limbs.iter_mut().enumerate() {
+            let address = self.limb(slot, index as u64)?;
+            let name = if index == 0 { "offset" } else { "offset_limb" };
+            *limb = self.builder.build_load(self.i64, address, name)?.into_int_value();
         }
-        let low = b.build_load(self.i64, slot, "offset")?.into_int_value();
-        let upper = b.build_or(
-            high.expect("three limbs"),
-            b.build_right_shift(low, self.i64.const_int(32, false), false, "low_high")?,
-            "upper",
-        )?;
-        let fits = b.build_int_compare(IntPredicate::EQ, upper, self.i64.const_zero(), "small")?;
-        Ok((low, fits))
+        self.small_offset_of_limbs(limbs)
     }
 
     /// [`Emitter::small_offset`] of a word held as limbs.

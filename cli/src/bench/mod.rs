@@ -250,15 +250,23 @@ impl Row {
     }
 }
 
-/// Runs `case` once in `executor`, without committing, and extracts its outcome.
-fn run_once(case: &Case, executor: &mut Executor) -> Result<(Outcome, Duration), BenchError> {
+/// Runs `case` once in `executor` on a fresh EVM, without committing; times only the
+/// transaction (the context is built before the clock starts).
+fn run_fresh(case: &Case, executor: &mut Executor) -> (Result<ResultAndState, EVMError<Infallible>>, u64) {
     let ctx = case.context();
     let tx = case.tx();
     let start = Instant::now();
     let result = executor.transact(ctx, tx);
-    let elapsed = start.elapsed();
-    let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode: executor.mode(), source })?;
-    Ok((Outcome::new(&result), elapsed))
+    (result, start.elapsed().as_nanos() as u64)
+}
+
+/// A run's result, or the error that names its case and mode.
+fn evm_result(
+    case: &Case,
+    mode: Mode,
+    result: Result<ResultAndState, EVMError<Infallible>>,
+) -> Result<ResultAndState, BenchError> {
+    result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode, source })
 }
 
 /// One mode's executor and what it has measured so far.
@@ -278,7 +286,8 @@ impl Lane {
         let mut executor = Executor::with_options(mode, config.store.as_deref(), config.opt_level)
             .map_err(|source| BenchError::Store { name: case.name.clone(), mode, source })?;
         let (compile_before, tier_up_before) = (executor.compile_ns(), executor.tier_up_ns());
-        let (first, _) = run_once(case, &mut executor)?;
+        let (result, _) = run_fresh(case, &mut executor);
+        let first = Outcome::new(&evm_result(case, mode, result)?);
         let compile_ns = executor.compile_ns().saturating_sub(compile_before);
         let tier_up_ns = executor.tier_up_ns().saturating_sub(tier_up_before);
         let reused = config.reuse_evm.then(|| executor.reusable_evm(case.context()));
@@ -289,28 +298,20 @@ impl Lane {
     /// One run, untimed, checked against the first.
     fn warmup_run(&mut self, case: &Case, run: usize) -> Result<(), BenchError> {
         let (result, _) = self.transact(case);
-        let result =
-            result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode: self.executor.mode(), source })?;
+        let result = evm_result(case, self.executor.mode(), result)?;
         self.check(case, run, &Outcome::new(&result))
     }
 
     /// Runs the case's transaction once, on the kept EVM if there is one, and times only
     /// that: a fresh context is built before the clock starts.
     fn transact(&mut self, case: &Case) -> (Result<ResultAndState, EVMError<Infallible>>, u64) {
+        let Some(evm) = &mut self.reused else {
+            return run_fresh(case, &mut self.executor);
+        };
         let tx = case.tx();
-        match &mut self.reused {
-            Some(evm) => {
-                let t0 = Instant::now();
-                let result = self.executor.transact_reused(evm, tx);
-                (result, t0.elapsed().as_nanos() as u64)
-            }
-            None => {
-                let ctx = case.context();
-                let t0 = Instant::now();
-                let result = self.executor.transact(ctx, tx);
-                (result, t0.elapsed().as_nanos() as u64)
-            }
-        }
+        let t0 = Instant::now();
+        let result = self.executor.transact_reused(evm, tx);
+        (result, t0.elapsed().as_nanos() as u64)
     }
 
     /// Fails unless `outcome` (of 1-based run `run`) matches the first run's.
@@ -327,7 +328,7 @@ impl Lane {
     fn timed_run(&mut self, case: &Case, run: usize) -> Result<(), BenchError> {
         let mode = self.executor.mode();
         let (result, ns) = self.transact(case);
-        let result = result.map_err(|source| BenchError::Evm { name: case.name.clone(), mode, source })?;
+        let result = evm_result(case, mode, result)?;
         // Status and gas are cheap to compare on every run; the full outcome was
         // compared during warm-up.
         if result.result.tx_gas_used() != self.first.gas_used
