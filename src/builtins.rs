@@ -6,7 +6,8 @@
 //! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
 //! gas: it *is* the interpreter's code, run on the same state.
 
-use crate::abi::{ArithFn, Builtins, EvmContext, RevmInstructionFn, WordCopyFn};
+use crate::abi::{ArithFn, Builtins, EvmContext, GrowMemoryFn, RevmInstructionFn, WordCopyFn};
+use revm::bytecode::opcode;
 use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
 use revm::interpreter::{
@@ -24,11 +25,12 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
 };
 
-/// A builtin table: the given way of running opcodes through revm, and the arithmetic
-/// builtins, which are the same for every table.
-const fn with_revm_instruction(revm_instruction: RevmInstructionFn) -> Builtins {
+/// A builtin table: the given way of running opcodes through revm and of growing memory, and
+/// the arithmetic builtins, which are the same for every table.
+const fn with_revm_instruction(revm_instruction: RevmInstructionFn, grow_memory: GrowMemoryFn) -> Builtins {
     Builtins {
         revm_instruction,
+        grow_memory,
         div: div as ArithFn,
         sdiv: sdiv as ArithFn,
         rem: rem as ArithFn,
@@ -57,7 +59,7 @@ pub fn table<H: Host>() -> &'static Builtins {
         const TABLE: Builtins;
     }
     impl<H: Host> HasTable for H {
-        const TABLE: Builtins = with_revm_instruction(revm_instruction::<H>);
+        const TABLE: Builtins = with_revm_instruction(revm_instruction::<H>, grow_memory::<H>);
     }
     &<H as HasTable>::TABLE
 }
@@ -76,7 +78,8 @@ where
         H: Host + ContextTr<Journal: JournalExt>,
         I: Inspector<H, EthInterpreter>,
     {
-        const TABLE: Builtins = with_revm_instruction(revm_instruction_inspected::<H, I>);
+        // Growing memory reports nothing to an inspector: the plain builtin serves.
+        const TABLE: Builtins = with_revm_instruction(revm_instruction_inspected::<H, I>, grow_memory::<H>);
     }
     &Inspected::<H, I>::TABLE
 }
@@ -165,6 +168,62 @@ unsafe fn run_revm_instruction<H: Host>(ctx: *mut EvmContext, opcode: u32, pc: u
             1
         }
     }
+}
+
+/// Grows the frame's memory for the access of `opcode` at `offset`; see
+/// [`crate::abi::GrowMemoryFn`]. It runs the part of revm's MLOAD, MSTORE and MSTORE8 that
+/// grows memory ([`Interpreter::resize_memory`], with the host's gas parameters), so the gas
+/// charged, the memory limit and the halt on failure are revm's own; native code then makes
+/// the access.
+///
+/// # Safety
+/// As for [`revm_instruction`].
+pub unsafe extern "C" fn grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32 {
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    contain_panic(|| unsafe { run_grow_memory::<H>(ctx, offset, opcode, pc) })
+}
+
+/// The body of [`grow_memory`], whose contract it has.
+unsafe fn run_grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32 {
+    // SAFETY: as in `run_revm_instruction`: the runtime's context, whose pointers are live,
+    // unaliased during the native call, and of the types this function is instantiated for.
+    let (ctx, interpreter, host) = unsafe {
+        let ctx = &mut *ctx;
+        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
+        let host = &mut *ctx.host.cast::<H>();
+        (ctx, interpreter, host)
+    };
+    sync_into_interpreter(ctx, interpreter);
+    let size = if opcode == u32::from(opcode::MSTORE8) { 1 } else { 32 };
+    // Native code passes offsets below 2^32, which fit a usize on every 64-bit target.
+    match interpreter.resize_memory(host.gas_params(), offset as usize, size) {
+        Ok(()) => {
+            ctx.gas = interpreter.gas.remaining();
+            refresh_views(ctx, interpreter);
+            0
+        }
+        Err(reason) => halt_memory_access(interpreter, opcode, pc, reason),
+    }
+}
+
+/// Leaves the interpreter as revm's MLOAD, MSTORE or MSTORE8 at `pc` leaves it when growing
+/// memory fails: past the opcode, its operands popped (MLOAD's stays, as the slot it would
+/// have overwritten), halted with `reason`.
+#[cold]
+fn halt_memory_access(
+    interpreter: &mut Interpreter<EthInterpreter>,
+    opcode: u32,
+    pc: u32,
+    reason: InstructionResult,
+) -> u32 {
+    if opcode != u32::from(opcode::MLOAD) {
+        let stack = interpreter.stack.data_mut();
+        let popped = stack.len().saturating_sub(2);
+        stack.truncate(popped);
+    }
+    interpreter.bytecode.absolute_jump(pc as usize + 1);
+    interpreter.halt(reason);
+    1
 }
 
 /// [`revm_instruction`] for inspected frames: runs the opcode, then hands the inspector the

@@ -12,11 +12,16 @@ use inkwell::{
 use revm::bytecode::opcode as op;
 use revm::primitives::U256;
 
-/// What [`Emitter::branch_on_window`] built: the operand's slot, the direct path's address,
-/// and the blocks the caller fills and joins.
+/// What [`Emitter::branch_on_window`] built: the operand's slot, its low limb and whether
+/// the word fits in 32 bits, the direct path's address, and the blocks the caller fills and
+/// joins. The direct block computes the address from the buffer's pointer it loads first, so
+/// it can be entered again once the buffer has grown.
 struct Window<'ctx> {
     offset_slot: PointerValue<'ctx>,
+    offset: IntValue<'ctx>,
+    fits: IntValue<'ctx>,
     address: PointerValue<'ctx>,
+    direct: BasicBlock<'ctx>,
     done: BasicBlock<'ctx>,
     fallback: BasicBlock<'ctx>,
 }
@@ -375,9 +380,10 @@ impl<'ctx> Emitter<'_, 'ctx> {
     }
 
     /// MLOAD, MSTORE, MSTORE8: the access itself when the bytes lie inside the frame's memory
-    /// (no expansion, so no gas beyond the static cost the section charged), else revm's
-    /// implementation, which expands memory and charges for it, or halts exactly as the
-    /// interpreter does.
+    /// (no expansion, so no gas beyond the static cost the section charged). When they lie
+    /// beyond it at an offset below 2^32, the `grow_memory` builtin has revm grow memory and
+    /// charge for it (or halt exactly as the interpreter does), and the same access follows.
+    /// Any larger offset goes to revm's implementation of the opcode, which halts.
     ///
     /// The direct path works on the operands' 64-bit limbs where they lie on the interpreter's
     /// stack (memory mode only: these instructions never run in register mode): i256 loads,
@@ -389,8 +395,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
         // The fallback reads the operands from the interpreter's stack.
         self.flush_len()?;
         let size: u64 = if ins.opcode == op::MSTORE8 { 1 } else { 32 };
-        let Window { offset_slot, address, done, fallback } =
-            self.branch_on_window(ins, held_offset, field::MEMORY, field::MEMORY_LEN, size, "expand")?;
+        let Window { offset_slot, offset, fits, address, direct, done, fallback } =
+            self.branch_on_window(ins, held_offset, field::MEMORY, field::MEMORY_LEN, size, "beyond")?;
         match ins.opcode {
             op::MLOAD => self.copy_swapped_limbs(address, offset_slot, true)?,
             op::MSTORE => match held_value {
@@ -410,14 +416,51 @@ impl<'ctx> Emitter<'_, 'ctx> {
         self.builder.build_unconditional_branch(done)?;
 
         self.builder.position_at_end(fallback);
+        let grow = self.context.append_basic_block(self.function, &format!("pc{}_grow", ins.pc));
+        let huge = self.context.append_basic_block(self.function, &format!("pc{}_huge", ins.pc));
+        self.builder.build_conditional_branch(fits, grow, huge)?;
+
+        self.builder.position_at_end(grow);
+        let stop = self.call_grow_memory(ins, offset)?;
+        self.branch_on_stop(stop, direct)?;
+
+        self.builder.position_at_end(huge);
         let stop = self.call_revm_instruction(ins)?;
-        let stopped = self.exit_block(ExitStatus::ActionSet)?;
-        let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
-        self.builder.build_conditional_branch(is_stop, stopped, done)?;
+        self.branch_on_stop(stop, done)?;
 
         self.builder.position_at_end(done);
         self.restart_after_merge()?;
         self.offset += ins.outputs() as i64 - ins.inputs() as i64;
+        Ok(())
+    }
+
+    /// Calls the `grow_memory` builtin for `ins` at `offset` (an `i64` below 2^32); returns its
+    /// result (non-zero: the frame halted).
+    fn call_grow_memory(&mut self, ins: &Instruction, offset: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        let f = self.builtin_ptr(builtin::GROW_MEMORY)?;
+        let ptr = self.context.ptr_type(Default::default());
+        let ty = self.i32.fn_type(&[ptr.into(), self.i64.into(), self.i32.into(), self.i32.into()], false);
+        let args = [
+            self.ctx_ptr.into(),
+            offset.into(),
+            self.i32.const_int(ins.opcode as u64, false).into(),
+            self.i32.const_int(ins.pc as u64, false).into(),
+        ];
+        Ok(self
+            .builder
+            .build_indirect_call(ty, f, &args, "grow")?
+            .try_as_basic_value()
+            .basic()
+            .expect("returns i32")
+            .into_int_value())
+    }
+
+    /// Branches on a builtin's result: non-zero exits with [`ExitStatus::ActionSet`] (the
+    /// builtin set the frame's action), zero goes on at `next`.
+    fn branch_on_stop(&mut self, stop: IntValue<'ctx>, next: BasicBlock<'ctx>) -> Result<(), CodegenError> {
+        let stopped = self.exit_block(ExitStatus::ActionSet)?;
+        let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
+        self.builder.build_conditional_branch(is_stop, stopped, next)?;
         Ok(())
     }
 
@@ -426,7 +469,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
     /// buffer at context field `base_field`, whose length is field `len_field`. Leaves the
     /// builder in the direct block, where the returned address is `base + offset`; the caller
     /// fills that block and the fallback (named `pc<pc>_<fallback_name>`), and both join at
-    /// `done`.
+    /// `done`. The fallback may enter the direct block again once the buffer covers the range:
+    /// the block reloads the buffer's pointer.
     ///
     /// `held` is the offset as the section held it before the flush, if it did: its limbs, or
     /// a constant `i256`, are checked without reading the stack back, and a constant offset's
@@ -458,11 +502,12 @@ impl<'ctx> Emitter<'_, 'ctx> {
 
         self.builder.position_at_end(direct);
         let base = self.load_ctx_ptr(base_field, "window")?;
-        // SAFETY: (in the generated IR) `offset + size <= len`, checked just above, and the
+        // SAFETY: (in the generated IR) `offset + size <= len`, checked just above or made true
+        // by the `grow_memory` builtin before a fallback enters this block again, and the
         // context's pointer in `base_field` is valid for the length in `len_field` (see
         // `crate::abi`).
         let address = unsafe { self.builder.build_gep(self.context.i8_type(), base, &[offset], "address")? };
-        Ok(Window { offset_slot, address, done, fallback })
+        Ok(Window { offset_slot, offset, fits, address, direct, done, fallback })
     }
 
     /// Reads the stack word at `slot` as an offset: its low limb, and whether the word fits in
@@ -596,7 +641,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         debug_assert!(!self.reg, "CALLDATALOAD is not eligible for register mode");
         let held_offset = self.held_word(0);
         self.flush_len()?;
-        let Window { offset_slot, address, done, fallback } =
+        let Window { offset_slot, address, done, fallback, .. } =
             self.branch_on_window(ins, held_offset, field::CALLDATA, field::CALLDATA_LEN, 32, "padded")?;
         self.copy_swapped_limbs(address, offset_slot, true)?;
         self.builder.build_unconditional_branch(done)?;
@@ -633,11 +678,8 @@ impl<'ctx> Emitter<'_, 'ctx> {
         // Length and gas already live in the context, where the builtin reads them.
         self.flush_len()?;
         let stop = self.call_revm_instruction(ins)?;
-
-        let stopped = self.exit_block(ExitStatus::ActionSet)?;
         let next = self.context.append_basic_block(self.function, &format!("pc{}_continue", ins.pc));
-        let is_stop = self.builder.build_int_compare(IntPredicate::NE, stop, self.i32.const_zero(), "stop")?;
-        self.builder.build_conditional_branch(is_stop, stopped, next)?;
+        self.branch_on_stop(stop, next)?;
         self.builder.position_at_end(next);
         self.offset += ins.outputs() as i64 - ins.inputs() as i64;
         if ins.is_terminator() {
