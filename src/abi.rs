@@ -30,8 +30,8 @@
 //! - between entry and exit nothing else touches the interpreter; builtins receive the context
 //!   and synchronise `stack_len` and `gas` into the interpreter before they act on it;
 //! - `memory` and `memory_len` describe the frame's memory as it is at entry and after every
-//!   [`Builtins::revm_instruction`] and [`Builtins::grow_memory`] call (the only builtins that
-//!   can resize or move it); native code reads and writes bytes below `memory_len` directly and
+//!   call of an entry of [`Builtins::opcodes`] and of [`Builtins::grow_memory`] (the only
+//!   builtins that can resize or move it); native code reads and writes bytes below `memory_len` directly and
 //!   has revm grow memory (and charge the expansion) before any access beyond it; `calldata` is
 //!   refreshed with them (a call's input can live in the caller's memory, in the same buffer);
 //! - `caller`, `call_value`, `address` and `calldata_len` are the frame's own constants, filled
@@ -48,7 +48,7 @@ use std::ffi::c_void;
 /// Version of this ABI: the [`EvmContext`] and [`Builtins`] layouts, the [`ExitStatus`] codes
 /// and the entry signature. Stored AOT artifacts record it and are refused when it differs, so
 /// bump it with any change to those.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// Name of the `u32` constant every AOT library exports, holding the [`ABI_VERSION`] it was
 /// built for; checked after loading, in addition to the store's manifest.
@@ -84,14 +84,14 @@ pub struct EvmContext {
     /// of inspected frames use it to report logs and selfdestructs the moment they happen.
     pub inspector: *mut c_void,
     /// First byte of the frame's memory; valid for `memory_len` bytes until the next
-    /// `revm_instruction` or `grow_memory` call, which refreshes both fields.
+    /// call of a [`Builtins::opcodes`] entry or `grow_memory`, which refreshes both fields.
     pub memory: *mut u8,
     /// The frame's memory size in bytes (revm keeps it a multiple of 32, equal to the words
     /// the frame has paid for, so an access below it never costs expansion gas).
     pub memory_len: u64,
     /// First byte of the frame's input, valid for `calldata_len` bytes until the next
-    /// `revm_instruction` or `grow_memory` call (which refresh it: the input may live in the
-    /// caller's memory).
+    /// call of a [`Builtins::opcodes`] entry or `grow_memory` (which refresh it: the input may
+    /// live in the caller's memory).
     pub calldata: *const u8,
     /// Length of the frame's input (CALLDATASIZE).
     pub calldata_len: u64,
@@ -163,8 +163,6 @@ pub type WordCopyFn = unsafe extern "C" fn(destination: *mut u8, source: *const 
 #[repr(C)]
 #[derive(Debug)]
 pub struct Builtins {
-    /// Runs an opcode through revm; see [`RevmInstructionFn`].
-    pub revm_instruction: RevmInstructionFn,
     /// DIV
     pub div: ArithFn,
     /// SDIV
@@ -203,52 +201,58 @@ pub struct Builtins {
     /// The direct path of MSTORE in limb code: a stack slot as 32 big-endian bytes.
     pub store_be_word: WordCopyFn,
     /// The growth path of MLOAD, MSTORE and MSTORE8; see [`GrowMemoryFn`]. Native code then
-    /// makes the access itself. Running revm's whole opcode through `revm_instruction` for it
+    /// makes the access itself. Running revm's whole opcode through [`Builtins::opcodes`] for it
     /// instead cost snailtracer 6% more instructions per transaction: Solidity's bump allocator
     /// grows memory on most of its allocations.
     pub grow_memory: GrowMemoryFn,
+    /// Runs an opcode through revm, by opcode; see [`RevmInstructionFn`]. Every entry runs
+    /// revm's implementation of its opcode. The opcodes native code calls revm for most have
+    /// an entry of their own, which calls that implementation directly (no dispatch through
+    /// revm's instruction table) and skips refreshing the memory view where the opcode
+    /// cannot touch memory; the others share one entry that dispatches on the opcode.
+    pub opcodes: [RevmInstructionFn; 256],
 }
 
 /// Index of each [`Builtins`] entry, counted in pointers.
 pub mod builtin {
-    /// [`super::Builtins::revm_instruction`].
-    pub const REVM_INSTRUCTION: u64 = 0;
     /// [`super::Builtins::div`].
-    pub const DIV: u64 = 1;
+    pub const DIV: u64 = 0;
     /// [`super::Builtins::sdiv`].
-    pub const SDIV: u64 = 2;
+    pub const SDIV: u64 = 1;
     /// [`super::Builtins::rem`].
-    pub const MOD: u64 = 3;
+    pub const MOD: u64 = 2;
     /// [`super::Builtins::smod`].
-    pub const SMOD: u64 = 4;
+    pub const SMOD: u64 = 3;
     /// [`super::Builtins::addmod`].
-    pub const ADDMOD: u64 = 5;
+    pub const ADDMOD: u64 = 4;
     /// [`super::Builtins::mulmod`].
-    pub const MULMOD: u64 = 6;
+    pub const MULMOD: u64 = 5;
     /// [`super::Builtins::mul`].
-    pub const MUL: u64 = 7;
+    pub const MUL: u64 = 6;
     /// [`super::Builtins::slt`].
-    pub const SLT: u64 = 8;
+    pub const SLT: u64 = 7;
     /// [`super::Builtins::sgt`].
-    pub const SGT: u64 = 9;
+    pub const SGT: u64 = 8;
     /// [`super::Builtins::byte`].
-    pub const BYTE: u64 = 10;
+    pub const BYTE: u64 = 9;
     /// [`super::Builtins::shl`].
-    pub const SHL: u64 = 11;
+    pub const SHL: u64 = 10;
     /// [`super::Builtins::shr`].
-    pub const SHR: u64 = 12;
+    pub const SHR: u64 = 11;
     /// [`super::Builtins::sar`].
-    pub const SAR: u64 = 13;
+    pub const SAR: u64 = 12;
     /// [`super::Builtins::signextend`].
-    pub const SIGNEXTEND: u64 = 14;
+    pub const SIGNEXTEND: u64 = 13;
     /// [`super::Builtins::clz`].
-    pub const CLZ: u64 = 15;
+    pub const CLZ: u64 = 14;
     /// [`super::Builtins::load_be_word`].
-    pub const LOAD_BE_WORD: u64 = 16;
+    pub const LOAD_BE_WORD: u64 = 15;
     /// [`super::Builtins::store_be_word`].
-    pub const STORE_BE_WORD: u64 = 17;
+    pub const STORE_BE_WORD: u64 = 16;
     /// [`super::Builtins::grow_memory`].
-    pub const GROW_MEMORY: u64 = 18;
+    pub const GROW_MEMORY: u64 = 17;
+    /// [`super::Builtins::opcodes`], the entry of opcode 0; opcode `n`'s is `OPCODES + n`.
+    pub const OPCODES: u64 = 18;
 }
 
 /// What a compiled function's return value means.
@@ -299,5 +303,7 @@ const _: () = {
     assert!(std::mem::offset_of!(Builtins, clz) == 8 * builtin::CLZ as usize);
     assert!(std::mem::offset_of!(Builtins, store_be_word) == 8 * builtin::STORE_BE_WORD as usize);
     assert!(std::mem::offset_of!(Builtins, grow_memory) == 8 * builtin::GROW_MEMORY as usize);
+    assert!(std::mem::offset_of!(Builtins, div) == 8 * builtin::DIV as usize);
+    assert!(std::mem::offset_of!(Builtins, opcodes) == 8 * builtin::OPCODES as usize);
     assert!(std::mem::size_of::<U256>() == 32);
 };

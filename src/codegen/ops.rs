@@ -654,9 +654,10 @@ impl<'ctx> Emitter<'_, 'ctx> {
         self.restart_after_merge()
     }
 
-    /// Calls the `revm_instruction` builtin for `ins`; returns its result (non-zero: stop).
+    /// Calls the builtin that runs `ins` through revm (its entry in `Builtins::opcodes`);
+    /// returns its result (non-zero: stop).
     fn call_revm_instruction(&mut self, ins: &Instruction) -> Result<IntValue<'ctx>, CodegenError> {
-        let f = self.builtin_ptr(builtin::REVM_INSTRUCTION)?;
+        let f = self.builtin_ptr(builtin::OPCODES + ins.opcode as u64)?;
         let ptr = self.context.ptr_type(Default::default());
         let ty = self.i32.fn_type(&[ptr.into(), self.i32.into(), self.i32.into()], false);
         let args = [
@@ -673,7 +674,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
             .into_int_value())
     }
 
-    /// Everything else: revm's implementation through the `revm_instruction` builtin.
+    /// Everything else: revm's implementation, through the opcode's builtin.
     pub(super) fn emit_revm(&mut self, ins: &Instruction) -> Result<(), CodegenError> {
         // Length and gas already live in the context, where the builtin reads them.
         self.flush_len()?;

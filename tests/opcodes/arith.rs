@@ -100,6 +100,46 @@ fn binary_ops_edge_values_every_fork() {
     m.finish();
 }
 
+/// DIV, SDIV, MOD and SMOD around the widths where the generated code and the division
+/// builtins change strategy: 64 bits (native code's own division), 128 bits (the builtins'
+/// 128-bit division) and the signed extremes of each (`i128::MIN / -1` needs 129 bits).
+#[test]
+fn division_at_the_64_and_128_bit_boundaries() {
+    let pow2 = |n: u32| U256::from(1) << n;
+    let mut values = vec![w(0), w(1), w(3), w(7), neg(1), neg(3), neg(7)];
+    for n in [63, 64, 100, 127, 128] {
+        values.extend([pow2(n) - w(1), pow2(n), pow2(n) + w(1), neg_pow2(n) - w(1), neg_pow2(n), neg_pow2(n) + w(1)]);
+    }
+    values.push(U256::from(u128::MAX) / w(3));
+    let tuples = pairs(&values, &values);
+    let at = |r: &[U256], a: U256, b: U256| {
+        let i = values.iter().position(|x| *x == a).unwrap();
+        let j = values.iter().position(|x| *x == b).unwrap();
+        r[i * values.len() + j]
+    };
+    let mut m = Mismatches::default();
+    for spec in [SpecId::FRONTIER, SpecId::CANCUN] {
+        for opcode in [op::DIV, op::SDIV, op::MOD, op::SMOD] {
+            let r = check_op(&mut m, spec, opcode, &tuples, spec == SpecId::CANCUN).expect("always activated");
+            // The interpreter's own results at the extremes (operands top first: a, b).
+            match opcode {
+                op::SDIV => {
+                    assert_eq!(at(&r, neg_pow2(127), neg(1)), pow2(127), "i128::MIN / -1");
+                    assert_eq!(at(&r, neg_pow2(127), w(1)), neg_pow2(127));
+                    assert_eq!(at(&r, neg(7), w(3)), neg(2), "rounds toward zero");
+                }
+                op::SMOD => {
+                    assert_eq!(at(&r, neg_pow2(127), neg(1)), w(0));
+                    assert_eq!(at(&r, neg(7), w(3)), neg(1), "sign of the dividend");
+                }
+                op::DIV => assert_eq!(at(&r, pow2(128) - w(1), pow2(64) + w(1)), pow2(64) - w(1)),
+                _ => assert_eq!(at(&r, pow2(128), w(7)), w(4), "2^128 = 7 * (2^128 / 7) + 4"),
+            }
+        }
+    }
+    m.finish();
+}
+
 /// Operand combinations around the index/shift boundaries of BYTE, SIGNEXTEND and shifts.
 #[test]
 fn index_and_shift_boundaries() {
