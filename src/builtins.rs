@@ -732,3 +732,44 @@ mod view_tests {
         assert!(!input.is_null());
     }
 }
+
+#[cfg(test)]
+mod division_tests {
+    use super::*;
+
+    /// The 128-bit views accept exactly the words whose value they can hold.
+    #[test]
+    fn words_are_seen_in_128_bits_only_when_they_fit() {
+        let pow2 = |n: usize| U256::from(1) << n;
+        let negative = |x: U256| U256::ZERO.wrapping_sub(x);
+        assert_eq!(as_u128(pow2(128) - U256::from(1)), Some(u128::MAX));
+        assert_eq!(as_u128(pow2(128)), None);
+        assert_eq!(as_i128(pow2(127) - U256::from(1)), Some(i128::MAX));
+        assert_eq!(as_i128(pow2(127)), None, "2^127 is not an i128");
+        assert_eq!(as_i128(negative(pow2(127))), Some(i128::MIN));
+        assert_eq!(as_i128(negative(pow2(127)) - U256::from(1)), None, "-2^127 - 1 is not an i128");
+        assert_eq!(as_i128(U256::MAX), Some(-1));
+        for v in [0, 1, -1, i128::MIN, i128::MAX, -(1 << 100), 1 << 64] {
+            assert_eq!(as_i128(from_i128(v)), Some(v));
+        }
+    }
+
+    /// The builtins' results where the 128-bit path must step aside.
+    #[test]
+    fn the_128_bit_path_leaves_zero_divisors_and_the_overflow_to_the_256_bit_one() {
+        let min = from_i128(i128::MIN);
+        let run = |f: unsafe extern "C" fn(*mut U256), top: U256, second: U256| {
+            let mut slots = [second, top];
+            // SAFETY: two initialised, writable slots, as the builtins' contract asks.
+            unsafe { f(slots.as_mut_ptr()) };
+            slots[0]
+        };
+        assert_eq!(run(sdiv, min, from_i128(-1)), U256::from(1) << 127);
+        assert_eq!(run(smod, min, from_i128(-1)), U256::ZERO);
+        assert_eq!(run(sdiv, min, U256::ZERO), U256::ZERO);
+        assert_eq!(run(div, U256::from(u128::MAX), U256::ZERO), U256::ZERO);
+        assert_eq!(run(rem, U256::from(u128::MAX), U256::from(7)), U256::from(u128::MAX % 7));
+        assert_eq!(run(sdiv, from_i128(-7), U256::from(2)), from_i128(-3));
+        assert_eq!(run(smod, from_i128(-7), U256::from(2)), from_i128(-1));
+    }
+}
