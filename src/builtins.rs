@@ -277,16 +277,8 @@ unsafe fn run_instruction<H: Host>(
     execute: impl FnOnce(InstructionContext<'_, H, EthInterpreter>) -> InstructionExecResult,
     refresh: bool,
 ) -> u32 {
-    // SAFETY: the caller guarantees the context is the runtime's, whose pointers are live and
-    // unaliased for the duration of the native call (see `crate::evm::run_native`), and point
-    // to values of the types this function is instantiated for.
-    let (ctx, interpreter, host) = unsafe {
-        let ctx = &mut *ctx;
-        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
-        let host = &mut *ctx.host.cast::<H>();
-        (ctx, interpreter, host)
-    };
-
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    let (ctx, interpreter, host) = unsafe { frame_parts::<H>(ctx) };
     sync_into_interpreter(ctx, interpreter);
     // The interpreter advances the pc past the opcode before executing it.
     interpreter.bytecode.absolute_jump(pc as usize + 1);
@@ -307,6 +299,26 @@ unsafe fn run_instruction<H: Host>(
     }
 }
 
+/// The context, the frame's interpreter and the host that `ctx` points to.
+///
+/// # Safety
+/// As for [`revm_instruction`]: `ctx` is the runtime's context for the current native call,
+/// whose pointers are live, unaliased for the duration of the call (see
+/// `crate::evm::run_native`), and point to values of the types this is instantiated for. The
+/// references must not outlive the builtin call that made them.
+#[inline(always)]
+unsafe fn frame_parts<'a, H>(
+    ctx: *mut EvmContext,
+) -> (&'a mut EvmContext, &'a mut Interpreter<EthInterpreter>, &'a mut H) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let ctx = &mut *ctx;
+        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
+        let host = &mut *ctx.host.cast::<H>();
+        (ctx, interpreter, host)
+    }
+}
+
 /// Grows the frame's memory for the access of `opcode` at `offset`; see
 /// [`crate::abi::GrowMemoryFn`]. It runs the part of revm's MLOAD, MSTORE and MSTORE8 that
 /// grows memory ([`Interpreter::resize_memory`], with the host's gas parameters), so the gas
@@ -322,14 +334,8 @@ pub unsafe extern "C" fn grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64,
 
 /// The body of [`grow_memory`], whose contract it has.
 unsafe fn run_grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32 {
-    // SAFETY: as in `run_revm_instruction`: the runtime's context, whose pointers are live,
-    // unaliased during the native call, and of the types this function is instantiated for.
-    let (ctx, interpreter, host) = unsafe {
-        let ctx = &mut *ctx;
-        let interpreter = &mut *ctx.interpreter.cast::<Interpreter<EthInterpreter>>();
-        let host = &mut *ctx.host.cast::<H>();
-        (ctx, interpreter, host)
-    };
+    // SAFETY: forwarded from our caller, who upholds the same contract.
+    let (ctx, interpreter, host) = unsafe { frame_parts::<H>(ctx) };
     sync_into_interpreter(ctx, interpreter);
     let size = if opcode == u32::from(op::MSTORE8) { 1 } else { 32 };
     // Native code passes offsets below 2^32, which fit a usize on every 64-bit target.
