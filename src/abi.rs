@@ -138,14 +138,26 @@ pub mod field {
 /// frame for a call or create) that the runtime hands to revm.
 pub type RevmInstructionFn = unsafe extern "C" fn(ctx: *mut EvmContext, opcode: u32, pc: u32) -> u32;
 
-/// Grows the frame's memory for the access of `opcode` (MLOAD, MSTORE or MSTORE8, at `pc`) at
-/// `offset` (below 2^32), charging the expansion gas as revm does: with the function revm's
-/// own opcode calls. The operands stay on the stack; native code makes the access afterwards.
+/// MLOAD, MSTORE or MSTORE8 (`opcode`, at `pc`) at an `offset` beyond the frame's memory: grows
+/// memory, charging the expansion gas as revm does (with the function revm's own opcode calls),
+/// then makes the access on the interpreter's stack and memory as the opcode does. The stack
+/// length is left to native code (MLOAD's result is in the offset's slot). `offset` is below
+/// 2^32, or `u64::MAX`, native code's mark for an offset that does not fit in 32 bits, which
+/// revm's opcode then runs on in full (and halts, unless the frame has gas for gigabytes).
 ///
-/// Returns 0 when memory now covers the access (gas is written back to `ctx.gas`, and `memory`,
-/// `memory_len`, `calldata` point at the grown buffer), 1 when the frame halted (out of gas, or
-/// revm's memory limit) with its action and stack as revm's opcode would have left them.
+/// Returns [`grow_outcome::DONE`] when the frame goes on (gas is written back to `ctx.gas`,
+/// and `memory`, `memory_len`, `calldata` point at the grown buffer), or
+/// [`grow_outcome::HALTED`] when it halted (out of gas, or revm's memory limit) with its
+/// action and stack as revm's opcode would have left them.
 pub type GrowMemoryFn = unsafe extern "C" fn(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32;
+
+/// What a [`GrowMemoryFn`] call returns.
+pub mod grow_outcome {
+    /// The access is made; the frame goes on.
+    pub const DONE: u32 = 0;
+    /// The frame halted; its action is set.
+    pub const HALTED: u32 = 1;
+}
 
 /// A pure arithmetic builtin working in place on consecutive stack slots (see [`Builtins`]).
 /// Unary builtins (CLZ) read and write `slots[0]`.
@@ -200,10 +212,9 @@ pub struct Builtins {
     pub load_be_word: WordCopyFn,
     /// The direct path of MSTORE in limb code: a stack slot as 32 big-endian bytes.
     pub store_be_word: WordCopyFn,
-    /// The growth path of MLOAD, MSTORE and MSTORE8; see [`GrowMemoryFn`]. Native code then
-    /// makes the access itself. Running revm's whole opcode through [`Builtins::opcodes`] for it
-    /// instead cost snailtracer 6% more instructions per transaction: Solidity's bump allocator
-    /// grows memory on most of its allocations.
+    /// The growth path of MLOAD, MSTORE and MSTORE8; see [`GrowMemoryFn`]. Running revm's whole
+    /// opcode through the generic builtin for it instead cost snailtracer 6% more instructions
+    /// per transaction: Solidity's bump allocator grows memory on most of its allocations.
     pub grow_memory: GrowMemoryFn,
     /// Runs an opcode through revm, by opcode; see [`RevmInstructionFn`]. Every entry runs
     /// revm's implementation of its opcode. The opcodes native code calls revm for most have

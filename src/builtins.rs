@@ -6,7 +6,7 @@
 //! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
 //! gas: it *is* the interpreter's code, run on the same state.
 
-use crate::abi::{ArithFn, Builtins, EvmContext, GrowMemoryFn, RevmInstructionFn, WordCopyFn};
+use crate::abi::{ArithFn, Builtins, EvmContext, GrowMemoryFn, RevmInstructionFn, WordCopyFn, grow_outcome};
 use revm::bytecode::opcode as op;
 use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
@@ -334,19 +334,36 @@ pub unsafe extern "C" fn grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64,
 
 /// The body of [`grow_memory`], whose contract it has.
 unsafe fn run_grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32 {
+    if offset == u64::MAX {
+        // An offset of 2^32 or more: revm's opcode decides (it halts unless the frame has gas
+        // for gigabytes of memory).
+        // SAFETY: forwarded from our caller, who upholds the same contract.
+        return match unsafe { run_revm_instruction::<H>(ctx, opcode, pc) } {
+            0 => grow_outcome::DONE,
+            _ => grow_outcome::HALTED,
+        };
+    }
     // SAFETY: forwarded from our caller, who upholds the same contract.
     let (ctx, interpreter, host) = unsafe { frame_parts::<H>(ctx) };
     sync_into_interpreter(ctx, interpreter);
     let size = if opcode == u32::from(op::MSTORE8) { 1 } else { 32 };
     // Native code passes offsets below 2^32, which fit a usize on every 64-bit target.
-    match interpreter.resize_memory(host.gas_params(), offset as usize, size) {
-        Ok(()) => {
-            ctx.gas = interpreter.gas.remaining();
-            refresh_views(ctx, interpreter);
-            0
-        }
-        Err(reason) => halt_memory_access(interpreter, opcode, pc, reason),
+    let offset = offset as usize;
+    if let Err(reason) = interpreter.resize_memory(host.gas_params(), offset, size) {
+        return halt_memory_access(interpreter, opcode, pc, reason);
     }
+    // The access itself, as revm's opcode makes it; its operands stay where native code
+    // expects them (MLOAD's result in the offset's slot), and native code moves the length.
+    let stack = interpreter.stack.data_mut();
+    let top = stack.len() - 1;
+    match opcode as u8 {
+        op::MLOAD => stack[top] = U256::from_be_slice(&interpreter.memory.slice_len(offset, 32)),
+        op::MSTORE => interpreter.memory.set(offset, &stack[top - 1].to_be_bytes::<32>()),
+        _ => interpreter.memory.set(offset, &[stack[top - 1].byte(0)]),
+    }
+    ctx.gas = interpreter.gas.remaining();
+    refresh_views(ctx, interpreter);
+    grow_outcome::DONE
 }
 
 /// Leaves the interpreter as revm's MLOAD, MSTORE or MSTORE8 at `pc` leaves it when growing
@@ -366,7 +383,7 @@ fn halt_memory_access(
     }
     interpreter.bytecode.absolute_jump(pc as usize + 1);
     interpreter.halt(reason);
-    1
+    grow_outcome::HALTED
 }
 
 /// [`revm_instruction`] for inspected frames: runs the opcode, then hands the inspector the
