@@ -1,10 +1,12 @@
 //! Rust functions that native code calls through the [`Builtins`] table.
 //!
 //! Two kinds: pure arithmetic on stack slots (LLVM's generic i256 division is slow and large,
-//! these use ruint's), and [`revm_instruction`], which runs revm's own implementation of an
-//! opcode on the frame's interpreter. The second is what keeps native code exactly equal to
-//! the interpreter for everything that touches the host, memory, or fork-dependent dynamic
-//! gas: it *is* the interpreter's code, run on the same state.
+//! these use ruint's, or 128-bit division where the operands fit), and the entries of
+//! [`Builtins::opcodes`] ([`revm_opcode`], [`revm_instruction`]), which run revm's own
+//! implementation of an opcode on the frame's interpreter, with [`grow_memory`], the part of
+//! MLOAD, MSTORE and MSTORE8 that grows memory. The second kind is what keeps native code
+//! exactly equal to the interpreter for everything that touches the host, memory, or
+//! fork-dependent dynamic gas: it *is* the interpreter's code, run on the same state.
 
 use crate::abi::{ArithFn, Builtins, EvmContext, GrowMemoryFn, RevmInstructionFn, WordCopyFn, grow_outcome};
 use revm::bytecode::opcode as op;
@@ -319,11 +321,11 @@ unsafe fn frame_parts<'a, H>(
     }
 }
 
-/// Grows the frame's memory for the access of `opcode` at `offset`; see
-/// [`crate::abi::GrowMemoryFn`]. It runs the part of revm's MLOAD, MSTORE and MSTORE8 that
-/// grows memory ([`Interpreter::resize_memory`], with the host's gas parameters), so the gas
-/// charged, the memory limit and the halt on failure are revm's own; native code then makes
-/// the access.
+/// MLOAD, MSTORE or MSTORE8 (`opcode`) at an `offset` beyond the frame's memory; see
+/// [`crate::abi::GrowMemoryFn`]. Memory grows through the function revm's own opcodes call
+/// ([`Interpreter::resize_memory`], with the host's gas parameters), so the gas charged, the
+/// memory limit and the halt on failure are revm's; then the access is made as the opcode
+/// makes it, without revm's dispatch, stack pops and pushes.
 ///
 /// # Safety
 /// As for [`revm_instruction`].
