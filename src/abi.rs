@@ -142,14 +142,18 @@ pub type RevmInstructionFn = unsafe extern "C" fn(ctx: *mut EvmContext, opcode: 
 /// memory, charging the expansion gas as revm does (with the function revm's own opcode calls),
 /// then makes the access on the interpreter's stack and memory as the opcode does. The stack
 /// length is left to native code (MLOAD's result is in the offset's slot). `offset` is below
-/// 2^32, or `u64::MAX`, native code's mark for an offset that does not fit in 32 bits, which
-/// revm's opcode then runs on in full (and halts, unless the frame has gas for gigabytes).
+/// 2^32, or [`OFFSET_BEYOND_32_BITS`] for an offset that does not fit in 32 bits, which revm's
+/// opcode then runs on in full (and halts, unless the frame has gas for gigabytes).
 ///
 /// Returns [`grow_outcome::DONE`] when the frame goes on (gas is written back to `ctx.gas`,
 /// and `memory`, `memory_len`, `calldata` point at the grown buffer), or
 /// [`grow_outcome::HALTED`] when it halted (out of gas, or revm's memory limit) with its
 /// action and stack as revm's opcode would have left them.
 pub type GrowMemoryFn = unsafe extern "C" fn(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32;
+
+/// The `offset` native code passes a [`GrowMemoryFn`] for an offset that does not fit in 32
+/// bits (no real offset below 2^32 equals it).
+pub const OFFSET_BEYOND_32_BITS: u64 = u64::MAX;
 
 /// What a [`GrowMemoryFn`] call returns.
 pub mod grow_outcome {

@@ -8,7 +8,9 @@
 //! exactly equal to the interpreter for everything that touches the host, memory, or
 //! fork-dependent dynamic gas: it *is* the interpreter's code, run on the same state.
 
-use crate::abi::{ArithFn, Builtins, EvmContext, GrowMemoryFn, RevmInstructionFn, WordCopyFn, grow_outcome};
+use crate::abi::{
+    ArithFn, Builtins, EvmContext, GrowMemoryFn, OFFSET_BEYOND_32_BITS, RevmInstructionFn, WordCopyFn, grow_outcome,
+};
 use revm::bytecode::opcode as op;
 use revm::context::{ContextTr, JournalEntry, JournalTr};
 use revm::inspector::{Inspector, JournalExt};
@@ -336,7 +338,7 @@ pub unsafe extern "C" fn grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64,
 
 /// The body of [`grow_memory`], whose contract it has.
 unsafe fn run_grow_memory<H: Host>(ctx: *mut EvmContext, offset: u64, opcode: u32, pc: u32) -> u32 {
-    if offset == u64::MAX {
+    if offset == OFFSET_BEYOND_32_BITS {
         // An offset of 2^32 or more: revm's opcode decides (it halts unless the frame has gas
         // for gigabytes of memory).
         // SAFETY: forwarded from our caller, who upholds the same contract.

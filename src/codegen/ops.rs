@@ -1,7 +1,7 @@
 //! Opcode-specific code generation.
 
 use super::{CodegenError, Emitter};
-use crate::abi::{ExitStatus, builtin, field};
+use crate::abi::{ExitStatus, OFFSET_BEYOND_32_BITS, builtin, field};
 use crate::analysis::Instruction;
 use inkwell::{
     IntPredicate,
@@ -419,7 +419,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
         // call site and joins at `done` as the direct path does. Two call sites (growth, and
         // revm's opcode for a huge offset) with a return into the direct block after growing
         // cost 12% more instructions to compile snailtracer at the default level.
-        let huge = self.i64.const_all_ones();
+        let huge = self.i64.const_int(OFFSET_BEYOND_32_BITS, false);
         let offset_or_huge = self.builder.build_select(fits, offset, huge, "offset_or_huge")?.into_int_value();
         let stop = self.call_grow_memory(ins, offset_or_huge)?;
         self.branch_on_stop(stop, done)?;
@@ -431,7 +431,7 @@ impl<'ctx> Emitter<'_, 'ctx> {
     }
 
     /// Calls the `grow_memory` builtin for `ins` at `offset` (an `i64` below 2^32, or
-    /// `u64::MAX` for an offset that does not fit in 32 bits); returns its outcome (non-zero:
+    /// [`OFFSET_BEYOND_32_BITS`]); returns its outcome (non-zero:
     /// the frame halted; see [`crate::abi::GrowMemoryFn`]).
     fn call_grow_memory(&mut self, ins: &Instruction, offset: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
         let f = self.builtin_ptr(builtin::GROW_MEMORY)?;
